@@ -17,7 +17,15 @@ from colormae.errors import UserError
 
 #: Sub-command modules, in the order ``--help`` lists them.
 COMMANDS: tuple[str, ...] = (
+    "pretrain",
+    "demo",
+    "patterns",
+    "linprobe",
+    "knn",
+    "finetune",
+    "convert",
     "viz",
+    "sweep",
 )
 
 

@@ -1,0 +1,79 @@
+"""``colormae convert``: move MAE weights between facebookresearch/mae, mmpretrain (official ColorMAE),
+Hugging Face ViTMAE, timm and colormae checkpoints.
+
+SRC is read safely (safetensors, or torch.load(weights_only=True)); its layout is detected from the key
+names unless --from says it. Unknown layouts and shape mismatches are reported with the offending keys.
+Head counts cannot be read from weights: they come from the checkpoint's config (colormae, Hugging
+Face), a matching preset, or 64-wide heads; override with --num-heads / --decoder-num-heads.
+"""
+
+from __future__ import annotations
+
+import argparse
+
+EXAMPLES = """\
+examples:
+  colormae convert mae_pretrain_vit_base_full.pth -o vitb.pt                 # facebookresearch/mae -> ours
+  colormae convert colormae_green_300e.pth -o green.pt --from mmpretrain    # official ColorMAE -> ours
+  colormae convert runs/demo -o demo_vit.safetensors --to timm              # encoder -> timm ViT
+  colormae convert runs/demo -o hf_demo/ --to hf                             # whole model -> HF ViTMAE
+  colormae convert hf_demo/ -o back.pt                                      # HF folder -> ours
+
+--to timm writes the encoder as a safetensors state dict; load it with
+  timm.create_model(NAME, pretrained=False, num_classes=0, **KWARGS).load_state_dict(load_file(DST))
+where NAME and KWARGS are printed (and stored in the file's metadata). A timm source holds no decoder:
+the imported decoder is freshly initialised.
+"""
+
+
+def register(sub: argparse._SubParsersAction) -> None:
+    """Add ``colormae convert``."""
+    from colormae.convert import FROM_LAYOUTS, TO_FORMATS
+
+    parser = sub.add_parser("convert", help="import / export checkpoints (mae, mmpretrain, HF, timm)",
+                            description=__doc__, epilog=EXAMPLES,
+                            formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("src", metavar="SRC", help="checkpoint file, colormae run directory, or HF folder")
+    parser.add_argument("-o", "--out", required=True, metavar="DST",
+                        help="output: a .pt checkpoint (colormae), a .safetensors file (timm) or a folder "
+                             "(hf)")
+    parser.add_argument("--from", dest="from_", choices=FROM_LAYOUTS, default="auto",
+                        help="source layout (default: detected from the keys)")
+    parser.add_argument("--to", choices=TO_FORMATS, default="colormae",
+                        help="output format (default colormae)")
+    parser.add_argument("--num-heads", type=int, default=None, help="encoder attention heads (override)")
+    parser.add_argument("--decoder-num-heads", type=int, default=None,
+                        help="decoder attention heads (override)")
+    parser.set_defaults(func=run)
+
+
+def run(args: argparse.Namespace) -> int:
+    """Convert and say what was written."""
+    import json
+    from pathlib import Path
+
+    from colormae.convert import convert, timm_spec
+    from colormae.train.checkpoint import latest_checkpoint
+
+    src = Path(args.src)
+    if src.is_dir() and (src / "checkpoints").is_dir():
+        found = latest_checkpoint(src)
+        if found is None:
+            from colormae.errors import UserError
+
+            raise UserError(f"{src}: no checkpoints in this run directory")
+        src = found
+    overrides = {k: v for k, v in (("num_heads", args.num_heads),
+                                   ("decoder_num_heads", args.decoder_num_heads)) if v is not None}
+    imported = convert(src, args.out, from_=args.from_, to=args.to, **overrides)
+    cfg = imported.model.config
+    print(f"read {src} as {imported.layout}: ViT {cfg.embed_dim}x{cfg.depth} ({cfg.num_heads} heads), "
+          f"patch {cfg.patch_size}, {cfg.img_size} px; decoder {cfg.decoder_embed_dim}x{cfg.decoder_depth}")
+    for note in imported.notes:
+        print(f"note: {note}")
+    print(f"wrote {args.out} ({args.to})")
+    if args.to == "timm":
+        name, kwargs = timm_spec(cfg)
+        print(f"load with timm.create_model({name!r}, pretrained=False, num_classes=0, "
+              f"**{json.dumps(kwargs)})")
+    return 0

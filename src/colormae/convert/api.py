@@ -1,0 +1,196 @@
+"""``colormae convert``: import any supported checkpoint as a :class:`MaskedAutoencoder`, export it.
+
+Imports (``--from``): ``colormae`` (our checkpoint or bare state dict), ``mae`` (facebookresearch/mae),
+``mmpretrain`` (official ColorMAE), ``hf`` (Hugging Face ``ViTMAEForPreTraining``: state dict or
+``save_pretrained`` folder), ``timm`` (a ViT: encoder only, the decoder is freshly initialised) or
+``auto`` (detected from the keys). Exports (``--to``): ``colormae`` (a pretraining checkpoint),
+``timm`` (the encoder as a ``vit_*`` safetensors state dict) and ``hf`` (the whole model as a
+``save_pretrained``-style folder: ``config.json`` + ``model.safetensors``).
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Any
+
+import torch
+from safetensors.torch import save_file
+from torch import Tensor
+
+from colormae.convert.infer import infer_config
+from colormae.convert.keymap import list_keys
+from colormae.convert.layouts import LAYOUTS
+from colormae.convert.reading import ConversionError, Source, read_source
+from colormae.errors import UserError
+from colormae.models import MAEConfig, MaskedAutoencoder
+
+FROM_LAYOUTS = ("auto", "colormae", "mae", "mmpretrain", "hf", "timm")
+TO_FORMATS = ("colormae", "timm", "hf")
+
+#: timm architecture names of the standard ViT sizes: (embed_dim, depth, num_heads) -> size.
+_TIMM_SIZES = {(192, 12, 3): "tiny", (384, 12, 6): "small", (768, 12, 12): "base", (1024, 24, 16): "large",
+               (1280, 32, 16): "huge"}
+
+
+@dataclass
+class Imported:
+    """A converted model, the layout it came from and what the user should know (``notes``)."""
+
+    model: MaskedAutoencoder
+    layout: str
+    notes: list[str] = field(default_factory=list)
+
+
+def detect_layout(src: Source) -> str:
+    """Which project a checkpoint comes from, from its wrapper and key names."""
+    keys = src.state_dict.keys()
+    if src.hf_config is not None:
+        return "hf"
+    if src.raw.get("format") == "colormae/1":
+        return "colormae"
+    if any(k.startswith(("backbone.", "neck.")) for k in keys):
+        return "mmpretrain"
+    if any(k.startswith(("vit.", "embeddings.", "decoder.decoder_")) for k in keys):
+        return "hf"
+    if "encoder.patch_embed.proj.weight" in keys:
+        return "colormae"
+    if "patch_embed.proj.weight" in keys:
+        return "mae" if "decoder_embed.weight" in keys else "timm"
+    raise ConversionError(f"{src.path}: unknown checkpoint layout (first keys: {list_keys(keys)}); "
+                          f"pass --from {{{', '.join(FROM_LAYOUTS[1:])}}} if you know it")
+
+
+def load_into(model: torch.nn.Module, sd: dict[str, Tensor], *,
+              partial_prefixes: tuple[str, ...] = ()) -> None:
+    """``model.load_state_dict(sd)`` that reports problems as one :class:`ConversionError` line.
+
+    Keys of the model starting with one of ``partial_prefixes`` may be absent from ``sd`` (they keep
+    their fresh initialisation). Missing keys, unexpected keys and shape mismatches list their first keys.
+    """
+    own = model.state_dict()
+    missing = [k for k in own if k not in sd and not k.startswith(partial_prefixes)]
+    unexpected = [k for k in sd if k not in own]
+    mismatched = [f"{k} {tuple(sd[k].shape)} vs {tuple(own[k].shape)}" for k in sd
+                  if k in own and sd[k].shape != own[k].shape]
+    if mismatched:
+        raise ConversionError(f"{len(mismatched)} shape mismatch(es) (checkpoint vs model): "
+                              f"{list_keys(mismatched)}")
+    if missing or unexpected:
+        parts = [f"missing {list_keys(missing)}" if missing else "",
+                 f"unexpected {list_keys(unexpected)}" if unexpected else ""]
+        raise ConversionError("checkpoint does not fit the model: " + "; ".join(p for p in parts if p))
+    model.load_state_dict(sd, strict=False)
+
+
+def _from_ours(sd: dict[str, Tensor], config: MAEConfig | None, overrides: dict[str, Any],
+               with_decoder: bool = True) -> MaskedAutoencoder:
+    cfg = config if config is not None else infer_config(sd, with_decoder=with_decoder, **overrides)
+    model = MaskedAutoencoder(cfg)
+    load_into(model, sd, partial_prefixes=() if with_decoder else ("decoder_", "mask_token"))
+    return model.eval()
+
+
+def import_model(path: str | Path, from_: str = "auto", *, config: MAEConfig | None = None,
+                 **overrides: Any) -> Imported:
+    """Read ``path`` (file or HF folder) and rebuild it as a :class:`MaskedAutoencoder` on CPU.
+
+    ``config`` fixes the architecture; otherwise it is read from the checkpoint (colormae, HF) or
+    inferred from shapes (mae, mmpretrain, timm) with ``overrides`` such as ``num_heads=6`` applied.
+    """
+    if from_ not in FROM_LAYOUTS:
+        raise UserError(f"--from must be one of {', '.join(FROM_LAYOUTS)}, got {from_!r}")
+    src = read_source(path)
+    layout = detect_layout(src) if from_ == "auto" else from_
+    notes: list[str] = []
+    sd = src.state_dict
+    if layout == "colormae":
+        if src.raw.get("kind") not in (None, "pretrain"):
+            raise ConversionError(f"{path}: a {src.raw.get('kind')!r} checkpoint; only pretraining (MAE) "
+                                  "checkpoints convert")
+        if config is None and isinstance(src.raw.get("model_config"), dict):
+            config = MAEConfig(**{**src.raw["model_config"], **overrides})
+        model = _from_ours(sd, config, overrides)
+    elif layout == "hf":
+        from colormae.convert import hf
+
+        ours, hf_cfg = hf.state_dict_from_hf(sd, src.hf_config)
+        model = _from_ours(ours, config or hf_cfg, overrides)
+    elif layout == "timm":
+        model = _from_ours(LAYOUTS["timm"].to_ours(sd), config, overrides, with_decoder=False)
+        notes.append("timm ViT holds the encoder only: the decoder is freshly initialised (MAE init)")
+    else:
+        model = _from_ours(LAYOUTS[layout].to_ours(sd), config, overrides)
+    return Imported(model=model, layout=layout, notes=notes)
+
+
+# ------------------------------------------------------------------------------------------------ export
+def timm_spec(config: MAEConfig) -> tuple[str, dict[str, Any]]:
+    """``(timm model name, extra create_model kwargs)`` building a ViT with this encoder's shapes.
+
+    Standard sizes map to ``vit_{tiny,small,base,large}_patch16_224`` / ``vit_huge_patch14_224`` with no
+    extra kwargs; anything else uses the nearest name plus ``img_size``, ``patch_size``, ... overrides.
+    """
+    size = _TIMM_SIZES.get((config.embed_dim, config.depth, config.num_heads))
+    standard = (size is not None and config.image_hw == (224, 224) and config.in_chans == 3
+                and config.mlp_ratio == 4.0 and config.patch_size == (14 if size == "huge" else 16))
+    if standard:
+        return f"vit_{size}_patch{config.patch_size}_224", {}
+    kwargs = {"img_size": list(config.image_hw), "patch_size": config.patch_size, "in_chans": config.in_chans,
+              "embed_dim": config.embed_dim, "depth": config.depth, "num_heads": config.num_heads,
+              "mlp_ratio": config.mlp_ratio}
+    return f"vit_{size or 'base'}_patch16_224", kwargs
+
+
+def export_timm(model: MaskedAutoencoder, dst: str | Path) -> Path:
+    """Save the encoder as a timm ViT state dict (safetensors), with the timm name in the metadata.
+
+    Load it with ``timm.create_model(name, pretrained=False, num_classes=0, **kwargs).load_state_dict(
+    safetensors.torch.load_file(dst))``; ``name`` and ``kwargs`` are in the file's metadata
+    (``timm_model``, ``timm_kwargs``) and printed by ``colormae convert``.
+    """
+    dst = Path(dst)
+    dst.parent.mkdir(parents=True, exist_ok=True)
+    theirs = LAYOUTS["timm"].from_ours(_encoder_sd(model))
+    sd = {k: v.detach().contiguous().clone() for k, v in theirs.items()}
+    name, kwargs = timm_spec(model.config)
+    save_file(sd, str(dst), metadata={"format": "timm", "timm_model": name, "timm_kwargs": json.dumps(kwargs),
+                                      "num_classes": "0"})
+    return dst
+
+
+def _encoder_sd(model: MaskedAutoencoder) -> dict[str, Tensor]:
+    return {k: v for k, v in model.state_dict().items() if k.startswith("encoder.")}
+
+
+def export_hf(model: MaskedAutoencoder, dst: str | Path) -> Path:
+    """Save the whole model as a Hugging Face ``ViTMAEForPreTraining`` folder (config.json + safetensors)."""
+    from colormae.convert import hf
+
+    return hf.save_hf_folder(model, dst)
+
+
+def export_colormae(model: MaskedAutoencoder, dst: str | Path, *, source: str = "", layout: str = "") -> Path:
+    """Save as our pretraining checkpoint (``kind="pretrain"``, step 0), readable by ``load_mae``."""
+    from colormae.train.checkpoint import save_checkpoint
+
+    payload = {"kind": "pretrain", "model": {k: v.detach().clone() for k, v in model.state_dict().items()},
+               "model_config": asdict(model.config), "step": 0, "epoch": 0,
+               "config": {"converted_from": source, "layout": layout}}
+    return save_checkpoint(dst, payload)
+
+
+def convert(src: str | Path, dst: str | Path, *, from_: str = "auto", to: str = "colormae",
+            config: MAEConfig | None = None, **overrides: Any) -> Imported:
+    """Import ``src`` and export it to ``dst`` in format ``to``; returns what was imported."""
+    if to not in TO_FORMATS:
+        raise UserError(f"--to must be one of {', '.join(TO_FORMATS)}, got {to!r}")
+    imported = import_model(src, from_, config=config, **overrides)
+    if to == "timm":
+        export_timm(imported.model, dst)
+    elif to == "hf":
+        export_hf(imported.model, dst)
+    else:
+        export_colormae(imported.model, dst, source=str(src), layout=imported.layout)
+    return imported

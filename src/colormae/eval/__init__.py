@@ -1,0 +1,15 @@
+"""Evaluating an encoder: frozen-feature k-NN and linear probe, end-to-end fine-tuning, Top-1 / Top-5.
+
+Light modules are imported here; the jobs (``colormae.eval.probes``, ``colormae.eval.finetune``,
+``colormae.eval.demo``) are imported on demand because they pull in the data and training packages.
+"""
+
+from colormae.eval.features import FEATURES, encode, extract_features, pool_tokens
+from colormae.eval.knn import knn_classify, knn_votes
+from colormae.eval.linprobe import LinearProbeHead, ProbeResult, train_linear_probe
+from colormae.eval.results import TopKMeter, topk_accuracy, write_results
+
+__all__ = [
+    "FEATURES", "LinearProbeHead", "ProbeResult", "TopKMeter", "encode", "extract_features", "knn_classify",
+    "knn_votes", "pool_tokens", "topk_accuracy", "train_linear_probe", "write_results",
+]

@@ -1,0 +1,88 @@
+"""A timm ViT classifier built from an MAE encoder, and loading fine-tuned checkpoints back.
+
+The classifier is a plain ``timm.models.vision_transformer.VisionTransformer`` with the encoder's shapes
+(so every timm tool applies: layer decay, EMA, ``forward_features``) and a fresh head. Pooling follows
+MAE fine-tuning (He et al. 2022, A.3): ``"avg"`` = mean of patch tokens then a fresh ``fc_norm``
+LayerNorm (the encoder's final norm is dropped), ``"token"`` = [CLS] after the encoder's final norm.
+Head weights start at ``trunc_normal(std=2e-5)`` as in MAE.
+"""
+
+from __future__ import annotations
+
+from dataclasses import asdict, fields
+from functools import partial
+from pathlib import Path
+from typing import Any
+
+import torch
+from timm.models.vision_transformer import VisionTransformer
+from torch import nn
+
+from colormae.errors import UserError
+from colormae.models import MAEConfig, MaskedAutoencoder
+
+POOLS = ("avg", "token")
+LN_EPS = 1e-6  # MAE / timm ViT LayerNorm epsilon
+
+
+def vit_classifier(config: MAEConfig, num_classes: int, *, global_pool: str = "avg",
+                   drop_path_rate: float = 0.0) -> VisionTransformer:
+    """A freshly initialised timm ViT with the encoder shapes of ``config`` and a ``num_classes`` head."""
+    if global_pool not in POOLS:
+        raise UserError(f"--pool must be one of {', '.join(POOLS)}, got {global_pool!r}")
+    if num_classes < 1:
+        raise UserError(f"a classifier needs at least one class, got {num_classes}")
+    return VisionTransformer(
+        img_size=config.image_hw, patch_size=config.patch_size, in_chans=config.in_chans,
+        num_classes=num_classes, global_pool=global_pool, embed_dim=config.embed_dim, depth=config.depth,
+        num_heads=config.num_heads, mlp_ratio=config.mlp_ratio, qkv_bias=True,
+        norm_layer=partial(nn.LayerNorm, eps=LN_EPS), drop_path_rate=drop_path_rate,
+    )
+
+
+def classifier_from_mae(mae: MaskedAutoencoder, num_classes: int, *, global_pool: str = "avg",
+                        drop_path_rate: float = 0.0) -> VisionTransformer:
+    """Copy ``mae.encoder``'s weights into a :func:`vit_classifier` (head and ``fc_norm`` start fresh).
+
+    With ``global_pool="avg"`` the encoder's final ``norm`` is not used (timm makes it an Identity).
+    """
+    model = vit_classifier(mae.config, num_classes, global_pool=global_pool, drop_path_rate=drop_path_rate)
+    enc = {k: v for k, v in mae.encoder.state_dict().items() if not k.startswith("head")}
+    if global_pool == "avg":
+        enc = {k: v for k, v in enc.items() if not k.startswith("norm.")}
+    missing, unexpected = model.load_state_dict(enc, strict=False)
+    fresh = {k for k in missing if k.startswith(("head.", "fc_norm."))}
+    if set(missing) - fresh or unexpected:
+        raise UserError(f"encoder does not fit the classifier: missing {sorted(set(missing) - fresh)[:5]}, "
+                        f"unexpected {sorted(unexpected)[:5]}")
+    nn.init.trunc_normal_(model.head.weight, std=2e-5)
+    nn.init.zeros_(model.head.bias)
+    return model
+
+
+def classifier_config(config: MAEConfig, num_classes: int, global_pool: str) -> dict[str, Any]:
+    """``model_config`` of a fine-tuning checkpoint: the MAE config + ``num_classes`` + ``global_pool``."""
+    return {**asdict(config), "num_classes": num_classes, "global_pool": global_pool}
+
+
+def load_classifier(path_or_run_dir: str | Path, map_location: str | torch.device = "cpu",
+                    *, ema: bool = False) -> VisionTransformer:
+    """Rebuild the classifier of a fine-tuning checkpoint (``kind="finetune"``), in eval mode.
+
+    ``ema=True`` loads the EMA weights when the checkpoint has them.
+    """
+    from colormae.train.checkpoint import load_checkpoint
+
+    ckpt = load_checkpoint(path_or_run_dir, map_location="cpu")
+    if ckpt.get("kind") != "finetune":
+        raise UserError(f"{path_or_run_dir}: a {ckpt.get('kind')!r} checkpoint, not a fine-tuning one")
+    cfg = dict(ckpt["model_config"])
+    num_classes = int(cfg.pop("num_classes"))
+    pool = cfg.pop("global_pool", "avg")
+    known = {f.name for f in fields(MAEConfig)}
+    model = vit_classifier(MAEConfig(**{k: v for k, v in cfg.items() if k in known}), num_classes,
+                           global_pool=pool)
+    if ema and "ema" not in ckpt:
+        raise UserError(f"{path_or_run_dir}: no EMA weights in this checkpoint")
+    model.load_state_dict(ckpt["ema"] if ema else ckpt["model"])
+    return model.to(map_location).eval()

@@ -1,0 +1,139 @@
+"""Frozen-encoder features for k-NN and linear probing: ``model.eval()``, ``no_grad``, computed once.
+
+The encoder is any module with ``forward_features(images) -> tokens (B, 1 + L, D)`` whose first token is
+[CLS]: a :class:`~colormae.models.MaskedAutoencoder` (no masking) or a timm ``VisionTransformer``. Two
+pooled features (MAE, He et al. 2022, Sec. A.2):
+
+- ``"cls"``: the [CLS] token after the final LayerNorm (what MAE's linear probe uses);
+- ``"mean"``: the mean of the patch tokens after the final LayerNorm ([CLS] excluded).
+
+Under ``torchrun`` each rank encodes every ``world_size``-th sample and the rows are gathered with
+``all_gather`` (padded to equal length, then put back in dataset order), so every rank ends up with the
+same ``(N, D)`` matrix as a single-process run.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from pathlib import Path
+
+import torch
+from safetensors.torch import load_file, save_file
+from torch import Tensor, nn
+from torch.utils.data import DataLoader, Dataset, Subset
+from tqdm.auto import tqdm
+
+from colormae.errors import UserError
+
+FEATURES = ("cls", "mean")
+
+
+def _dist() -> tuple[int, int]:
+    """``(rank, world_size)``; ``(0, 1)`` outside ``torch.distributed``."""
+    if torch.distributed.is_available() and torch.distributed.is_initialized():
+        return torch.distributed.get_rank(), torch.distributed.get_world_size()
+    return 0, 1
+
+
+def pool_tokens(tokens: Tensor, feature: str = "cls", num_prefix_tokens: int = 1) -> Tensor:
+    """Pool encoder tokens ``(B, P + L, D)`` to ``(B, D)``: [CLS] (``"cls"``) or patch mean (``"mean"``)."""
+    if feature == "cls":
+        return tokens[:, 0]
+    if feature == "mean":
+        return tokens[:, num_prefix_tokens:].mean(dim=1)
+    raise UserError(f"unknown feature {feature!r}; choose one of {', '.join(FEATURES)}")
+
+
+@torch.no_grad()
+def encode(model: nn.Module, images: Tensor, feature: str = "cls") -> Tensor:
+    """Pooled features ``(B, D)`` of ``images: (B, C, H, W)`` (caller sets eval mode and device)."""
+    tokens = model.forward_features(images)
+    prefix = getattr(getattr(model, "encoder", model), "num_prefix_tokens", 1)
+    return pool_tokens(tokens, feature, prefix).float()
+
+
+def gather_rows(local: Tensor, counts: list[int]) -> Tensor:
+    """Concatenate ``local: (n_r, ...)`` of every rank (``counts[r] = n_r``) in rank order.
+
+    ``all_gather`` needs equal shapes, so rows are padded to ``max(counts)`` and trimmed afterwards.
+    """
+    world = len(counts)
+    if world == 1:
+        return local
+    width = max(counts)
+    padded = local.new_zeros((width, *local.shape[1:]))
+    padded[: local.shape[0]] = local
+    parts = [torch.empty_like(padded) for _ in range(world)]
+    torch.distributed.all_gather(parts, padded)
+    return torch.cat([p[:n] for p, n in zip(parts, counts, strict=True)])
+
+
+@torch.no_grad()
+def extract_features(model: nn.Module, dataset: Dataset, *, feature: str = "cls", batch_size: int = 256,
+                     device: str | torch.device = "cpu", num_workers: int = 0,
+                     desc: str = "features", progress: bool = True) -> tuple[Tensor, Tensor]:
+    """Encode a whole dataset once: ``features: (N, D)`` float32 and ``labels: (N,)`` int64, on CPU.
+
+    The model is put in eval mode for the pass (its previous mode is restored afterwards). Under
+    ``torch.distributed`` the work is split over ranks and gathered; every rank returns the full result
+    in dataset order.
+    """
+    if feature not in FEATURES:
+        raise UserError(f"unknown feature {feature!r}; choose one of {', '.join(FEATURES)}")
+    device = torch.device(device)
+    rank, world = _dist()
+    n = len(dataset)  # type: ignore[arg-type]
+    if n == 0:
+        raise UserError("the dataset is empty")
+    shard = Subset(dataset, list(range(rank, n, world))) if world > 1 else dataset
+    counts = [len(range(r, n, world)) for r in range(world)]
+    loader = DataLoader(shard, batch_size=batch_size, shuffle=False, num_workers=num_workers,
+                        pin_memory=device.type == "cuda")
+    was_training = model.training
+    model.eval()
+    feats, labels = [], []
+    try:
+        for images, targets in tqdm(loader, desc=desc, disable=rank != 0 or not progress, leave=False):
+            images = images.to(device, non_blocking=True)
+            feats.append(encode(model, images, feature))
+            labels.append(torch.as_tensor(targets).to(device))
+    finally:
+        model.train(was_training)
+    local_f = torch.cat(feats)
+    local_y = torch.cat(labels).long()
+    if world > 1:
+        local_f, local_y = gather_rows(local_f, counts), gather_rows(local_y, counts)
+        # rank r holds samples r, r + world, ...: interleave them back into dataset order
+        order = torch.cat([torch.arange(r, n, world) for r in range(world)]).to(local_f.device)
+        inverse = torch.empty_like(order)
+        inverse[order] = torch.arange(n, device=order.device)
+        local_f, local_y = local_f[inverse], local_y[inverse]
+    return local_f.cpu(), local_y.cpu()
+
+
+def feature_cache_key(**parts: object) -> str:
+    """A short hash identifying a feature set (checkpoint, data, split, feature type, image size...)."""
+    blob = json.dumps(parts, sort_keys=True, default=str).encode()
+    return hashlib.sha256(blob).hexdigest()[:16]
+
+
+def cached_features(model: nn.Module, dataset: Dataset, *, cache_dir: str | Path | None, key: str,
+                    **kwargs: object) -> tuple[Tensor, Tensor]:
+    """:func:`extract_features`, stored as ``<cache_dir>/features-<key>.safetensors`` and reused.
+
+    With ``cache_dir=None`` nothing is stored (features are still computed only once per call site).
+    Only rank 0 writes the file.
+    """
+    if cache_dir is None:
+        return extract_features(model, dataset, **kwargs)  # type: ignore[arg-type]
+    path = Path(cache_dir) / f"features-{key}.safetensors"
+    if path.exists():
+        blob = load_file(str(path))
+        if blob["features"].shape[0] == len(dataset):  # type: ignore[arg-type]
+            return blob["features"], blob["labels"]
+    feats, labels = extract_features(model, dataset, **kwargs)  # type: ignore[arg-type]
+    if _dist()[0] == 0:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        save_file({"features": feats.contiguous(), "labels": labels.contiguous()}, str(path))
+    return feats, labels

@@ -1,0 +1,208 @@
+"""End-to-end fine-tuning of an MAE encoder as a timm ViT classifier, on the shared training engine.
+
+The recipe is MAE's (He et al. 2022, A.3, Table 11) with timm's implementations: layer-wise lr decay
+0.65 (:mod:`colormae.eval.layer_decay`), drop path 0.1, Mixup 0.8 / CutMix 1.0 with label smoothing 0.1
+(``timm.data.Mixup`` + ``SoftTargetCrossEntropy``), RandAugment ``rand-m9-mstd0.5-inc1`` and random
+erasing 0.25 (``timm.data.create_transform``), AdamW (0.9, 0.999), wd 0.05, warm-up + cosine, optional
+EMA (``timm.utils.ModelEmaV3``). The loop itself - DDP, AMP, accumulation, checkpoints, exact resume,
+metrics - is :func:`colormae.train.engine.fit`; this module only supplies the model, data,
+``step_fn`` and a validation pass (Top-1 / Top-5) at every epoch boundary.
+
+Checkpoints are ``kind="finetune"`` with ``model_config`` = the MAE config + ``num_classes`` +
+``global_pool``, plus ``ema`` (EMA weights) when EMA is on; :func:`colormae.eval.classifier.load_classifier`
+rebuilds the classifier. Validation results go to ``<out>/eval.jsonl`` (one line per epoch) and
+``<out>/finetune.json`` (the last epoch).
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any
+
+import torch
+from torch import nn
+from torch.utils.data import DataLoader, Dataset, Subset
+from tqdm.auto import tqdm
+
+from colormae.errors import UserError
+from colormae.eval.classifier import classifier_config, classifier_from_mae
+from colormae.eval.layer_decay import finetune_optimizer
+from colormae.eval.results import TopKMeter, write_results
+
+#: MAE's fine-tuning augmentation (Table 11): RandAugment(9, 0.5), increasing severity.
+RAND_AUGMENT = "rand-m9-mstd0.5-inc1"
+
+
+@torch.no_grad()
+def evaluate(model: nn.Module, dataset: Dataset, *, batch_size: int = 256,
+             device: str | torch.device = "cpu", num_workers: int = 0,
+             progress: bool = False) -> dict[str, float]:
+    """Top-1 / Top-5 (percent) of a classifier on ``dataset``, split over ranks and summed.
+
+    The loader has its own generator so validation never advances the global RNG (exact resume).
+    """
+    rank, world = 0, 1
+    if torch.distributed.is_available() and torch.distributed.is_initialized():
+        rank, world = torch.distributed.get_rank(), torch.distributed.get_world_size()
+    n = len(dataset)  # type: ignore[arg-type]
+    shard = Subset(dataset, list(range(rank, n, world))) if world > 1 else dataset
+    loader = DataLoader(shard, batch_size=batch_size, shuffle=False, num_workers=num_workers,
+                        generator=torch.Generator())
+    was_training = model.training
+    model.eval()
+    meter = TopKMeter((1, 5))
+    for images, targets in tqdm(loader, desc="val", leave=False, disable=not progress or rank != 0):
+        logits = model(images.to(device, non_blocking=True))
+        meter.update(logits.float(), torch.as_tensor(targets).to(logits.device))
+    model.train(was_training)
+    meter.all_reduce()
+    return meter.compute()
+
+
+def train_transform(img_size: int, *, auto_augment: str | None = RAND_AUGMENT, reprob: float = 0.25,
+                    crop_min: float = 0.08) -> Any:
+    """PIL image (any mode) -> ``(3, H, W)``: RGB, then timm's training transform (RandomResizedCrop
+    (crop_min, 1), flip, RandAugment, ToTensor, the data package's Normalize, random erasing)."""
+    from timm.data import create_transform
+    from torchvision import transforms as T
+
+    from colormae.data.transforms import MEAN, STD, to_rgb
+
+    return T.Compose([T.Lambda(to_rgb), create_transform(img_size, is_training=True, scale=(crop_min, 1.0),
+                            auto_augment=auto_augment or None, interpolation="bicubic", re_prob=reprob,
+                            re_mode="pixel", re_count=1, mean=MEAN, std=STD)])
+
+
+def finetune(out_dir: str | Path, ckpt: str, *, data: str = "mnist5k", epochs: int = 10,
+             batch_size: int = 64, base_lr: float = 1e-3, lr: float | None = None, layer_decay: float = 0.65,
+             weight_decay: float = 0.05, drop_path: float = 0.1, mixup: float = 0.8, cutmix: float = 1.0,
+             smoothing: float = 0.1, auto_augment: str | None = RAND_AUGMENT, reprob: float = 0.25,
+             crop_min: float = 0.08, warmup_epochs: int = 1, min_lr: float = 1e-6,
+             ema_decay: float | None = None, global_pool: str = "avg", accum_steps: int = 1,
+             amp: str = "none", grad_clip: float | None = None, device: str | None = None,
+             resume: str | Path | bool | None = None, seed: int = 0,
+             num_workers: int = 2, max_steps: int | None = None, stop_at_step: int | None = None,
+             ckpt_every: int | None = None, keep_last: int = 2, progress: bool = True) -> dict[str, Any]:
+    """Fine-tune ``ckpt``'s encoder on ``data`` into ``out_dir``; returns the final results dict.
+
+    ``ckpt`` is anything :func:`colormae.eval.source.load_encoder` reads that holds an MAE (a
+    pretraining run or checkpoint, a foreign checkpoint, ``random:<preset>`` for training from
+    scratch). ``lr`` defaults to ``base_lr * effective_batch / 256``. Checkpoints are written every
+    epoch unless ``ckpt_every`` (steps) says otherwise; ``resume`` continues bit-exactly.
+    """
+    from timm.data import Mixup
+    from timm.loss import LabelSmoothingCrossEntropy, SoftTargetCrossEntropy
+
+    from colormae.data import build_dataset, eval_transform, num_classes
+    from colormae.eval.source import load_encoder
+    from colormae.train.checkpoint import load_checkpoint
+    from colormae.train.distributed import init_distributed, seed_everything
+    from colormae.train.engine import fit, resolve_resume
+    from colormae.train.loader import build_train_loader
+    from colormae.train.schedule import WarmupCosine, scaled_lr
+
+    info, dev = init_distributed(device)
+    seed_everything(seed + info.rank)
+    encoder = load_encoder(ckpt, seed=seed)
+    if encoder.kind == "finetune":
+        raise UserError(f"{ckpt}: already a fine-tuned classifier; pass the pretraining checkpoint")
+    mae = encoder.model
+    img = encoder.img_size
+    tf = train_transform(img, auto_augment=auto_augment, reprob=reprob, crop_min=crop_min)
+    train_ds = build_dataset(data, split="train", transform=tf)
+    val_ds = build_dataset(data, split="val", transform=eval_transform(img))
+    n_cls = num_classes(train_ds)
+    model = classifier_from_mae(mae, n_cls, global_pool=global_pool, drop_path_rate=drop_path).to(dev)
+    effective = batch_size * accum_steps * info.world_size
+    peak = lr if lr is not None else scaled_lr(base_lr, effective)
+    optimizer = finetune_optimizer(model, peak, weight_decay=weight_decay, layer_decay=layer_decay)
+    loader = build_train_loader(train_ds, batch_size=batch_size, seed=seed, dist=info,
+                                num_workers=num_workers, device=dev)
+    steps_per_epoch = len(loader) // accum_steps
+    if steps_per_epoch < 1:
+        raise UserError(f"{data}: {len(train_ds)} images are too few for an effective batch of {effective}")
+    total = epochs * steps_per_epoch if max_steps is None else min(max_steps, epochs * steps_per_epoch)
+    schedule = WarmupCosine(peak, min(warmup_epochs * steps_per_epoch, total // 2), total, min_lr)
+
+    use_mix = mixup > 0 or cutmix > 0
+    if use_mix and batch_size % 2:
+        raise UserError(f"--batch-size must be even with mixup / cutmix (got {batch_size})")
+    mixer = Mixup(mixup_alpha=mixup, cutmix_alpha=cutmix, label_smoothing=smoothing,
+                  num_classes=n_cls) if use_mix else None
+    criterion: nn.Module = (SoftTargetCrossEntropy() if use_mix else
+                            LabelSmoothingCrossEntropy(smoothing) if smoothing > 0 else nn.CrossEntropyLoss())
+
+    out = Path(out_dir)
+    resume_path = resolve_resume(resume, out)
+    start_step = int(load_checkpoint(resume_path)["step"]) if resume_path is not None else 0
+    ema = None
+    settings = {"ckpt": str(ckpt), "data": data, "epochs": epochs, "batch_size": batch_size, "lr": peak,
+                "layer_decay": layer_decay, "weight_decay": weight_decay, "drop_path": drop_path,
+                "mixup": mixup, "cutmix": cutmix, "smoothing": smoothing, "auto_augment": auto_augment or "",
+                "reprob": reprob, "crop_min": crop_min, "warmup_epochs": warmup_epochs,
+                "ema_decay": ema_decay or 0.0, "global_pool": global_pool, "seed": seed}
+    payload: dict[str, Any] = {"kind": "finetune", "config": settings,
+                               "model_config": classifier_config(mae.config, n_cls, global_pool)}
+    if ema_decay:
+        from timm.utils import ModelEmaV3
+
+        ema = ModelEmaV3(model, decay=ema_decay, device=dev)
+        if resume_path is not None:
+            ema.module.load_state_dict(load_checkpoint(resume_path)["ema"])
+        # the engine saves the payload at checkpoint time: these tensors are updated in place by the EMA
+        payload["ema"] = ema.module.state_dict()
+    # The engine has no post-step hook: the EMA takes in the weights after step s - 1 when step s starts
+    # (and the last step's after fit returns), so a checkpoint at step s holds updates 1..s-1 and resuming
+    # at s first adds step s's weights - exactly as an uninterrupted run.
+    ema_last = {"step": max(start_step - 1, 0)}
+
+    def step_fn(net: nn.Module, batch: Any, step: int) -> tuple[torch.Tensor, dict[str, float]]:
+        if ema is not None and step > ema_last["step"]:
+            ema.update(model, step=step)
+            ema_last["step"] = step
+        images, targets = batch
+        images = images.to(dev, non_blocking=True)
+        targets = torch.as_tensor(targets).to(dev, non_blocking=True)
+        if mixer is not None:
+            images, targets = mixer(images, targets)
+        return criterion(net(images), targets), {}
+
+    history: list[dict[str, Any]] = []
+    state = {"first": True}
+
+    def validate(epoch_done: int) -> None:
+        record: dict[str, Any] = {"epoch": epoch_done, **evaluate(model, val_ds, batch_size=batch_size * 2,
+                                                                  device=dev, num_workers=0)}
+        if ema is not None:
+            record.update({f"ema_{k}": v for k, v in evaluate(ema.module, val_ds, batch_size=batch_size * 2,
+                                                              device=dev).items()})
+        history.append(record)
+        if info.is_main:
+            out.mkdir(parents=True, exist_ok=True)
+            with (out / "eval.jsonl").open("a") as fh:
+                fh.write(json.dumps(record) + "\n")
+            tqdm.write("val " + "  ".join(f"{k} {v:.2f}" if isinstance(v, float) else f"{k} {v}"
+                                          for k, v in record.items()))
+
+    def on_epoch_start(epoch: int) -> None:
+        if state["first"]:  # epoch 0, or the epoch a resumed run continues: nothing new to validate
+            state["first"] = False
+            return
+        validate(epoch)
+
+    result = fit(model, loader, step_fn, optimizer, schedule, epochs=epochs, max_steps=max_steps,
+                 accum_steps=accum_steps, amp=amp, grad_clip=grad_clip, device=dev, dist=info, out_dir=out,
+                 ckpt_every=ckpt_every or steps_per_epoch, keep_last=keep_last, resume=resume_path or None,
+                 stop_at_step=stop_at_step, on_epoch_start=on_epoch_start, payload=payload, progress=progress,
+                 desc="finetune")
+    if ema is not None and result.step > ema_last["step"]:
+        ema.update(model, step=result.step)
+    if not history or history[-1]["epoch"] != result.step / steps_per_epoch:
+        validate(result.step // steps_per_epoch if result.step % steps_per_epoch == 0
+                 else round(result.step / steps_per_epoch, 3))
+    final = {"eval": "finetune", "checkpoint": str(result.checkpoint), "source": str(ckpt), "data": data,
+             "steps": result.step, "train_loss": result.loss, **history[-1], "history": history}
+    if info.is_main:
+        write_results(out / "finetune.json", final)
+    return final

@@ -1,0 +1,137 @@
+"""Linear probing of a frozen encoder, as in MAE (He et al. 2022, Sec. A.2 / Table 9).
+
+The head is ``BatchNorm1d(D, affine=False, eps=1e-6)`` followed by ``Linear(D, C)`` (weights
+``trunc_normal(std=0.01)``): the parameter-free BatchNorm whitens features whose scales differ wildly
+between encoders, and, having no affine part, it is still a *linear* classifier. The optimiser is LARS
+(timm's ``Lars``; trust ratio on weight matrices, not on biases, as MAE) or SGD with momentum, with
+linear warm-up then cosine decay per step (timm's ``CosineLRScheduler``); MAE's recipe is base lr 0.1
+(lr = blr x batch / 256), no weight decay, 90 epochs, 10 warm-up epochs.
+
+Features come from :mod:`colormae.eval.features`: computed once when augmentation is off (the default),
+or re-encoded every epoch through a callable when it is on.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass, field
+
+import torch
+from timm.optim import Lars
+from timm.scheduler import CosineLRScheduler
+from torch import Tensor, nn
+from tqdm.auto import tqdm
+
+from colormae.errors import UserError
+from colormae.eval.results import topk_accuracy
+
+OPTIMIZERS = ("lars", "sgd")
+
+#: ``epoch -> (features (N, D), labels (N,))``: a fresh augmented pass per epoch.
+FeatureSource = Callable[[int], tuple[Tensor, Tensor]]
+
+
+class LinearProbeHead(nn.Sequential):
+    """``BatchNorm1d(affine=False)`` + ``Linear``: ``(B, D) -> (B, C)`` logits (MAE's probe head)."""
+
+    def __init__(self, dim: int, num_classes: int) -> None:
+        super().__init__(nn.BatchNorm1d(dim, affine=False, eps=1e-6), nn.Linear(dim, num_classes))
+        nn.init.trunc_normal_(self[1].weight, std=0.01)
+        nn.init.zeros_(self[1].bias)
+
+
+@dataclass
+class ProbeResult:
+    """A trained probe head and its accuracies (percent) after the last epoch, plus per-epoch history."""
+
+    head: LinearProbeHead
+    top1: float
+    top5: float
+    history: list[dict[str, float]] = field(default_factory=list)
+
+    def as_dict(self) -> dict[str, object]:
+        """The numbers, JSON-ready."""
+        return {"top1": self.top1, "top5": self.top5, "history": self.history}
+
+
+def make_optimizer(head: nn.Module, name: str, lr: float, weight_decay: float = 0.0,
+                   momentum: float = 0.9) -> torch.optim.Optimizer:
+    """LARS (trust ratio on >= 2-D weights only, biases plain momentum SGD, as MAE's LARS) or SGD."""
+    if name not in OPTIMIZERS:
+        raise UserError(f"unknown optimizer {name!r}; choose one of {', '.join(OPTIMIZERS)}")
+    weights = [p for p in head.parameters() if p.ndim >= 2]
+    others = [p for p in head.parameters() if p.ndim < 2]
+    if name == "lars":
+        return Lars([{"params": weights, "weight_decay": weight_decay, "always_adapt": True},
+                     {"params": others, "weight_decay": 0.0, "always_adapt": False}],
+                    lr=lr, momentum=momentum)
+    return torch.optim.SGD([{"params": weights, "weight_decay": weight_decay},
+                            {"params": others, "weight_decay": 0.0}], lr=lr, momentum=momentum)
+
+
+@torch.no_grad()
+def evaluate_head(head: nn.Module, features: Tensor, labels: Tensor,
+                  batch_size: int = 4096) -> dict[str, float]:
+    """Top-1 / Top-5 of ``head`` (eval mode) on ``features: (N, D)``, ``labels: (N,)``."""
+    was = head.training
+    head.eval()
+    device = next(head.parameters()).device
+    starts = range(0, len(features), batch_size)
+    logits = torch.cat([head(features[i:i + batch_size].to(device)) for i in starts])
+    head.train(was)
+    return topk_accuracy(logits, labels.to(device))
+
+
+def train_linear_probe(train: tuple[Tensor, Tensor] | FeatureSource, val: tuple[Tensor, Tensor], *,
+                       num_classes: int, epochs: int = 90, batch_size: int = 256, lr: float | None = None,
+                       base_lr: float = 0.1, optimizer: str = "sgd", weight_decay: float = 0.0,
+                       warmup_epochs: int = 10, device: str | torch.device = "cpu", seed: int = 0,
+                       progress: bool = True) -> ProbeResult:
+    """Fit a :class:`LinearProbeHead` on frozen features and report validation Top-1 / Top-5.
+
+    ``train`` is ``(features (N, D), labels (N,))`` computed once, or a :data:`FeatureSource` called each
+    epoch (augmentation on). ``val`` is ``(features (M, D), labels (M,))``. ``lr`` defaults to
+    ``base_lr * batch_size / 256`` (MAE's scaling rule). The schedule is per step: linear warm-up for
+    ``warmup_epochs`` (clipped to half the run) then cosine to 0. Deterministic given ``seed``.
+    """
+    if epochs < 1 or batch_size < 1:
+        raise UserError(f"--epochs and --batch-size must be positive (got {epochs}, {batch_size})")
+    device = torch.device(device)
+    fixed = None if callable(train) else train
+    feats, labels = fixed if fixed is not None else train(0)  # type: ignore[misc, operator]
+    n, dim = feats.shape
+    steps_per_epoch = max(n // batch_size, 1)   # drop the last partial batch: BatchNorm needs > 1 row
+    gen = torch.Generator().manual_seed(seed)
+    torch.manual_seed(seed)
+    head = LinearProbeHead(dim, num_classes).to(device)
+    lr = base_lr * batch_size / 256 if lr is None else lr
+    opt = make_optimizer(head, optimizer, lr, weight_decay)
+    total = epochs * steps_per_epoch
+    warmup = min(warmup_epochs * steps_per_epoch, total // 2)
+    sched = CosineLRScheduler(opt, t_initial=total - warmup, warmup_t=warmup, warmup_lr_init=0.0, lr_min=0.0,
+                              warmup_prefix=True, t_in_epochs=False)
+    sched.step_update(0)
+    loss_fn = nn.CrossEntropyLoss()
+    history: list[dict[str, float]] = []
+    step = 0
+    bar = tqdm(range(epochs), desc="linear probe", disable=not progress, leave=False)
+    for epoch in bar:
+        if epoch > 0 and fixed is None:
+            feats, labels = train(epoch)  # type: ignore[operator]
+        head.train()
+        order = torch.randperm(n, generator=gen)
+        running = 0.0
+        for i in range(steps_per_epoch):
+            idx = order[i * batch_size:(i + 1) * batch_size]
+            x, y = feats[idx].to(device, non_blocking=True), labels[idx].to(device, non_blocking=True)
+            loss = loss_fn(head(x), y)
+            opt.zero_grad(set_to_none=True)
+            loss.backward()
+            opt.step()
+            step += 1
+            sched.step_update(step)
+            running += float(loss.detach())
+        acc = evaluate_head(head, *val)
+        history.append({"epoch": epoch + 1, "loss": running / steps_per_epoch, **acc})
+        bar.set_postfix(loss=f"{running / steps_per_epoch:.3f}", top1=f"{acc['top1']:.1f}")
+    return ProbeResult(head=head, top1=history[-1]["top1"], top5=history[-1]["top5"], history=history)

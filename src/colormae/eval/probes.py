@@ -1,0 +1,130 @@
+"""The ``linprobe`` and ``knn`` jobs: checkpoint + data in, Top-1 / Top-5 (and a JSON file) out.
+
+Both encode the train and val splits of the data once with the frozen encoder (eval mode, no grad;
+see :mod:`colormae.eval.features`), split over ranks under ``torchrun`` and gathered, then fit the
+probe on every rank identically; only rank 0 prints and writes. Data: ``mnist5k`` (the fixed 4,000 /
+1,000 split), ``photos`` or an ImageFolder with ``train/`` and ``val/`` subfolders.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from functools import partial
+from pathlib import Path
+from typing import Any
+
+import torch
+from torch import Tensor
+
+from colormae.errors import UserError
+from colormae.eval.features import cached_features, extract_features, feature_cache_key
+from colormae.eval.knn import knn_classify
+from colormae.eval.linprobe import train_linear_probe
+from colormae.eval.results import write_results
+from colormae.eval.source import Encoder, load_encoder
+
+
+@dataclass
+class FeatureSet:
+    """Frozen features of both splits: ``train_x (N, D)``, ``train_y (N,)``, ``val_x (M, D)``,
+    ``val_y (M,)``."""
+
+    train_x: Tensor
+    train_y: Tensor
+    val_x: Tensor
+    val_y: Tensor
+    num_classes: int
+
+
+def _datasets(data: str, img_size: int, train_transform: Any = None):
+    from colormae.data import build_dataset, eval_transform, num_classes
+
+    tf = eval_transform(img_size)
+    train = build_dataset(data, split="train", transform=train_transform or tf)
+    val = build_dataset(data, split="val", transform=tf)
+    if len(train) == 0 or len(val) == 0:
+        raise UserError(f"{data}: the train and val splits must both hold images")
+    return train, val, num_classes(train)
+
+
+def encode_splits(encoder: Encoder, data: str, *, feature: str = "cls", batch_size: int = 256,
+                  device: str | torch.device = "cpu", num_workers: int = 0,
+                  cache_dir: str | Path | None = None, progress: bool = True) -> FeatureSet:
+    """Encode the train and val splits of ``data`` once (optionally cached on disk under ``cache_dir``)."""
+    train, val, n_cls = _datasets(data, encoder.img_size)
+    model = encoder.model.to(device)
+    out = []
+    for split, ds in (("train", train), ("val", val)):
+        key = feature_cache_key(model=encoder.name, data=data, split=split, feature=feature,
+                                img_size=encoder.img_size, n=len(ds))
+        out += cached_features(model, ds, cache_dir=cache_dir, key=key, feature=feature,
+                               batch_size=batch_size, device=device, num_workers=num_workers,
+                               desc=f"{split} features", progress=progress)
+    return FeatureSet(*out, num_classes=n_cls)
+
+
+def run_knn(ckpt: str, data: str, *, k: int = 20, temperature: float = 0.07, feature: str = "cls",
+            batch_size: int = 256, device: str | torch.device = "cpu", num_workers: int = 0,
+            out: str | Path | None = None, features: FeatureSet | None = None, seed: int = 0,
+            cache_dir: str | Path | None = None, progress: bool = True) -> dict[str, Any]:
+    """Weighted k-NN of ``ckpt``'s features on ``data``; results dict (also ``out/knn.json`` on rank 0)."""
+    encoder = load_encoder(ckpt, seed=seed)
+    fs = features or encode_splits(encoder, data, feature=feature, batch_size=batch_size, device=device,
+                                   num_workers=num_workers, cache_dir=cache_dir, progress=progress)
+    acc = knn_classify(fs.train_x.to(device), fs.train_y, fs.val_x.to(device), fs.val_y,
+                       num_classes=fs.num_classes, k=k, temperature=temperature)
+    results = {"eval": "knn", "checkpoint": encoder.name, "source": encoder.kind, "data": data,
+               "feature": feature, "k": k, "temperature": temperature, "train_size": len(fs.train_y),
+               "val_size": len(fs.val_y), **acc}
+    _write(out, "knn.json", results)
+    return results
+
+
+def run_linprobe(ckpt: str, data: str, *, feature: str = "cls", optimizer: str = "sgd", epochs: int = 90,
+                 batch_size: int = 256, lr: float | None = None, base_lr: float = 0.1,
+                 weight_decay: float = 0.0, warmup_epochs: int = 10, augment: bool = False,
+                 device: str | torch.device = "cpu", num_workers: int = 0, out: str | Path | None = None,
+                 features: FeatureSet | None = None, seed: int = 0, cache_dir: str | Path | None = None,
+                 progress: bool = True) -> dict[str, Any]:
+    """Linear probe of ``ckpt`` on ``data``; results dict (also ``out/linprobe.json`` on rank 0).
+
+    Without ``augment`` the features are computed once and reused every epoch; with it the training
+    split is re-encoded every epoch through MAE's random-resized-crop + flip.
+    """
+    encoder = load_encoder(ckpt, seed=seed)
+    fs = features or encode_splits(encoder, data, feature=feature, batch_size=batch_size, device=device,
+                                   num_workers=num_workers, cache_dir=cache_dir, progress=progress)
+    train: Any = (fs.train_x, fs.train_y)
+    if augment:
+        from colormae.data import mae_transform
+
+        aug_train = _datasets(data, encoder.img_size, train_transform=mae_transform(encoder.img_size))[0]
+        model = encoder.model.to(device)
+        train = partial(_epoch_features, model, aug_train, feature=feature, batch_size=batch_size,
+                        device=device, num_workers=num_workers, progress=progress)
+    result = train_linear_probe(train, (fs.val_x, fs.val_y), num_classes=fs.num_classes, epochs=epochs,
+                                batch_size=batch_size, lr=lr, base_lr=base_lr, optimizer=optimizer,
+                                weight_decay=weight_decay, warmup_epochs=warmup_epochs, device=device,
+                                seed=seed, progress=progress and _rank() == 0)
+    results = {"eval": "linprobe", "checkpoint": encoder.name, "source": encoder.kind, "data": data,
+               "feature": feature, "optimizer": optimizer, "epochs": epochs, "batch_size": batch_size,
+               "augment": augment, "train_size": len(fs.train_y), "val_size": len(fs.val_y),
+               **result.as_dict()}
+    _write(out, "linprobe.json", results)
+    return results
+
+
+def _epoch_features(model: torch.nn.Module, dataset: Any, epoch: int, **kwargs: Any) -> tuple[Tensor, Tensor]:
+    """A fresh augmented pass over the training split (the linear probe's per-epoch feature source)."""
+    return extract_features(model, dataset, desc=f"epoch {epoch} features", **kwargs)
+
+
+def _rank() -> int:
+    if torch.distributed.is_available() and torch.distributed.is_initialized():
+        return torch.distributed.get_rank()
+    return 0
+
+
+def _write(out: str | Path | None, name: str, results: dict[str, Any]) -> None:
+    if out is not None and _rank() == 0:
+        write_results(Path(out) / name, results)

@@ -1,0 +1,219 @@
+"""The masked autoencoder: a timm ViT encoder that sees only the visible patches, and a light decoder.
+
+Follows MAE (He et al., CVPR 2022) as ColorMAE uses it: fixed 2-D sin-cos position embeddings,
+normalized-pixel MSE on the masked patches only. Parameter names follow facebookresearch/mae for the
+decoder (``decoder_embed``, ``mask_token``, ``decoder_pos_embed``, ``decoder_blocks``, ``decoder_norm``,
+``decoder_pred``) and timm for the encoder, so ``model.encoder.state_dict()`` is a plain timm ViT state
+dict and a facebookresearch/mae checkpoint converts by prefixing its encoder keys with ``encoder.``.
+
+The mask is an input (``docs/architecture.md``): ``bool (B, L)``, True = masked, row-major over the grid.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from functools import partial
+
+import torch
+import torch.nn.functional as F
+from timm.models.vision_transformer import Block, VisionTransformer
+from torch import Tensor, nn
+
+from colormae.masking import mask_to_ids
+from colormae.models.config import MAEConfig
+from colormae.models.patchify import patchify, unpatchify
+from colormae.models.pos_embed import sincos_2d
+
+#: LayerNorm epsilon of MAE / timm ViTs.
+LN_EPS = 1e-6
+#: Added to the per-patch variance of the normalized-pixel target (MAE).
+NORM_PIX_EPS = 1e-6
+
+
+@dataclass
+class MAEOutput:
+    """What :meth:`MaskedAutoencoder.forward` returns.
+
+    Attributes:
+        loss: scalar, mean per-patch MSE over the masked patches.
+        pred: ``(B, L, p*p*C)`` predicted (normalized, if ``norm_pix_loss``) pixels of every patch.
+        mask: ``bool (B, L)``, the input mask (True = masked).
+        latent: ``(B, 1+K, D)`` encoder output: [CLS] then the ``K`` visible tokens.
+    """
+
+    loss: Tensor
+    pred: Tensor
+    mask: Tensor
+    latent: Tensor
+
+
+def _use_fused_attention(blocks: nn.Module) -> None:
+    """Make every timm ``Attention`` call ``F.scaled_dot_product_attention`` (timm may turn it off by env)."""
+    for module in blocks.modules():
+        if hasattr(module, "fused_attn"):
+            module.fused_attn = True
+
+
+class MaskedAutoencoder(nn.Module):
+    """MAE with a timm ``VisionTransformer`` encoder; see the module docstring.
+
+    Args:
+        config: model sizes; see :class:`MAEConfig`.
+    """
+
+    def __init__(self, config: MAEConfig) -> None:
+        super().__init__()
+        self.config = config
+        c = config
+        norm_layer = partial(nn.LayerNorm, eps=LN_EPS)
+        self.encoder = VisionTransformer(
+            img_size=c.image_hw, patch_size=c.patch_size, in_chans=c.in_chans, num_classes=0,
+            global_pool="token", embed_dim=c.embed_dim, depth=c.depth, num_heads=c.num_heads,
+            mlp_ratio=c.mlp_ratio, qkv_bias=True, norm_layer=norm_layer, class_token=True,
+            weight_init="skip",  # re-initialised below the MAE way
+        )
+        pos = sincos_2d(c.embed_dim, c.grid, cls_token=True)[None]
+        self.encoder.pos_embed = nn.Parameter(pos, requires_grad=False)
+
+        self.decoder_embed = nn.Linear(c.embed_dim, c.decoder_embed_dim, bias=True)
+        self.mask_token = nn.Parameter(torch.zeros(1, 1, c.decoder_embed_dim))
+        dec_pos = sincos_2d(c.decoder_embed_dim, c.grid, cls_token=True)[None]
+        self.decoder_pos_embed = nn.Parameter(dec_pos, requires_grad=False)
+        self.decoder_blocks = nn.ModuleList(
+            Block(c.decoder_embed_dim, c.decoder_num_heads, c.mlp_ratio, qkv_bias=True, norm_layer=norm_layer)
+            for _ in range(c.decoder_depth)
+        )
+        self.decoder_norm = norm_layer(c.decoder_embed_dim)
+        self.decoder_pred = nn.Linear(c.decoder_embed_dim, c.patch_size**2 * c.in_chans, bias=True)
+
+        _use_fused_attention(self)
+        self.initialize_weights()
+
+    # ----------------------------------------------------------------------------------------------- init
+    def initialize_weights(self) -> None:
+        """MAE initialisation: xavier-uniform Linear (bias 0), LayerNorm (1, 0), patch projection
+        xavier-uniform on its ``(out, -1)`` view, [CLS] and mask tokens normal with std 0.02."""
+        self.apply(self._init_module)
+        proj = self.encoder.patch_embed.proj.weight
+        nn.init.xavier_uniform_(proj.data.view(proj.shape[0], -1))
+        if self.encoder.patch_embed.proj.bias is not None:
+            nn.init.zeros_(self.encoder.patch_embed.proj.bias)
+        nn.init.normal_(self.encoder.cls_token, std=0.02)
+        nn.init.normal_(self.mask_token, std=0.02)
+
+    @staticmethod
+    def _init_module(module: nn.Module) -> None:
+        if isinstance(module, nn.Linear):
+            nn.init.xavier_uniform_(module.weight)
+            if module.bias is not None:
+                nn.init.zeros_(module.bias)
+        elif isinstance(module, nn.LayerNorm):
+            nn.init.ones_(module.weight)
+            nn.init.zeros_(module.bias)
+
+    def no_weight_decay(self) -> set[str]:
+        """Names of the token and position-embedding parameters (no weight decay in MAE)."""
+        return {"encoder.cls_token", "encoder.pos_embed", "mask_token", "decoder_pos_embed"}
+
+    # ------------------------------------------------------------------------------------------- shapes
+    @property
+    def grid(self) -> tuple[int, int]:
+        """Patch grid ``(grid_h, grid_w)``."""
+        return self.config.grid
+
+    @property
+    def num_patches(self) -> int:
+        """``L``, the number of patch tokens."""
+        return self.config.num_patches
+
+    def patchify(self, images: Tensor) -> Tensor:
+        """``images: (B, C, H, W)`` -> ``(B, L, p*p*C)``."""
+        return patchify(images, self.config.patch_size)
+
+    def unpatchify(self, x: Tensor) -> Tensor:
+        """``x: (B, L, p*p*C)`` -> ``images: (B, C, H, W)``."""
+        return unpatchify(x, self.config.patch_size, self.grid, self.config.in_chans)
+
+    def target(self, images: Tensor) -> Tensor:
+        """Reconstruction target ``(B, L, p*p*C)`` in float32: the patches, normalized per patch to zero
+        mean and unit (unbiased) variance when ``norm_pix_loss`` (MAE; variance + 1e-6)."""
+        target = self.patchify(images.float())
+        if self.config.norm_pix_loss:
+            mean = target.mean(dim=-1, keepdim=True)
+            var = target.var(dim=-1, keepdim=True)
+            target = (target - mean) / (var + NORM_PIX_EPS) ** 0.5
+        return target
+
+    def _check_mask(self, images: Tensor, mask: Tensor) -> None:
+        expected = (images.shape[0], self.num_patches)
+        if mask.dtype != torch.bool or tuple(mask.shape) != expected:
+            raise ValueError(f"mask must be bool {expected}, got {mask.dtype} {tuple(mask.shape)}")
+
+    # ------------------------------------------------------------------------------------------ encoder
+    def _encode(self, images: Tensor, mask: Tensor) -> tuple[Tensor, Tensor]:
+        """Encoder on the visible patches; returns ``latent (B, 1+K, D)`` and ``ids_keep (B, K)``."""
+        self._check_mask(images, mask)
+        enc = self.encoder
+        x = enc.patch_embed(images) + enc.pos_embed[:, 1:]  # (B, L, D)
+        ids_keep, _ = mask_to_ids(mask)
+        x = torch.gather(x, 1, ids_keep.unsqueeze(-1).expand(-1, -1, x.shape[-1]))  # (B, K, D)
+        cls = (enc.cls_token + enc.pos_embed[:, :1]).expand(x.shape[0], -1, -1)
+        x = torch.cat([cls, x], dim=1)
+        x = enc.norm_pre(x)
+        x = enc.blocks(x)
+        return enc.norm(x), ids_keep
+
+    def forward_encoder(self, images: Tensor, mask: Tensor) -> Tensor:
+        """Encode only the visible patches.
+
+        Args:
+            images: ``(B, C, H, W)``.
+            mask: ``bool (B, L)``, True = masked; every row masks the same number of patches.
+
+        Returns:
+            latent ``(B, 1+K, D)``: [CLS] then the ``K`` visible tokens in ascending patch order.
+        """
+        return self._encode(images, mask)[0]
+
+    def forward_features(self, images: Tensor) -> Tensor:
+        """All tokens without masking, for evaluation: ``images (B, C, H, W)`` -> ``(B, 1+L, D)``."""
+        return self.encoder.forward_features(images)
+
+    # ------------------------------------------------------------------------------------------ decoder
+    def forward_decoder(self, latent: Tensor, ids_keep: Tensor) -> Tensor:
+        """Predict every patch from the visible tokens.
+
+        Args:
+            latent: ``(B, 1+K, D)`` encoder output.
+            ids_keep: ``(B, K)`` patch index of each visible token.
+
+        Returns:
+            ``(B, L, p*p*C)`` predictions.
+        """
+        x = self.decoder_embed(latent)  # (B, 1+K, Dd)
+        b, _, d = x.shape
+        # Place the visible tokens at their patch positions, mask tokens everywhere else.
+        full = self.mask_token.to(x.dtype).expand(b, self.num_patches, d)
+        full = full.scatter(1, ids_keep.unsqueeze(-1).expand(-1, -1, d), x[:, 1:])
+        x = torch.cat([x[:, :1], full], dim=1) + self.decoder_pos_embed
+        for block in self.decoder_blocks:
+            x = block(x)
+        x = self.decoder_pred(self.decoder_norm(x))
+        return x[:, 1:]
+
+    def loss(self, images: Tensor, pred: Tensor, mask: Tensor) -> Tensor:
+        """Mean over masked patches of the per-patch MSE ``((pred - target)**2).mean(-1)`` (float32)."""
+        per_patch = F.mse_loss(pred.float(), self.target(images), reduction="none").mean(dim=-1)  # (B, L)
+        m = mask.to(per_patch.dtype)
+        return (per_patch * m).sum() / m.sum().clamp_min(1.0)
+
+    def forward(self, images: Tensor, mask: Tensor) -> MAEOutput:
+        """Encode the visible patches, reconstruct all, score the masked ones.
+
+        Args:
+            images: ``(B, C, H, W)``.
+            mask: ``bool (B, L)``, True = masked.
+        """
+        latent, ids_keep = self._encode(images, mask)
+        pred = self.forward_decoder(latent, ids_keep)
+        return MAEOutput(loss=self.loss(images, pred, mask), pred=pred, mask=mask, latent=latent)

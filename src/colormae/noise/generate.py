@@ -1,0 +1,269 @@
+"""Sampling banks of colour-noise patterns, vectorized over the batch, on any device.
+
+Colours (ColorMAE supplement, Sec. 1; filters in :mod:`colormae.noise.filters`):
+
+- ``white``: N(0, 1) noise, drawn in the pixel domain with ``torch.randn``.
+- ``uniform``: U[0, 1) noise (``torch.rand``), the noise of MAE's random masking.
+- ``red`` / ``blue``: ``G_s * W`` / ``W - G_s * W`` with one ``s ~ U[0.5, 2.0]`` drawn per pattern.
+- ``green`` / ``purple``: ``G_0.5 * W - G_2.0 * W`` / ``W - green``.
+
+σ options (keyword arguments ``**sigmas``; ``None`` means the default):
+
+- red, blue: ``sigma=s`` (one σ for every pattern) *or* ``sigma_range=(lo, hi)`` (σ ~ U[lo, hi] per
+  pattern; default ``(0.5, 2.0)``, the paper's).
+- green, purple: ``sigma1`` (default 0.5) and ``sigma2`` (default 2.0), the stds of the two Gaussians.
+- white, uniform: none.
+
+Any other keyword raises :class:`~colormae.errors.UserError`.
+
+How filtered colours are drawn (chosen by measurement, see ``benchmarks/patterns.py``): instead of
+``irfft2(H * rfft2(randn))`` (two transforms per pattern), the generator draws complex white noise
+``S`` straight in the frequency domain and takes one complex inverse FFT (unitary, ``norm="ortho"``) for
+*two* patterns: the real and the imaginary parts of ``ifft2(S)`` are two independent N(0, 1) white images
+``W1``, ``W2``, and ``ifft2(H * S)`` holds ``G * W1`` and ``G * W2`` in its real and imaginary parts
+because ``H`` is real and even. Each pattern is therefore *exactly* the periodic filter of a pixel-domain
+N(0, 1) white image (``W1 = Re ifft2(S)``). Where the two patterns of a pair have different σ's
+(red / blue), the spectrum is ``S (H1 + H2) / 2 + conj(S(-k)) (H1 - H2) / 2``, which filters ``W1`` by
+``H1`` and ``W2`` by ``H2``. torch's complex FFT is also ~3x faster here than its real inverse FFT.
+On the CPU the inverse FFT runs in place through ``scipy.fft`` (pocketfft) when scipy is installed: on the
+2-core AMD EPYC this was measured on, it took half the time of torch's MKL transform (MKL picks slow code
+paths on AMD CPUs); results agree to float rounding. Other devices use ``torch.fft``.
+
+Determinism: the same seed (or an equally seeded generator) on the same device gives the same patterns;
+σ's are drawn first (all ``count`` of them), then the noise chunk by chunk, with a chunk size that depends
+on the pattern size only. Chunks keep temporaries near 256 MiB whatever ``count`` is.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Mapping
+from typing import Any
+
+import torch
+from tqdm.auto import tqdm
+
+try:  # optional fast CPU FFT (see the module docstring); scipy comes with scikit-image / scikit-learn
+    import scipy.fft as _scipy_fft
+except ImportError:  # pragma: no cover - scipy missing
+    _scipy_fft = None
+
+from colormae.errors import UserError
+from colormae.noise.filters import color_transfer
+
+#: Noise colours, in the paper's order of baselines first.
+COLORS = ("white", "uniform", "red", "blue", "green", "purple")
+#: σ range of red / blue noise, drawn per pattern (supplement Sec. 1).
+SIGMA_RANGE = (0.5, 2.0)
+#: σ1, σ2 of green / purple noise (supplement Sec. 1).
+SIGMA1, SIGMA2 = 0.5, 2.0
+#: Complex pixels per chunk: 2**23 complex64 values = 64 MiB per spectrum buffer.
+CHUNK_PIXELS = 1 << 23
+
+_SIGMA_OPTIONS = {
+    "white": (), "uniform": (),
+    "red": ("sigma", "sigma_range"), "blue": ("sigma", "sigma_range"),
+    "green": ("sigma1", "sigma2"), "purple": ("sigma1", "sigma2"),
+}
+
+
+def parse_size(size: int | tuple[int, int] | list[int]) -> tuple[int, int]:
+    """``(H, W)`` from an int (square) or a pair; raises UserError unless both are positive ints."""
+    if isinstance(size, int) and not isinstance(size, bool):
+        h = w = size
+    elif isinstance(size, (tuple, list)) and len(size) == 2 and all(
+            isinstance(v, int) and not isinstance(v, bool) for v in size):
+        h, w = size
+    else:
+        raise UserError(f"pattern size must be an int or (H, W), got {size!r}")
+    if h < 1 or w < 1:
+        raise UserError(f"pattern size must be positive, got {h}x{w}")
+    return int(h), int(w)
+
+
+def _positive(name: str, value: Any) -> float:
+    try:
+        v = float(value)
+    except (TypeError, ValueError):
+        raise UserError(f"{name} must be a number, got {value!r}") from None
+    if not (math.isfinite(v) and v > 0):
+        raise UserError(f"{name} must be a positive number, got {value!r}")
+    return v
+
+
+def resolve_sigmas(color: str, sigmas: Mapping[str, Any]) -> dict[str, Any]:
+    """Check the σ options of ``color`` and fill in defaults.
+
+    Returns:
+        ``{}`` for white / uniform; ``{"sigma_range": (lo, hi)}`` for red / blue (``lo == hi`` when a
+        single ``sigma`` was given); ``{"sigma1": s1, "sigma2": s2}`` for green / purple.
+    """
+    if color not in COLORS:
+        raise UserError(f"unknown noise colour {color!r}; choose one of {', '.join(COLORS)}")
+    allowed = _SIGMA_OPTIONS[color]
+    given = {k: v for k, v in sigmas.items() if v is not None}
+    unknown = sorted(set(given) - set(allowed))
+    if unknown:
+        accepted = ", ".join(allowed) if allowed else "none"
+        raise UserError(f"unknown σ option {unknown[0]!r} for {color} noise (accepted: {accepted})")
+    if color in ("red", "blue"):
+        if "sigma" in given and "sigma_range" in given:
+            raise UserError(f"give {color} noise either sigma or sigma_range, not both")
+        if "sigma" in given:
+            s = _positive("sigma", given["sigma"])
+            return {"sigma_range": (s, s)}
+        rng = given.get("sigma_range", SIGMA_RANGE)
+        if not isinstance(rng, (tuple, list)) or len(rng) != 2:
+            raise UserError(f"sigma_range must be a pair (lo, hi), got {rng!r}")
+        lo, hi = _positive("sigma_range low", rng[0]), _positive("sigma_range high", rng[1])
+        if lo > hi:
+            raise UserError(f"sigma_range must have lo <= hi, got ({lo}, {hi})")
+        return {"sigma_range": (lo, hi)}
+    if color in ("green", "purple"):
+        return {"sigma1": _positive("sigma1", given.get("sigma1", SIGMA1)),
+                "sigma2": _positive("sigma2", given.get("sigma2", SIGMA2))}
+    return {}
+
+
+def _resolve_generator(seed: int | None, generator: torch.Generator | None,
+                       device: torch.device | str | None) -> tuple[torch.Generator | None, torch.device]:
+    """The generator and device to draw with; the CPU unless ``device`` or ``generator`` says otherwise."""
+    if seed is not None and generator is not None:
+        raise UserError("give either seed= or generator=, not both")
+    if device is not None:
+        dev = torch.device(device)
+    elif generator is not None:
+        dev = torch.device(generator.device)
+    else:
+        dev = torch.device("cpu")
+    if generator is not None and torch.device(generator.device).type != dev.type:
+        raise ValueError(f"generator on {generator.device} cannot draw on {dev}")
+    if seed is not None:
+        generator = torch.Generator(device=dev).manual_seed(int(seed))
+    return generator, dev
+
+
+def generate_patterns(color: str, count: int, size: int | tuple[int, int], *, seed: int | None = None,
+                      generator: torch.Generator | None = None, device: torch.device | str | None = None,
+                      dtype: torch.dtype = torch.float32, progress: bool = False,
+                      **sigmas: Any) -> torch.Tensor:
+    """Draw ``count`` noise patterns of one colour.
+
+    Args:
+        color: one of :data:`COLORS`.
+        count: number of patterns N >= 1.
+        size: ``H`` (square) or ``(H, W)`` in pixels.
+        seed: seed of a fresh generator on ``device``; or pass ``generator`` (not both; neither: torch's
+            default generator of that device).
+        device: where to draw and filter; default the generator's device, else the CPU.
+        dtype: floating dtype of the result (computation is float32, or float64 for float64).
+        progress: show a tqdm bar over chunks.
+        **sigmas: σ options, see the module docstring.
+
+    Returns:
+        ``(N, H, W)`` patterns on ``device``.
+    """
+    return sample_patterns(color, count, size, seed=seed, generator=generator, device=device, dtype=dtype,
+                           progress=progress, **sigmas)[0]
+
+
+def sample_patterns(color: str, count: int, size: int | tuple[int, int], *, seed: int | None = None,
+                    generator: torch.Generator | None = None, device: torch.device | str | None = None,
+                    dtype: torch.dtype = torch.float32, progress: bool = False,
+                    **sigmas: Any) -> tuple[torch.Tensor, dict[str, Any]]:
+    """:func:`generate_patterns` that also returns the σ metadata of the bank.
+
+    Returns:
+        ``(patterns (N, H, W), sigmas)``; ``sigmas`` is :func:`resolve_sigmas`'s dict plus, for red / blue,
+        ``"sigma"``: the float64 CPU tensor ``(N,)`` of the σ each pattern was filtered with.
+    """
+    params = resolve_sigmas(color, sigmas)
+    h, w = parse_size(size)
+    if isinstance(count, bool) or not isinstance(count, int) or count < 1:
+        raise UserError(f"pattern count must be a positive int, got {count!r}")
+    if not dtype.is_floating_point:
+        raise UserError(f"patterns must have a floating dtype, got {dtype}")
+    generator, dev = _resolve_generator(seed, generator, device)
+    compute = torch.float64 if dtype == torch.float64 else torch.float32
+    out = torch.empty((count, h, w), dtype=dtype, device=dev)
+    meta: dict[str, Any] = dict(params)
+
+    per_pattern = None
+    if color in ("red", "blue"):
+        lo, hi = params["sigma_range"]
+        per_pattern = torch.rand(count, generator=generator, device=dev, dtype=torch.float64) * (hi - lo) + lo
+        meta["sigma"] = per_pattern.cpu()
+    chunk = max(2, 2 * CHUNK_PIXELS // (h * w))
+    if per_pattern is not None:
+        chunk = max(2, chunk // 2)  # per-pattern transfer functions and the mirrored spectrum cost more
+    shared = buffers = None
+    if color not in ("white", "uniform"):
+        # Reused across chunks: fresh 64 MiB blocks each chunk cost as much in page faults as the FFT.
+        slots = (min(chunk, count) + 1) // 2
+        complex_dtype = torch.complex128 if compute == torch.float64 else torch.complex64
+        in_place = dev.type == "cpu" and _scipy_fft is not None
+        buffers = (torch.empty((slots, h, w, 2), dtype=compute, device=dev),
+                   None if in_place else torch.empty((slots, h, w), dtype=complex_dtype, device=dev))
+    if color in ("green", "purple"):
+        shared = color_transfer(color, (h, w), sigma1=params["sigma1"], sigma2=params["sigma2"], device=dev,
+                                dtype=compute)
+
+    with tqdm(total=count, unit="pattern", desc=f"{color} noise", disable=not progress) as bar:
+        for start in range(0, count, chunk):
+            b = min(chunk, count - start)
+            target = out[start:start + b]
+            if color in ("white", "uniform"):
+                draw = torch.randn if color == "white" else torch.rand
+                if dtype == compute:
+                    draw((b, h, w), generator=generator, device=dev, dtype=compute, out=target)
+                else:
+                    target.copy_(draw((b, h, w), generator=generator, device=dev, dtype=compute))
+            else:
+                transfer = shared
+                if per_pattern is not None:
+                    transfer = color_transfer(color, (h, w), sigma=per_pattern[start:start + b], device=dev,
+                                              dtype=compute)
+                _filtered_pairs(target, transfer, generator, buffers)
+            bar.update(b)
+    return out, meta
+
+
+def _filtered_pairs(target: torch.Tensor, transfer: torch.Tensor, generator: torch.Generator | None,
+                    buffers: tuple[torch.Tensor, torch.Tensor | None]) -> None:
+    """Fill ``target (b, H, W)`` with filtered white noise, two patterns per complex inverse FFT.
+
+    ``transfer`` is ``(1, H, W)`` (shared) or ``(b, H, W)`` (per pattern) on the full ``fft2`` grid.
+    Pattern ``j < p = ceil(b / 2)`` is the real part of slot ``j``, pattern ``p + j`` its imaginary part.
+    ``buffers``: real ``(>= p, H, W, 2)`` and complex ``(>= p, H, W)`` scratch space (None: in place).
+    """
+    b, h, w = target.shape
+    p = (b + 1) // 2
+    noise = buffers[0][:p]
+    pair = buffers[1][:p] if buffers[1] is not None else None
+    torch.randn(noise.shape, generator=generator, device=noise.device, dtype=noise.dtype, out=noise)
+    spectrum = torch.view_as_complex(noise)  # (p, H, W)
+    if transfer.shape[0] == 1:
+        spectrum.mul_(transfer)
+    else:
+        t_re = transfer[:p]
+        t_im = transfer[p:]
+        if t_im.shape[0] < p:  # odd b: the last slot's imaginary part is discarded
+            t_im = torch.cat([t_im, t_re[-1:]])
+        # conj(S(-k)): frequency index k -> (-k) mod n along both axes.
+        mirrored = torch.roll(torch.flip(spectrum, dims=(-2, -1)), shifts=(1, 1), dims=(-2, -1))
+        mirrored.conj_physical_()
+        mean = (t_re + t_im).mul_(0.5)
+        half_diff = t_re.sub_(t_im).mul_(0.5)
+        spectrum.mul_(mean).add_(mirrored.mul_(half_diff))
+    pair = _unitary_ifft2(spectrum, pair)
+    target[:p].copy_(pair.real)
+    target[p:].copy_(pair.imag[: b - p])
+
+
+def _unitary_ifft2(spectrum: torch.Tensor, out: torch.Tensor | None) -> torch.Tensor:
+    """``ifft2(spectrum, norm="ortho")`` of ``(p, H, W)`` complex; in place via scipy when ``out`` is None."""
+    if out is None:
+        result = _scipy_fft.ifft2(spectrum.numpy(), norm="ortho", overwrite_x=True,
+                                  workers=torch.get_num_threads())
+        return torch.from_numpy(result)
+    return torch.fft.ifft2(spectrum, norm="ortho", out=out)

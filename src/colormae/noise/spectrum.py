@@ -1,0 +1,59 @@
+"""Radially averaged power spectrum of a bank of patterns: the check of a noise colour.
+
+For patterns ``x`` of ``H x W`` pixels, the power at DFT frequency ``k`` is ``|fft2(x)[k]|^2 / (H W)``
+(N(0, 1) white noise has power 1 everywhere; a periodic filter with transfer function ``T`` multiplies it
+by ``T^2``). Frequencies are in cycles per pixel, ``f = sqrt((ky / H)^2 + (kx / W)^2)``, and are grouped in
+rings of width ``1 / min(H, W)``: ring ``r`` holds the bins with ``round(f * min(H, W)) == r``. Rings
+``1 .. min(H, W) // 2`` are returned (``f`` from ``1 / min(H, W)`` up to 0.5); the DC ring is left out (the
+mean is not noise colour, and 0 has no place on the log-log axes this is drawn on).
+"""
+
+from __future__ import annotations
+
+import torch
+
+#: Patterns transformed at once; bounds the temporaries at ~64 MiB for 256 x 256 patterns.
+CHUNK_PIXELS = 1 << 24
+
+
+def radial_power_spectrum(patterns: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+    """Mean power of ``patterns`` in rings of frequency.
+
+    Args:
+        patterns: ``(N, H, W)`` real, on any device; ``min(H, W) >= 2``.
+
+    Returns:
+        ``(freqs (F,), power (F,))`` float64 on the CPU, ``F = min(H, W) // 2``: ring centre in cycles per
+        pixel and the power averaged over the ring's bins and over the N patterns.
+    """
+    if patterns.dim() != 3:
+        raise ValueError(f"expected patterns (N, H, W), got shape {tuple(patterns.shape)}")
+    n, h, w = patterns.shape
+    m = min(h, w)
+    if m < 2:
+        raise ValueError(f"patterns of {h}x{w} have no non-zero frequency ring")
+    dev = patterns.device
+    # rfft2 keeps kx = 0 .. W//2; every other column stands for itself and its mirror, so counts twice.
+    wr = w // 2 + 1
+    col_weight = torch.full((wr,), 2.0, device=dev, dtype=torch.float64)
+    col_weight[0] = 1.0
+    if w % 2 == 0:
+        col_weight[-1] = 1.0
+    fy = torch.fft.fftfreq(h, device=dev, dtype=torch.float64)
+    fx = torch.fft.rfftfreq(w, device=dev, dtype=torch.float64)
+    radius = torch.sqrt(fy[:, None] ** 2 + fx[None, :] ** 2)  # (H, Wr) cycles / pixel
+    ring = torch.round(radius * m).long().flatten()
+    weight = col_weight.expand(h, wr).flatten()
+
+    total = torch.zeros(h, wr, device=dev, dtype=torch.float64)
+    chunk = max(1, CHUNK_PIXELS // (h * w))
+    for start in range(0, n, chunk):
+        block = patterns[start:start + chunk].to(torch.float32)
+        total += (torch.fft.rfft2(block).abs() ** 2).sum(0, dtype=torch.float64)
+    mean_power = (total / (n * h * w)).flatten()
+
+    count = torch.bincount(ring, weights=weight, minlength=m // 2 + 1)
+    summed = torch.bincount(ring, weights=weight * mean_power, minlength=m // 2 + 1)
+    rings = torch.arange(1, m // 2 + 1, device=dev)
+    freqs = rings.to(torch.float64) / m
+    return freqs.cpu(), (summed[rings] / count[rings]).cpu()

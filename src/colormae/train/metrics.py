@@ -1,0 +1,78 @@
+"""Run metrics: one JSON object a line in ``metrics.jsonl`` and the same scalars in TensorBoard (``tb/``).
+
+TensorBoard is optional: when the ``tensorboard`` package is missing only ``metrics.jsonl`` is written.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import resource
+import sys
+import warnings
+from pathlib import Path
+from typing import Any
+
+import torch
+
+METRICS_FILE = "metrics.jsonl"
+TB_DIR = "tb"
+
+
+def peak_memory_mb(device: torch.device) -> float:
+    """Peak memory so far: CUDA max allocated on GPU, else the process's max resident set size."""
+    if device.type == "cuda":
+        return torch.cuda.max_memory_allocated(device) / 2**20
+    rss = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+    return rss / 2**20 if sys.platform == "darwin" else rss / 1024  # bytes on macOS, KiB on Linux
+
+
+class MetricsLogger:
+    """Append records to ``run_dir/metrics.jsonl`` and ``run_dir/tb``; a no-op when not ``enabled``."""
+
+    def __init__(self, run_dir: str | Path | None, *, enabled: bool = True, tensorboard: bool = True) -> None:
+        self.enabled = enabled and run_dir is not None
+        self._fh = None
+        self._tb = None
+        if not self.enabled:
+            return
+        run_dir = Path(run_dir)  # type: ignore[arg-type]
+        run_dir.mkdir(parents=True, exist_ok=True)
+        self._fh = open(run_dir / METRICS_FILE, "a", encoding="utf-8")  # noqa: SIM115 - closed in close()
+        if tensorboard:
+            try:
+                from torch.utils.tensorboard import SummaryWriter
+            except ImportError:
+                warnings.warn("tensorboard is not installed: writing metrics.jsonl only", stacklevel=2)
+            else:
+                self._tb = SummaryWriter(str(run_dir / TB_DIR))
+
+    def log(self, record: dict[str, Any]) -> None:
+        """Write one record; numeric values other than ``step`` also go to TensorBoard at that step."""
+        if not self.enabled or self._fh is None:
+            return
+        self._fh.write(json.dumps(record) + "\n")
+        self._fh.flush()
+        if self._tb is not None:
+            step = int(record.get("step", 0))
+            for key, value in record.items():
+                if key != "step" and isinstance(value, (int, float)) and math.isfinite(value):
+                    self._tb.add_scalar(f"train/{key}", value, step)
+
+    def close(self) -> None:
+        """Flush and close the files."""
+        if self._fh is not None:
+            self._fh.close()
+            self._fh = None
+        if self._tb is not None:
+            self._tb.close()
+            self._tb = None
+
+
+def read_metrics(path: str | Path) -> list[dict[str, Any]]:
+    """Records of a ``metrics.jsonl`` file (or of a run directory's), in order."""
+    path = Path(path)
+    if path.is_dir():
+        path = path / METRICS_FILE
+    with open(path, encoding="utf-8") as fh:
+        return [json.loads(line) for line in fh if line.strip()]

@@ -1,0 +1,39 @@
+"""Learning-rate schedule: linear warmup then half-cosine decay, evaluated per optimizer step.
+
+MAE / ColorMAE recipe (paper Sec. 4, MAE appendix A.1): peak lr = base_lr x effective_batch / 256 with
+base_lr = 1.5e-4, 40 warmup epochs, cosine decay to ``min_lr``. The schedule is per *step* (not per
+epoch) so a resumed run lands on exactly the same lr.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+
+#: Reference batch of the linear scaling rule (Goyal et al.; MAE appendix A.1).
+REFERENCE_BATCH = 256
+
+
+def scaled_lr(base_lr: float, effective_batch: int) -> float:
+    """Linear scaling rule: ``base_lr * effective_batch / 256``.
+
+    ``effective_batch`` = batch per device x accumulation steps x world size.
+    """
+    return base_lr * effective_batch / REFERENCE_BATCH
+
+
+@dataclass(frozen=True)
+class WarmupCosine:
+    """``lr(step)``: 0 at step 0, ``peak_lr`` at ``warmup_steps``, ``min_lr`` at ``total_steps``."""
+
+    peak_lr: float
+    warmup_steps: int
+    total_steps: int
+    min_lr: float = 0.0
+
+    def __call__(self, step: int) -> float:
+        if step < self.warmup_steps:
+            return self.peak_lr * step / self.warmup_steps
+        decay_steps = max(1, self.total_steps - self.warmup_steps)
+        progress = min(1.0, (step - self.warmup_steps) / decay_steps)
+        return self.min_lr + (self.peak_lr - self.min_lr) * 0.5 * (1.0 + math.cos(math.pi * progress))

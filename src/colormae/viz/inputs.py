@@ -1,0 +1,90 @@
+"""What the ``colormae viz`` commands draw from: a checkpoint (pre-trained or fine-tuned) and images.
+
+Images come from files (resized and centre-cropped by ``colormae.data.eval_transform``) or, when none is
+given, from the photos that install with scikit-image / scikit-learn / matplotlib.
+"""
+
+from __future__ import annotations
+
+import argparse
+from collections.abc import Sequence
+from pathlib import Path
+
+import torch
+from torch import nn
+
+from colormae.errors import UserError
+
+#: How many built-in photos are drawn when no image is given.
+DEFAULT_NUM_IMAGES = 4
+
+
+def load_model(path_or_run_dir: str | Path, device: str | torch.device = "cpu") -> tuple[nn.Module, str]:
+    """The model of a colormae checkpoint (file or run directory) in eval mode, and its kind.
+
+    Returns ``(model, "pretrain")`` (a :class:`~colormae.models.MaskedAutoencoder`) or
+    ``(model, "finetune")`` (the classifier of ``colormae.eval.classifier.load_classifier``).
+    """
+    from colormae.train.checkpoint import load_checkpoint, load_mae
+
+    kind = load_checkpoint(path_or_run_dir, map_location="meta").get("kind")
+    if kind == "pretrain":
+        return load_mae(path_or_run_dir, map_location=device), kind
+    if kind == "finetune":
+        from colormae.eval.classifier import load_classifier
+
+        return load_classifier(path_or_run_dir, map_location=device).eval(), kind
+    raise UserError(f"{path_or_run_dir}: unknown checkpoint kind {kind!r}")
+
+
+def image_size_of(model: nn.Module) -> int:
+    """Input side in pixels of a model holding a timm ViT."""
+    from colormae.viz.attention import find_vit
+
+    size = find_vit(model).patch_embed.img_size
+    return int(size[0] if isinstance(size, (tuple, list)) else size)
+
+
+def load_images(paths: Sequence[str | Path], img_size: int, *,
+                num_builtin: int = DEFAULT_NUM_IMAGES) -> torch.Tensor:
+    """Images as a normalised batch ``(N, 3, img_size, img_size)``.
+
+    ``paths`` are image files; when empty, ``num_builtin`` built-in photos are used instead.
+    """
+    from colormae import data
+
+    if not paths:
+        return data.sample_images("photos", num_builtin, img_size)
+    from PIL import Image, UnidentifiedImageError
+
+    transform = data.eval_transform(img_size)
+    batch = []
+    for p in paths:
+        try:
+            with Image.open(p) as im:
+                batch.append(transform(im.convert("RGB")))
+        except FileNotFoundError:
+            raise UserError(f"{p}: no such image file") from None
+        except (UnidentifiedImageError, OSError) as err:
+            raise UserError(f"{p}: not a readable image ({err})") from None
+    return torch.stack(batch)
+
+
+def run_label(path: str | Path) -> str:
+    """A short name for a checkpoint: its run directory's name (``run/checkpoints/step-*.pt`` -> ``run``)."""
+    p = Path(path).resolve()
+    if p.is_file():
+        p = p.parent.parent if p.parent.name == "checkpoints" else p.parent
+    return p.name
+
+
+def add_input_arguments(parser: argparse.ArgumentParser, default_out: str) -> None:
+    """Arguments shared by the checkpoint-based ``viz`` commands (CKPT, IMAGES, -o, --num-images, ...)."""
+    parser.add_argument("checkpoint", metavar="CKPT",
+                        help="a colormae checkpoint file or run directory (its newest checkpoint)")
+    parser.add_argument("images", metavar="IMAGES", nargs="*",
+                        help="image files to draw (default: built-in photos)")
+    parser.add_argument("-o", "--out", default=default_out, help=f"output PNG (default: {default_out})")
+    parser.add_argument("--num-images", type=int, default=DEFAULT_NUM_IMAGES,
+                        help="how many built-in photos when no IMAGES are given (default: %(default)s)")
+    parser.add_argument("--device", default="cpu", help="torch device, e.g. cpu or cuda (default: cpu)")

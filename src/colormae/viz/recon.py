@@ -1,0 +1,111 @@
+"""MAE reconstructions: original | masked | reconstruction | reconstruction with visible patches pasted
+(supplement Fig. 3), one block of rows per masking strategy.
+
+With ``norm_pix_loss`` the model predicts each patch normalised by its own mean and variance, so the
+prediction is meaningless as pixels until it is mapped back with the statistics of the *same patch of the
+original image* (a common mistake is to show the normalised prediction, or to use image-wide statistics).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+
+import torch
+
+from colormae.models.mae import NORM_PIX_EPS
+from colormae.viz.style import denormalize, image_grid, save_figure
+
+#: The maskings of supplement Fig. 3.
+FIG3_MASKINGS = ("random", "blue", "green", "purple", "red")
+
+
+def build_maskings(names: Sequence[str] = FIG3_MASKINGS, ratio: float = 0.75) -> dict[str, object]:
+    """``{name: strategy}`` for :func:`reconstruction_figure`.
+
+    Colour masks use ``mode="online"`` (fresh filtered noise per call): a picture needs a handful of
+    masks, not a 3072-pattern bank.
+    """
+    from colormae.masking import build_masking
+    from colormae.masking.build import COLOR_NAMES
+
+    return {name: build_masking(name, ratio, mode="online" if name in COLOR_NAMES else "independent")
+            for name in names}
+
+
+@dataclass
+class Reconstruction:
+    """Images in the model's (normalised) input space, all (B, C, H, W).
+
+    ``mask`` is (B, 1, H, W), 1 where the patch is masked.
+    """
+
+    original: torch.Tensor
+    masked: torch.Tensor
+    recon: torch.Tensor
+    pasted: torch.Tensor
+    mask: torch.Tensor
+
+
+def pixels_from_prediction(model, images: torch.Tensor, pred: torch.Tensor) -> torch.Tensor:
+    """Map predictions back to (normalised-input) pixel patches.
+
+    images: (B, C, H, W); pred: (B, L, p*p*C) -> (B, L, p*p*C). With ``model.config.norm_pix_loss`` each
+    predicted patch is scaled by its own original patch's std and shifted by its mean (unbiased variance
+    plus :data:`NORM_PIX_EPS`, the inverse of the target normalisation); otherwise returned as is.
+    """
+    if not model.config.norm_pix_loss:
+        return pred
+    patches = model.patchify(images.float())
+    mean = patches.mean(dim=-1, keepdim=True)
+    var = patches.var(dim=-1, keepdim=True)
+    return pred * (var + NORM_PIX_EPS).sqrt() + mean
+
+
+def mask_image(model, mask: torch.Tensor) -> torch.Tensor:
+    """Per-pixel mask: mask bool (B, L) -> (B, 1, H, W) float, 1 where the patch is masked."""
+    p = model.config.patch_size
+    flat = mask.float().unsqueeze(-1).expand(-1, -1, p * p * model.config.in_chans)
+    return model.unpatchify(flat)[:, :1]
+
+
+@torch.no_grad()
+def reconstruct(model, images: torch.Tensor, mask: torch.Tensor) -> Reconstruction:
+    """Run the MAE on ``images`` (B, C, H, W) with ``mask`` bool (B, L) and build the display images."""
+    device = next(model.parameters()).device
+    images = images.to(device)
+    mask = mask.to(device)
+    out = model(images, mask)
+    recon = model.unpatchify(pixels_from_prediction(model, images, out.pred.float()))
+    m = mask_image(model, mask)
+    return Reconstruction(original=images, masked=images * (1 - m), recon=recon,
+                          pasted=images * (1 - m) + recon * m, mask=m)
+
+
+def reconstruction_figure(model, images: torch.Tensor, maskings: Mapping[str, object], out_path: str | Path,
+                          *, seed: int = 0) -> Path:
+    """Draw the reconstruction rows of ``images`` (N, 3, H, W, ImageNet-normalised) for each masking.
+
+    ``maskings`` maps a display name to a strategy ``(batch, grid, generator=, device=) -> bool (B, L)``;
+    each strategy draws its masks from a CPU generator seeded with ``seed`` so figures are repeatable.
+    The figure has ``len(maskings) * N`` rows of 4 panels (see ``style.grid_pixels``); masked patches
+    are shown grey (the dataset mean). Returns ``out_path``.
+    """
+    model.eval()
+    n = images.shape[0]
+    fig, axes = image_grid(len(maskings) * n, 4)
+    titles = ("original", "masked", "reconstruction", "recon. + visible")
+    for b, (name, strategy) in enumerate(maskings.items()):
+        gen = torch.Generator().manual_seed(seed)
+        mask = strategy(n, model.grid, generator=gen, device="cpu")
+        rec = reconstruct(model, images, mask)
+        panels = [denormalize(t) for t in (rec.original, rec.masked, rec.recon, rec.pasted)]
+        for i in range(n):
+            row = axes[b * n + i]
+            for j, ax in enumerate(row):
+                ax.imshow(panels[j][i], interpolation="nearest")
+                if i == 0:
+                    ax.set_title(f"{titles[j]}" if j != 1 else f"masked ({name})", fontsize=8)
+            row[0].set_ylabel(name, fontsize=9)
+    return save_figure(fig, out_path)

@@ -1,0 +1,65 @@
+"""Our MAE and Hugging Face ViTMAEForPreTraining with the same weights and mask compute the same thing."""
+
+import pytest
+import torch
+
+from colormae.convert.hf_vitmae import (
+    config_from_hf,
+    from_hf_state_dict,
+    hf_config,
+    to_hf_model,
+    to_hf_state_dict,
+)
+from colormae.errors import UserError
+from colormae.masking import RandomMasking, to_hf_noise
+from colormae.models import create_mae
+
+transformers = pytest.importorskip("transformers")
+
+
+@pytest.fixture
+def model():
+    torch.manual_seed(0)
+    model = create_mae("mae_vit_micro_32px", decoder_depth=2).eval()
+    with torch.no_grad():  # non-trivial norms and biases, so a swapped name could not go unnoticed
+        for name, p in model.named_parameters():
+            if p.requires_grad and (name.endswith("bias") or "norm" in name):
+                p.add_(0.1 * torch.randn_like(p))
+    return model
+
+
+def test_same_loss_pred_mask_and_latent_as_hugging_face(model, gen):
+    hf = to_hf_model(model, mask_ratio=0.75)
+    images = torch.randn(3, 3, 32, 32, generator=gen)
+    mask = RandomMasking(0.75)(3, model.grid, generator=gen)
+    with torch.no_grad():
+        ours = model(images, mask)
+        theirs = hf(pixel_values=images, noise=to_hf_noise(mask))
+        hf_latent = hf.vit(pixel_values=images, noise=to_hf_noise(mask)).last_hidden_state
+    assert torch.equal(theirs.mask.bool(), mask)
+    torch.testing.assert_close(ours.latent, hf_latent, rtol=1e-5, atol=1e-5)
+    torch.testing.assert_close(ours.pred, theirs.logits, rtol=1e-5, atol=1e-5)
+    torch.testing.assert_close(ours.loss, theirs.loss, rtol=1e-6, atol=1e-5)
+    assert model.config.norm_pix_loss and hf.config.norm_pix_loss
+
+
+def test_state_dict_round_trip_is_exact(model):
+    for version in (4, 5):
+        hf_sd = to_hf_state_dict(model, version=version)
+        back = from_hf_state_dict(hf_sd, model.config)
+        ours = model.state_dict()
+        assert set(back) == set(ours)
+        assert all(torch.equal(back[k], ours[k]) for k in ours)
+    hf_model = transformers.ViTMAEForPreTraining(hf_config(model.config))
+    assert set(hf_model.state_dict()) == set(to_hf_state_dict(model))
+
+
+def test_config_round_trip_and_errors(model):
+    assert config_from_hf(hf_config(model.config)) == model.config
+    assert config_from_hf(hf_config(model.config).to_dict()) == model.config
+    sd = to_hf_state_dict(model)
+    with pytest.raises(UserError, match="decoder blocks"):
+        from_hf_state_dict(sd, create_mae("mae_vit_micro_32px").config)
+    sd.pop("vit.layernorm.weight")
+    with pytest.raises(UserError, match="vit.layernorm.weight"):
+        from_hf_state_dict(sd)

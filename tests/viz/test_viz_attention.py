@@ -1,0 +1,88 @@
+"""[CLS] attention through hooks on timm's fused attention, and EigenCAM maps."""
+
+import copy
+
+import pytest
+import torch
+from PIL import Image
+
+from colormae.models import create_mae
+from colormae.viz.attention import attention_figure, attention_probs, cls_attention_maps, last_layer_attention
+from colormae.viz.cam import cam_figure, eigen_cam
+from colormae.viz.style import grid_pixels
+
+
+@pytest.fixture
+def mae():
+    torch.manual_seed(0)
+    return create_mae("mae_vit_micro_32px").eval()
+
+
+def test_attention_rows_sum_to_one(mae, gen):
+    images = torch.randn(2, 3, 32, 32, generator=gen)
+    probs = last_layer_attention(mae, images)
+    n = 1 + mae.num_patches
+    assert probs.shape == (2, mae.config.num_heads, n, n)
+    assert torch.allclose(probs.sum(-1), torch.ones(2, mae.config.num_heads, n), atol=1e-5)
+    assert mae.encoder.blocks[-1].attn.fused_attn  # the model itself stays on the fused path
+
+
+def test_attention_equals_timm_non_fused_path(mae, gen):
+    images = torch.randn(2, 3, 32, 32, generator=gen)
+    ours = last_layer_attention(mae, images)
+    # Reference: timm's own softmax on a non-fused copy, read at the input of its attn_drop.
+    ref_model = copy.deepcopy(mae)
+    attn = ref_model.encoder.blocks[-1].attn
+    attn.fused_attn = False
+    seen = []
+    attn.attn_drop.register_forward_hook(lambda m, a, out: seen.append(out))
+    with torch.no_grad():
+        ref_model.forward_features(images)
+    assert torch.allclose(ours, seen[0], atol=1e-6)
+
+
+def test_attention_probs_with_qk_norm(gen):
+    from timm.models.vision_transformer import Attention
+
+    attn = Attention(16, num_heads=2, qk_norm=True, norm_layer=torch.nn.LayerNorm).eval()
+    x = torch.randn(1, 5, 16, generator=gen)
+    attn.fused_attn = False
+    seen = []
+    attn.attn_drop.register_forward_hook(lambda m, a, out: seen.append(out))
+    attn(x)
+    assert torch.allclose(attention_probs(attn, x), seen[0], atol=1e-6)
+
+
+def test_cls_maps_shape_and_mass(mae, gen):
+    images = torch.randn(3, 3, 32, 32, generator=gen)
+    maps = cls_attention_maps(mae, images)
+    assert maps.shape == (3, *mae.grid)
+    # [CLS] attends to itself too, so its mass on the patches is in (0, 1]
+    assert ((maps.sum((1, 2)) > 0) & (maps.sum((1, 2)) <= 1 + 1e-5)).all()
+
+
+def test_attention_and_cam_figures(mae, gen, tmp_path):
+    images = torch.randn(3, 3, 32, 32, generator=gen)
+    out = attention_figure({"a": mae, "b": mae}, images, tmp_path / "attn.png")
+    assert Image.open(out).size == grid_pixels(3, 3)
+    out = cam_figure(mae, images, tmp_path / "cam.png")
+    assert Image.open(out).size == grid_pixels(2, 3)
+
+
+def test_eigen_cam_maps_normalised(mae, gen):
+    images = torch.randn(2, 3, 32, 32, generator=gen)
+    maps = eigen_cam(mae, images)
+    assert maps.shape == (2, 32, 32)
+    assert maps.min() >= 0 and maps.max() <= 1 + 1e-6 and maps.max() > 0.5
+    assert mae.training is False
+
+
+def test_finetuned_classifier_attention_and_cam(mae, gen):
+    from colormae.eval.classifier import classifier_from_mae
+
+    clf = classifier_from_mae(mae, num_classes=5).eval()
+    images = torch.randn(2, 3, 32, 32, generator=gen)
+    # the classifier's blocks are the encoder's: same last-layer attention
+    assert torch.allclose(last_layer_attention(clf, images), last_layer_attention(mae, images), atol=1e-6)
+    maps = eigen_cam(clf, images)
+    assert maps.shape == (2, 32, 32) and maps.max() > 0.5

@@ -1,0 +1,95 @@
+"""Reconstruction figures: exact inversion of norm-pix targets, and the figure's pixel size."""
+
+from dataclasses import dataclass
+from types import SimpleNamespace
+
+import pytest
+import torch
+from PIL import Image
+from torch import nn
+
+from colormae.viz.recon import reconstruct, reconstruction_figure
+from colormae.viz.style import grid_pixels
+
+
+@dataclass
+class _Cfg:
+    patch_size: int = 4
+    in_chans: int = 3
+    norm_pix_loss: bool = True
+
+
+class OracleMAE(nn.Module):
+    """A stand-in MAE whose prediction is exactly its (norm-pix) target: reconstruction must be the input.
+
+    patchify / target follow the MAE conventions (row-major patches, (p, p, C) order inside a patch,
+    unbiased variance + 1e-6), written out here so the test does not depend on the model package.
+    """
+
+    def __init__(self, norm_pix: bool, img: int = 16, p: int = 4):
+        super().__init__()
+        self.config = _Cfg(patch_size=p, norm_pix_loss=norm_pix)
+        self.grid = (img // p, img // p)
+        self.dummy = nn.Parameter(torch.zeros(()))
+
+    def patchify(self, x):
+        b, c, h, w = x.shape
+        p = self.config.patch_size
+        x = x.reshape(b, c, h // p, p, w // p, p).permute(0, 2, 4, 3, 5, 1)
+        return x.reshape(b, (h // p) * (w // p), p * p * c)
+
+    def unpatchify(self, x):
+        b, _, d = x.shape
+        p = self.config.patch_size
+        c = d // (p * p)
+        gh, gw = self.grid
+        x = x.reshape(b, gh, gw, p, p, c).permute(0, 5, 1, 3, 2, 4)
+        return x.reshape(b, c, gh * p, gw * p)
+
+    def target(self, x):
+        t = self.patchify(x)
+        if self.config.norm_pix_loss:
+            t = (t - t.mean(-1, keepdim=True)) / (t.var(-1, keepdim=True) + 1e-6) ** 0.5
+        return t
+
+    def forward(self, images, mask):
+        return SimpleNamespace(loss=torch.zeros(()), pred=self.target(images), mask=mask, latent=None)
+
+
+@pytest.mark.parametrize("norm_pix", [True, False])
+def test_oracle_reconstruction_equals_input(norm_pix, gen):
+    model = OracleMAE(norm_pix)
+    images = torch.randn(3, 3, 16, 16, generator=gen) * 2 + 0.5
+    mask = torch.rand(3, 16, generator=gen) < 0.75
+    rec = reconstruct(model, images, mask)
+    assert torch.allclose(rec.recon, images, atol=1e-5)
+    assert torch.allclose(rec.pasted, images, atol=1e-5)
+    # the masked view keeps visible pixels and zeroes exactly the masked patches
+    pix = model.patchify(rec.masked)
+    assert torch.equal(pix[mask], torch.zeros_like(pix[mask]))
+    assert torch.equal(pix[~mask], model.patchify(images)[~mask])
+
+
+def test_norm_pix_prediction_is_not_shown_raw(gen):
+    """Without un-normalising, the oracle's norm-pix prediction would differ from the input."""
+    model = OracleMAE(True)
+    images = torch.randn(2, 3, 16, 16, generator=gen) * 3 + 1
+    raw = model.unpatchify(model.target(images))
+    assert not torch.allclose(raw, images, atol=1e-2)
+
+
+def test_reconstruction_figure_size(tmp_path, gen):
+    model = OracleMAE(True)
+    images = torch.randn(2, 3, 16, 16, generator=gen)
+
+    def every_other(batch, grid, *, generator=None, device=None):
+        mask = torch.zeros(batch, grid[0] * grid[1], dtype=torch.bool, device=device)
+        mask[:, ::2] = True
+        return mask
+
+    def random(batch, grid, *, generator=None, device=None):
+        return torch.rand(batch, grid[0] * grid[1], generator=generator, device=device) < 0.75
+
+    out = reconstruction_figure(model, images, {"stripes": every_other, "random": random},
+                                tmp_path / "recon.png")
+    assert Image.open(out).size == grid_pixels(4, 4)
