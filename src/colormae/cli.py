@@ -17,9 +17,9 @@ from colormae.errors import UserError
 
 #: Sub-command modules, in the order ``--help`` lists them.
 COMMANDS: tuple[str, ...] = (
+    "patterns",
     "pretrain",
     "demo",
-    "patterns",
     "linprobe",
     "knn",
     "finetune",

@@ -59,3 +59,15 @@ def test_full_tiny_sweep_writes_every_row(tmp_path):
     table = (tmp_path / "table.md").read_text()
     assert sum(1 for line in table.splitlines() if line.startswith("| ") and "Top-1" not in line) == 16
     assert Image.open(tmp_path / "fig1.png").size == (1000, 400)
+
+
+@pytest.mark.gpu
+def test_sweep_on_cuda_measures_gpu_memory(tmp_path):
+    import torch
+
+    if not torch.cuda.is_available():
+        pytest.skip("needs CUDA")
+    rows = run_sweep(tmp_path, groups=["noise"], **{**TINY, "isolate": None}, device="cuda")
+    mems = [r["peak_mem_mb"] for r in rows]
+    # in-process on a GPU: CUDA max-allocated, reset before each arm (a few MB for the micro model)
+    assert all(0 < m < 2000 for m in mems)

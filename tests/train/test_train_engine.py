@@ -124,3 +124,24 @@ def test_bad_amp_and_tiny_dataset(tmp_path):
     with pytest.raises(UserError, match="fp16"):
         fit(model, loader, make_step_fn(torch.Generator()), build_adamw(model, 1e-3),
             WarmupCosine(1e-3, 0, 1), epochs=1, amp="fp16", progress=False)
+
+
+def test_sigterm_saves_a_checkpoint(tmp_path):
+    import os
+    import signal
+
+    calls = {"n": 0}
+    gen = torch.Generator().manual_seed(7)
+    inner = make_step_fn(gen)
+
+    def terminated(model, batch, step):
+        calls["n"] += 1
+        if calls["n"] == 4:
+            os.kill(os.getpid(), signal.SIGTERM)  # e.g. a cluster's time limit
+        return inner(model, batch, step)
+
+    before = signal.getsignal(signal.SIGTERM)
+    with pytest.raises(KeyboardInterrupt):
+        run_toy(tmp_path, total=10, accum=1, ckpt_every=0, step_fn=terminated)
+    assert [p.name for p in ckpt_io.list_checkpoints(tmp_path)] == [ckpt_io.checkpoint_name(3)]
+    assert signal.getsignal(signal.SIGTERM) is before

@@ -50,3 +50,19 @@ def test_viz_cli_user_errors(tmp_path, capsys):
     assert "metrics" in capsys.readouterr().err
     assert main(["viz", "attention", str(tmp_path / "nope.pt")]) == 2
     assert "no such checkpoint" in capsys.readouterr().err
+
+
+def test_viz_recon_attention_cam_cli(run_dir, tmp_path, gen):
+    img = tmp_path / "img.png"
+    Image.fromarray((torch.rand(40, 48, 3, generator=gen) * 255).byte().numpy()).save(img)
+    out = tmp_path / "r.png"
+    args = ["viz", "recon", str(run_dir), str(img), str(img), "--maskings", "random,green", "-o", str(out)]
+    assert main(args) == 0
+    assert Image.open(out).size == grid_pixels(2 * 2, 4)
+    out = tmp_path / "a.png"  # built-in photos, and a second checkpoint as an extra row
+    assert main(["viz", "attention", str(run_dir), "--num-images", "3", "--compare", str(run_dir),
+                 "-o", str(out)]) == 0
+    assert Image.open(out).size == grid_pixels(3, 3)
+    out = tmp_path / "c.png"
+    assert main(["viz", "cam", str(run_dir), str(img), "-o", str(out)]) == 0
+    assert Image.open(out).size == grid_pixels(2, 1)

@@ -93,3 +93,16 @@ def test_reconstruction_figure_size(tmp_path, gen):
     out = reconstruction_figure(model, images, {"stripes": every_other, "random": random},
                                 tmp_path / "recon.png")
     assert Image.open(out).size == grid_pixels(4, 4)
+
+
+@pytest.mark.parametrize("norm_pix", [True, False])
+def test_real_mae_target_inverts_exactly(norm_pix, gen):
+    """With the real model's patchify / target (norm-pix conventions), an oracle prediction is the input."""
+    from colormae.models import MAEOutput, create_mae
+
+    mae = create_mae("mae_vit_micro_32px", norm_pix_loss=norm_pix)
+    mae.forward = lambda images, mask: MAEOutput(torch.zeros(()), mae.target(images), mask, None)
+    images = torch.randn(2, 3, 32, 32, generator=gen)
+    mask = torch.rand(2, mae.num_patches, generator=gen) < 0.75
+    rec = reconstruct(mae, images, mask)
+    assert torch.allclose(rec.recon, images, atol=1e-5)

@@ -24,11 +24,9 @@ def register(sub: argparse._SubParsersAction) -> None:
 def run(args: argparse.Namespace) -> int:
     """Draw the figure and print its path."""
     from colormae.viz.cam import cam_figure
-    from colormae.viz.inputs import image_size_of, load_images, load_model, run_label
+    from colormae.viz.inputs import image_size_of, load_images, load_models
 
-    models = {}
-    for path in [args.checkpoint, *args.compare]:
-        models[run_label(path) or str(path)] = load_model(path, args.device)[0]
+    models = load_models([args.checkpoint, *args.compare], args.device)
     images = load_images(args.images, image_size_of(models[next(iter(models))]),
                          num_builtin=args.num_images)
     print(cam_figure(models, images, args.out))

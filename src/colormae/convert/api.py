@@ -92,6 +92,14 @@ def _from_ours(sd: dict[str, Tensor], config: MAEConfig | None, overrides: dict[
     return model.eval()
 
 
+def _hf_legacy_decoder_names(sd: dict[str, Tensor]) -> dict[str, Tensor]:
+    """transformers 5's ``save_pretrained`` writes the decoder blocks of ``ViTMAEForPreTraining`` as
+    ``decoder.decoder_encoder.layer.N`` (its reverse key mapping); 4.x files say ``decoder.decoder_layers.N``
+    with the same sub-names. Rename the former to the latter so both read the same way."""
+    old = "decoder.decoder_encoder.layer."
+    return {("decoder.decoder_layers." + k[len(old):]) if k.startswith(old) else k: v for k, v in sd.items()}
+
+
 def import_model(path: str | Path, from_: str = "auto", *, config: MAEConfig | None = None,
                  **overrides: Any) -> Imported:
     """Read ``path`` (file or HF folder) and rebuild it as a :class:`MaskedAutoencoder` on CPU.
@@ -113,9 +121,9 @@ def import_model(path: str | Path, from_: str = "auto", *, config: MAEConfig | N
             config = MAEConfig(**{**src.raw["model_config"], **overrides})
         model = _from_ours(sd, config, overrides)
     elif layout == "hf":
-        from colormae.convert import hf
+        from colormae.convert import hf_vitmae as hf
 
-        ours, hf_cfg = hf.state_dict_from_hf(sd, src.hf_config)
+        ours, hf_cfg = hf.state_dict_from_hf(_hf_legacy_decoder_names(sd), src.hf_config)
         model = _from_ours(ours, config or hf_cfg, overrides)
     elif layout == "timm":
         model = _from_ours(LAYOUTS["timm"].to_ours(sd), config, overrides, with_decoder=False)
@@ -166,7 +174,7 @@ def _encoder_sd(model: MaskedAutoencoder) -> dict[str, Tensor]:
 
 def export_hf(model: MaskedAutoencoder, dst: str | Path) -> Path:
     """Save the whole model as a Hugging Face ``ViTMAEForPreTraining`` folder (config.json + safetensors)."""
-    from colormae.convert import hf
+    from colormae.convert import hf_vitmae as hf
 
     return hf.save_hf_folder(model, dst)
 

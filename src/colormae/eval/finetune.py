@@ -95,6 +95,7 @@ def finetune(out_dir: str | Path, ckpt: str, *, data: str = "mnist5k", epochs: i
     from timm.loss import LabelSmoothingCrossEntropy, SoftTargetCrossEntropy
 
     from colormae.data import build_dataset, eval_transform, num_classes
+    from colormae.eval.probes import check_splits
     from colormae.eval.source import load_encoder
     from colormae.train.checkpoint import load_checkpoint
     from colormae.train.distributed import init_distributed, seed_everything
@@ -102,6 +103,7 @@ def finetune(out_dir: str | Path, ckpt: str, *, data: str = "mnist5k", epochs: i
     from colormae.train.loader import build_train_loader
     from colormae.train.schedule import WarmupCosine, scaled_lr
 
+    check_splits(data)
     info, dev = init_distributed(device)
     seed_everything(seed + info.rank)
     encoder = load_encoder(ckpt, seed=seed)

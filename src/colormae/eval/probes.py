@@ -36,9 +36,19 @@ class FeatureSet:
     num_classes: int
 
 
+def check_splits(data: str) -> None:
+    """An ImageFolder used for evaluation must have ``train/`` and ``val/`` subfolders."""
+    from colormae.data.build import BUILTIN
+
+    root = Path(data).expanduser()
+    if data not in BUILTIN and root.is_dir() and not ((root / "train").is_dir() and (root / "val").is_dir()):
+        raise UserError(f"{data}: evaluation needs train/ and val/ subfolders (one folder per class in each)")
+
+
 def _datasets(data: str, img_size: int, train_transform: Any = None):
     from colormae.data import build_dataset, eval_transform, num_classes
 
+    check_splits(data)
     tf = eval_transform(img_size)
     train = build_dataset(data, split="train", transform=train_transform or tf)
     val = build_dataset(data, split="val", transform=tf)

@@ -58,8 +58,8 @@ class DemoContext:
 
     @property
     def pretrain_dir(self) -> Path:
-        """Run directory of the pretraining step."""
-        return self.out / "pretrain"
+        """Run directory of the pretraining step (``--quick`` runs keep apart from full ones)."""
+        return self.out / ("pretrain_quick" if self.quick else "pretrain")
 
 
 def demo_config(quick: bool = False) -> PretrainConfig:
@@ -99,7 +99,8 @@ def step_reconstructions(ctx: DemoContext) -> None:
     cfg = ctx.config or demo_config(ctx.quick)
     model = load_mae(ctx.pretrain_dir)
     val = build_dataset(cfg.data, split="val", transform=eval_transform(model.config.img_size))
-    images = torch.stack([val[i][0] for i in range(RECON_IMAGES)])
+    # evenly spaced over the split (mnist5k's val split is sorted by label: one digit of several classes)
+    images = torch.stack([val[i * len(val) // RECON_IMAGES][0] for i in range(RECON_IMAGES)])
     maskings = {
         "green": build_masking("green", cfg.mask_ratio, seed=cfg.seed, bank_size=cfg.bank_size,
                                pattern_size=cfg.pattern_size),

@@ -6,12 +6,15 @@ per-step lr (times each group's ``lr_scale``), gradient accumulation with DDP ``
 non-final micro-steps, bf16 autocast or fp16 with a ``GradScaler`` (CUDA), gradient clipping, optional
 ``torch.compile``, atomic checkpoints every N steps keeping the last K plus a final one, bit-exact
 resume (model, optimizer, scaler, step, data position and every RNG stream of every rank), metrics
-(``metrics.jsonl`` + TensorBoard), a tqdm bar, and a checkpoint on Ctrl-C. Only rank 0 writes.
+(``metrics.jsonl`` + TensorBoard), a tqdm bar, and a checkpoint on Ctrl-C or SIGTERM. Only rank 0
+writes.
 """
 
 from __future__ import annotations
 
 import math
+import signal
+import threading
 import time
 import warnings
 from collections.abc import Callable, Iterable
@@ -127,6 +130,10 @@ def fit(model: nn.Module, loader: Iterable, step_fn: StepFn, optimizer: torch.op
         if state.get("scaler"):
             scaler.load_state_dict(state["scaler"])
         step = int(state["step"])
+        if state.get("steps_per_epoch", steps_per_epoch) != steps_per_epoch and dist.is_main:
+            warnings.warn(f"{resume_path}: saved with {state['steps_per_epoch']} steps per epoch, now "
+                          f"{steps_per_epoch} (batch size, data or processes changed): the data order "
+                          "will not continue exactly", stacklevel=2)
         ranks = state.get("rng", {}).get("ranks", [])
         if dist.rank < len(ranks) and len(ranks) == dist.world_size:
             restore_rng(ranks[dist.rank], generators)
@@ -197,6 +204,7 @@ def fit(model: nn.Module, loader: Iterable, step_fn: StepFn, optimizer: torch.op
         return value
 
     end_step = total_steps if stop_at_step is None else min(total_steps, stop_at_step)
+    previous_term = _term_as_interrupt()
     try:
         while step < end_step:
             epoch = step // steps_per_epoch
@@ -245,10 +253,24 @@ def fit(model: nn.Module, loader: Iterable, step_fn: StepFn, optimizer: torch.op
                 tqdm.write(f"interrupted: saved {last_ckpt} (step {step}); continue with --resume")
         raise
     finally:
+        if previous_term is not None:
+            signal.signal(signal.SIGTERM, previous_term)
         bar.close()
         logger.close()
     return FitResult(step=step, epoch=step // steps_per_epoch, loss=last_loss, checkpoint=last_ckpt,
                      model=model)
+
+
+def _raise_interrupt(signum: int, frame: Any) -> None:
+    raise KeyboardInterrupt(f"signal {signum}")
+
+
+def _term_as_interrupt() -> Any:
+    """Treat SIGTERM (cluster time limits, preemption, ``kill``) like Ctrl-C during training, so it also
+    saves a checkpoint; returns the previous handler, or ``None`` when not on the main thread."""
+    if threading.current_thread() is not threading.main_thread():
+        return None
+    return signal.signal(signal.SIGTERM, _raise_interrupt)
 
 
 def _batch_len(batch: Any) -> int:

@@ -78,6 +78,19 @@ def run_label(path: str | Path) -> str:
     return p.name
 
 
+def load_models(paths: Sequence[str | Path], device: str | torch.device = "cpu") -> dict[str, nn.Module]:
+    """``{label: model}`` of several checkpoints, labelled by run name (``#2``, ... added to repeats)."""
+    models: dict[str, nn.Module] = {}
+    for path in paths:
+        label = run_label(path) or str(path)
+        unique, n = label, 1
+        while unique in models:
+            n += 1
+            unique = f"{label} #{n}"
+        models[unique] = load_model(path, device)[0]
+    return models
+
+
 def add_input_arguments(parser: argparse.ArgumentParser, default_out: str) -> None:
     """Arguments shared by the checkpoint-based ``viz`` commands (CKPT, IMAGES, -o, --num-images, ...)."""
     parser.add_argument("checkpoint", metavar="CKPT",

@@ -1,0 +1,29 @@
+"""``colormae convert`` from the command line: formats, printed hints, one-line errors."""
+
+import torch
+from safetensors.torch import load_file
+
+from colormae.cli import main
+from colormae.convert import export_colormae
+from colormae.models import create_mae
+
+
+def test_convert_cli_round_trip(tmp_path, capsys):
+    torch.manual_seed(0)
+    model = create_mae("mae_vit_micro_32px")
+    export_colormae(model, tmp_path / "ours.pt")
+    mae = {k.removeprefix("encoder."): v for k, v in model.state_dict().items()}
+    torch.save({"model": mae}, tmp_path / "mae.pth")
+    assert main(["convert", str(tmp_path / "mae.pth"), "-o", str(tmp_path / "enc.safetensors"), "--to", "timm",
+                 "--num-heads", "4", "--decoder-num-heads", "2"]) == 0
+    out = capsys.readouterr().out
+    assert "as mae" in out and "timm.create_model('vit_base_patch16_224'" in out
+    enc = load_file(str(tmp_path / "enc.safetensors"))
+    assert torch.equal(enc["blocks.1.mlp.fc2.weight"], model.state_dict()["encoder.blocks.1.mlp.fc2.weight"])
+
+
+def test_convert_cli_unknown_layout(tmp_path, capsys):
+    torch.save({"state_dict": {"backbone_x.w": torch.zeros(1)}}, tmp_path / "x.pth")
+    assert main(["convert", str(tmp_path / "x.pth"), "-o", str(tmp_path / "y.pt")]) == 2
+    err = capsys.readouterr().err
+    assert err.startswith("error: ") and "unknown checkpoint layout" in err and "backbone_x.w" in err
