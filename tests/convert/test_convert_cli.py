@@ -14,8 +14,9 @@ def test_convert_cli_round_trip(tmp_path, capsys):
     export_colormae(model, tmp_path / "ours.pt")
     mae = {k.removeprefix("encoder."): v for k, v in model.state_dict().items()}
     torch.save({"model": mae}, tmp_path / "mae.pth")
-    assert main(["convert", str(tmp_path / "mae.pth"), "-o", str(tmp_path / "enc.safetensors"), "--to", "timm",
-                 "--num-heads", "4", "--decoder-num-heads", "2"]) == 0
+    argv = ["convert", str(tmp_path / "mae.pth"), "-o", str(tmp_path / "enc.safetensors"), "--to", "timm",
+            "--num-heads", "4", "--decoder-num-heads", "2"]
+    assert main(argv) == 0
     out = capsys.readouterr().out
     assert "as mae" in out and "timm.create_model('vit_base_patch16_224'" in out
     enc = load_file(str(tmp_path / "enc.safetensors"))

@@ -35,8 +35,11 @@ def test_export_to_timm_gives_same_features(tmp_path):
 def test_timm_names_of_standard_sizes():
     assert timm_spec(PRESETS["mae_vit_base_patch16"]) == ("vit_base_patch16_224", {})
     assert timm_spec(PRESETS["mae_vit_huge_patch14"]) == ("vit_huge_patch14_224", {})
-    name, kwargs = timm_spec(PRESETS["mae_vit_tiny_32px"])
-    assert name == "vit_base_patch16_224" and kwargs["patch_size"] == 4 and kwargs["embed_dim"] == 192
+    small = PRESETS["mae_vit_micro_32px"]
+    name, kwargs = timm_spec(small)
+    assert name == "vit_base_patch16_224"
+    assert kwargs["patch_size"] == small.patch_size and kwargs["embed_dim"] == small.embed_dim
+    assert kwargs["img_size"] == [32, 32] and kwargs["num_heads"] == small.num_heads
 
 
 @pytest.mark.parametrize("with_head", [False, True])

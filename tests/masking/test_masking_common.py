@@ -82,3 +82,13 @@ def test_bad_batch_size_and_noise_are_user_errors(gen):
         RandomMasking()(0, 4, generator=gen)
     with pytest.raises(UserError, match="noise"):
         RandomMasking(noise="pink")
+
+
+def test_visible_neighbours_on_known_masks():
+    from colormae.masking import visible_neighbours
+
+    checker = (torch.arange(4)[:, None] + torch.arange(4)) % 2 == 1  # visible on a checkerboard: 0 neighbours
+    assert visible_neighbours(checker.view(1, 16), 4) == 0.0
+    block = torch.ones(1, 3, 5, dtype=torch.bool)
+    block[0, :2, :2] = False  # a 2x2 visible square: 2 visible neighbours each
+    assert visible_neighbours(block.view(1, 15), (3, 5)) == 2.0

@@ -11,6 +11,14 @@ import argparse
 
 from colormae.config import PretrainConfig, config_help, config_to_dict, load_config
 
+DESCRIPTION = """\
+Pretrain a ViT masked autoencoder with random (MAE), block (BEiT) or colour-noise (ColorMAE) masks.
+
+Settings come from the defaults (the paper's ViT-B/16 ColorMAE-G recipe), then --config FILE (YAML,
+see configs/), then KEY=VALUE overrides. For several GPUs or nodes run it under torchrun:
+torchrun --nproc_per_node=N -m colormae pretrain ... (see docs/training.md).
+"""
+
 EXAMPLES = """\
 examples:
   colormae pretrain --config configs/cpu_demo.yaml --out runs/cpu
@@ -20,7 +28,7 @@ examples:
       --out runs/vitb data=/data/imagenet
 
 Run directory: checkpoints/step-*.pt, metrics.jsonl, tb/ (tensorboard --logdir DIR/tb), config.yaml.
-Ctrl-C saves a checkpoint before exiting.
+Ctrl-C (or SIGTERM) saves a checkpoint before exiting; continue with --resume.
 
 config keys (YAML or key=value):
 """
@@ -30,7 +38,7 @@ def register(sub: argparse._SubParsersAction) -> None:
     """Add ``colormae pretrain``."""
     parser = sub.add_parser(
         "pretrain", help="pretrain an MAE (random, block or colour-noise masks); torchrun for many GPUs",
-        description=__doc__, epilog=EXAMPLES + config_help(PretrainConfig),
+        description=DESCRIPTION, epilog=EXAMPLES + config_help(PretrainConfig),
         formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--config", metavar="FILE", help="YAML config (see configs/); keys as listed below")
     parser.add_argument("--out", required=True, metavar="DIR", help="run directory (created if needed)")

@@ -14,15 +14,18 @@ from colormae.eval.knn import knn_classify
 from colormae.eval.linprobe import train_linear_probe
 from colormae.eval.probes import encode_splits
 from colormae.eval.results import write_results
-from colormae.eval.source import RANDOM_PREFIX, load_encoder
-from colormae.models import PRESETS
+from colormae.eval.source import RANDOM_PREFIX, Encoder, load_encoder
+from colormae.models import PRESETS, MaskedAutoencoder
 
 
-def _preset_of(config: object) -> str:
-    for name, preset in PRESETS.items():
-        if preset == config:
-            return name
-    raise ValueError("the checkpoint's model matches no preset; cannot build its random-init twin")
+def random_twin(encoder: Encoder, seed: int = 0) -> Encoder:
+    """A randomly initialised MAE with ``encoder``'s exact config (MAE init, seeded)."""
+    config = encoder.model.config
+    name = next((n for n, p in PRESETS.items() if p == config), "same config")
+    with torch.random.fork_rng(devices=[]):
+        torch.manual_seed(seed)
+        model = MaskedAutoencoder(config).eval()
+    return Encoder(model, encoder.img_size, encoder.in_chans, RANDOM_PREFIX + name, "random")
 
 
 def demo_probes(run_dir: str | Path, *, device: str | torch.device = "cpu", quick: bool = False,
@@ -34,10 +37,9 @@ def demo_probes(run_dir: str | Path, *, device: str | torch.device = "cpu", quic
     ``<run_dir>/eval/probes.json``.
     """
     trained = load_encoder(run_dir)
-    random_spec = RANDOM_PREFIX + _preset_of(trained.model.config)
     rows, results = [], {}
     epochs = 30 if quick else 90
-    for label, enc in (("pretrained", trained), ("random init", load_encoder(random_spec, seed=seed))):
+    for label, enc in (("pretrained", trained), ("random init", random_twin(trained, seed))):
         fs = encode_splits(enc, data, feature="cls", device=device, progress=progress)
         knn = knn_classify(fs.train_x, fs.train_y, fs.val_x, fs.val_y, num_classes=fs.num_classes)
         lp = train_linear_probe((fs.train_x, fs.train_y), (fs.val_x, fs.val_y), num_classes=fs.num_classes,

@@ -12,6 +12,7 @@ from colormae.masking.color import ColorNoiseMasking
 from colormae.masking.ids import mask_to_ids, to_hf_noise
 from colormae.masking.random import RandomMasking
 from colormae.masking.schedule import MaskingSchedule
+from colormae.masking.stats import visible_neighbours
 
 __all__ = [
     "NAMES",
@@ -26,4 +27,5 @@ __all__ = [
     "num_masked",
     "parse_grid",
     "to_hf_noise",
+    "visible_neighbours",
 ]
