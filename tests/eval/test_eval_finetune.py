@@ -30,3 +30,33 @@ def test_finetune_runs_evaluates_and_resumes_exactly(tmp_path, tiny_folder):
             assert torch.equal(value, b[key][name]), f"{key}.{name}"
     clf = load_classifier(tmp_path / "full")
     assert clf(torch.randn(2, 3, 32, 32)).shape == (2, 3)
+
+
+def test_demo_probes_table(tmp_path, tiny_folder):
+    from colormae.convert import export_colormae
+    from colormae.eval.demo import demo_probes
+    from colormae.models import create_mae
+
+    torch.manual_seed(5)
+    export_colormae(create_mae("mae_vit_micro_32px"), tmp_path / "run" / "checkpoints" / "step-00000001.pt")
+    table = demo_probes(tmp_path / "run", data=str(tiny_folder), quick=True)
+    lines = table.splitlines()
+    assert lines[2].startswith("| encoder |") and lines[4].startswith("| pretrained |")
+    assert lines[5].startswith("| random init |") and len(lines) == 6
+    saved = json.loads((tmp_path / "run" / "eval" / "probes.json").read_text())
+    assert saved["random init"]["checkpoint"] == "random:mae_vit_micro_32px"
+    assert saved["pretrained"]["knn_top5"] == 100.0  # 3 classes
+
+
+def test_train_transform_survives_max_magnitude_on_grey_images():
+    import numpy as np
+    from PIL import Image
+
+    from colormae.eval.finetune import safe_rand_augment, train_transform
+
+    assert safe_rand_augment("rand-m9-mstd0.5-inc1") == "rand-m9-mstd0.5-inc1-mmax9"
+    assert safe_rand_augment("rand-m9-mmax10") == "rand-m9-mmax10" and safe_rand_augment(None) is None
+    torch.manual_seed(0)
+    tf = train_transform(32, auto_augment="rand-m10-mstd2-inc1")  # magnitude pinned near the top
+    img = Image.fromarray(np.random.default_rng(0).integers(0, 255, (28, 28), dtype=np.uint8))
+    assert all(tf(img).shape == (3, 32, 32) for _ in range(300))

@@ -111,10 +111,10 @@ def test_independent_uses_the_whole_bank_and_varies_offsets():
     gen = torch.Generator().manual_seed(0)
     used = torch.zeros(3072, dtype=torch.bool)
     for _ in range(200):
-        strategy(512, 14, generator=gen)
+        strategy(512, 4, generator=gen)  # a small grid keeps the test fast; the draws do not depend on it
         used[strategy.last_indices] = True
     assert used.float().mean() >= 0.95
-    assert torch.unique(strategy.last_offsets, dim=0).shape[0] > 40  # 49 offsets possible
+    assert torch.unique(strategy.last_offsets, dim=0).shape[0] > 150  # 17 x 17 offsets possible
     assert torch.unique(strategy.last_flips, dim=0).shape[0] == 4
 
 
@@ -131,6 +131,7 @@ def test_colour_name_builds_a_seeded_bank(gen):
     a = ColorNoiseMasking("blue", bank_size=8, pattern_size=32, seed=4)
     b = ColorNoiseMasking("blue", bank_size=8, pattern_size=32, seed=4)
     c = ColorNoiseMasking("blue", bank_size=8, pattern_size=32, seed=5)
+    assert a.bank_bytes() == 8 * 32 * 32 * 4 and a._patterns is None  # not made just to be measured
     assert a.patterns.shape == (8, 32, 32)
     assert torch.equal(a.patterns, b.patterns) and not torch.equal(a.patterns, c.patterns)
 

@@ -9,7 +9,7 @@ import argparse
 import importlib
 
 #: ``viz`` sub-command modules, in the order ``--help`` lists them.
-VIZ_COMMANDS: tuple[str, ...] = ("recon", "attention", "cam", "curves")
+VIZ_COMMANDS: tuple[str, ...] = ("recon", "attention", "cam", "curves", "masks")
 
 
 def register(sub: argparse._SubParsersAction) -> None:

@@ -60,6 +60,18 @@ def evaluate(model: nn.Module, dataset: Dataset, *, batch_size: int = 256,
     return meter.compute()
 
 
+def safe_rand_augment(policy: str | None) -> str | None:
+    """Cap a RandAugment policy's magnitude at 9 (``-mmax9``) unless it sets ``mmax`` itself.
+
+    With ``mstd`` noise the magnitude reaches 10, where timm's ``PosterizeIncreasing`` keeps 0 bits, which
+    recent Pillow rejects (``ValueError: bits must be between 1 and 8``); at 9 it keeps 1 bit and every
+    other operation changes by a tenth of a level at most.
+    """
+    if policy and policy.startswith("rand") and "-mmax" not in policy:
+        return policy + "-mmax9"
+    return policy
+
+
 def train_transform(img_size: int, *, auto_augment: str | None = RAND_AUGMENT, reprob: float = 0.25,
                     crop_min: float = 0.08) -> Any:
     """PIL image (any mode) -> ``(3, H, W)``: RGB, then timm's training transform (RandomResizedCrop
@@ -69,6 +81,7 @@ def train_transform(img_size: int, *, auto_augment: str | None = RAND_AUGMENT, r
 
     from colormae.data.transforms import MEAN, STD, to_rgb
 
+    auto_augment = safe_rand_augment(auto_augment)
     return T.Compose([T.Lambda(to_rgb), create_transform(img_size, is_training=True, scale=(crop_min, 1.0),
                             auto_augment=auto_augment or None, interpolation="bicubic", re_prob=reprob,
                             re_mode="pixel", re_count=1, mean=MEAN, std=STD)])

@@ -2,10 +2,12 @@
 
 The head is ``BatchNorm1d(D, affine=False, eps=1e-6)`` followed by ``Linear(D, C)`` (weights
 ``trunc_normal(std=0.01)``): the parameter-free BatchNorm whitens features whose scales differ wildly
-between encoders, and, having no affine part, it is still a *linear* classifier. The optimiser is LARS
-(timm's ``Lars``; trust ratio on weight matrices, not on biases, as MAE) or SGD with momentum, with
-linear warm-up then cosine decay per step (timm's ``CosineLRScheduler``); MAE's recipe is base lr 0.1
-(lr = blr x batch / 256), no weight decay, 90 epochs, 10 warm-up epochs.
+between encoders, and, having no affine part, it is still a *linear* classifier. The optimiser is SGD
+with momentum 0.9 (default) or LARS (timm's ``Lars``; trust ratio on weight matrices, not on biases, as
+MAE), with linear warm-up then cosine decay per step (timm's ``CosineLRScheduler``); MAE's recipe is
+LARS, base lr 0.1 (lr = blr x batch / 256), no weight decay, 90 epochs, 10 warm-up epochs, batch 16384.
+LARS scales every step to ``lr x 1e-3`` of the weight norm, so at the small batches of CPU runs the
+scaled lr is far too small for it: SGD is the default, LARS wants a large ``lr`` there.
 
 Features come from :mod:`colormae.eval.features`: computed once when augmentation is off (the default),
 or re-encoded every epoch through a callable when it is on.

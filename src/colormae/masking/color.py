@@ -123,6 +123,8 @@ class ColorNoiseMasking:
 
     def bank_on(self, device: torch.device) -> torch.Tensor:
         """The bank on ``device`` in the storage dtype, moved once and cached per device."""
+        if device.type == "cuda" and device.index is None:  # "cuda" and "cuda:0" share one copy
+            device = torch.device("cuda", torch.cuda.current_device())
         bank = self._on_device.get(device)
         if bank is None:
             bank = self.patterns.to(device=device, dtype=self.bank_dtype).contiguous()
@@ -133,7 +135,8 @@ class ColorNoiseMasking:
         """Bytes the bank takes on a device in the storage dtype (0 in online mode)."""
         if self.mode == "online":
             return 0
-        return self.patterns.numel() * torch.finfo(self.bank_dtype).bits // 8
+        count = self.bank_size * self.pattern_size ** 2 if self._patterns is None else self._patterns.numel()
+        return count * torch.finfo(self.bank_dtype).bits // 8  # without making a bank not yet made
 
     # -- what the last call drew ----------------------------------------------------------------------
     @property

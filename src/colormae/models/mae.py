@@ -198,8 +198,8 @@ class MaskedAutoencoder(nn.Module):
         x = torch.cat([x[:, :1], full], dim=1) + self.decoder_pos_embed
         for block in self.decoder_blocks:
             x = block(x)
-        x = self.decoder_pred(self.decoder_norm(x))
-        return x[:, 1:]
+        x = x[:, 1:]  # drop [CLS] before the per-token norm and projection (same result, less work)
+        return self.decoder_pred(self.decoder_norm(x))
 
     def loss(self, images: Tensor, pred: Tensor, mask: Tensor) -> Tensor:
         """Mean over masked patches of the per-patch MSE ``((pred - target)**2).mean(-1)`` (float32)."""
