@@ -19,7 +19,8 @@ the rest are masked.
   (:func:`colormae.noise.generate_patterns`) and crops the window from it. Patterns are made
   ``ONLINE_MARGIN`` pixels larger than the grid: FFT filtering makes them periodic, and the margin keeps
   the window's opposite edges further apart through the wrap than the widest filter reaches
-  (3 sigma = 6 pixels for the paper's largest sigma, 2.0), so no wrap-around correlation enters the mask.
+  (the sampled kernel is truncated at ``int(4 sigma + 0.5)`` = 8 pixels for the paper's largest sigma,
+  2.0), so no wrap-around correlation enters the mask.
 
 In every mode only the sign of the window's maximum matters for the ranking, so ``independent`` and
 ``online`` flip the sign of a window whose maximum is negative instead of dividing: the same masks as
@@ -47,7 +48,7 @@ MODES = ("independent", "reference", "online")
 BANK_SIZE = 3072
 PATTERN_SIZE = 256
 #: Extra pixels of an online pattern beyond the grid (see the module docstring).
-ONLINE_MARGIN = 6
+ONLINE_MARGIN = 8
 
 _DTYPES = {"float32": torch.float32, "float16": torch.float16, torch.float32: torch.float32,
            torch.float16: torch.float16}
