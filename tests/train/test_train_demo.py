@@ -1,19 +1,35 @@
-"""``colormae demo --quick``: the demo's steps run end to end and say where their outputs are."""
+"""``colormae demo``: the steps run end to end, say where their outputs are, and the real demo's encoder
+beats a random-init one on mnist5k."""
+
+import json
 
 import pytest
 
 from colormae.cli import main
-from colormae.experiments.demo import STEPS
+from colormae.experiments.demo import STEPS, run_demo
+
+FIGURES = ("recon.png", "attention.png", "cam.png", "patterns.png", "masks.png", "curves.png")
 
 
-@pytest.mark.slow  # ~15 s on an idle 2-core machine (imports, 4 steps, two figures); `make demo` runs it all
-def test_demo_quick_writes_curve_and_reconstructions(tmp_path, capsys):
+@pytest.mark.slow  # ~40 s on an idle 2-core machine (imports, a few steps, two probes, six figures)
+def test_demo_quick_writes_probes_and_figures(tmp_path, capsys):
     assert main(["demo", "--quick", "--out", str(tmp_path), "--device", "cpu"]) == 0
     out = capsys.readouterr().out
-    assert [name for name, _ in STEPS][:3] == ["pretrain", "loss curve", "reconstructions"]
-    for name in ("loss_curve.png", "reconstructions.png"):
+    assert [name for name, _ in STEPS] == ["pretrain", "probes", "figures"]
+    for name in FIGURES + ("probes.md",):
         path = tmp_path / name
-        assert path.stat().st_size > 1000 and str(path) in out
+        assert path.stat().st_size > 1000 or name == "probes.md"
+        assert str(path) in out
+    assert "| pretrained |" in (tmp_path / "probes.md").read_text()
     assert (tmp_path / "pretrain_quick" / "checkpoints").is_dir()
     # running it again reuses the finished pretraining instead of refusing the folder
     assert main(["demo", "--quick", "--out", str(tmp_path), "--device", "cpu"]) == 0
+
+
+@pytest.mark.slow  # the full demo: ~3 min on 2 cores
+def test_full_demo_encoder_beats_random_init(tmp_path):
+    run_demo(tmp_path, device="cpu", echo=lambda _: None)
+    probes = json.loads((tmp_path / "pretrain" / "eval" / "probes.json").read_text())
+    trained, random = probes["pretrained"], probes["random init"]
+    assert trained["knn_top1"] > random["knn_top1"] + 10
+    assert trained["linprobe_top1"] > random["linprobe_top1"] + 3

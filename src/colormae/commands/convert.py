@@ -28,7 +28,7 @@ the imported decoder is freshly initialised.
 
 def register(sub: argparse._SubParsersAction) -> None:
     """Add ``colormae convert``."""
-    from colormae.convert import FROM_LAYOUTS, TO_FORMATS
+    from colormae.convert.formats import FROM_LAYOUTS, TO_FORMATS
 
     parser = sub.add_parser("convert", help="import / export checkpoints (mae, mmpretrain, HF, timm)",
                             description=__doc__, epilog=EXAMPLES,

@@ -33,7 +33,8 @@ def register(sub: argparse._SubParsersAction) -> None:
 def run(args: argparse.Namespace) -> int:
     """Draw the figure and print its path."""
     from colormae.viz.inputs import image_size_of, load_images, load_model
-    from colormae.viz.recon import build_maskings, reconstruction_figure
+    from colormae.viz.masks import build_figure_maskings
+    from colormae.viz.recon import reconstruction_figure
 
     model, kind = load_model(args.checkpoint, args.device)
     if kind != "pretrain":
@@ -41,7 +42,7 @@ def run(args: argparse.Namespace) -> int:
     names = [n.strip() for n in args.maskings.split(",") if n.strip()]
     if not names:
         raise UserError("--maskings is empty")
-    maskings = build_maskings(names, args.ratio)
+    maskings = build_figure_maskings(names, args.ratio)
     images = load_images(args.images, image_size_of(model), num_builtin=args.num_images)
     out = reconstruction_figure(model, images, maskings, args.out, seed=args.seed)
     print(out)

@@ -1,23 +1,24 @@
 """Checkpoint import / export: facebookresearch/mae, mmpretrain (official ColorMAE), Hugging Face
 ViTMAE, timm ViT and our own format. Entry points: :func:`import_model`, :func:`convert`,
-:func:`export_timm`, :func:`export_hf`, :func:`export_colormae`."""
+:func:`export_timm`, :func:`export_hf`, :func:`export_colormae`.
 
-from colormae.convert.api import (
-    FROM_LAYOUTS,
-    TO_FORMATS,
-    Imported,
-    convert,
-    detect_layout,
-    export_colormae,
-    export_hf,
-    export_timm,
-    import_model,
-    load_into,
-    timm_spec,
-)
-from colormae.convert.reading import ConversionError
+Names resolve lazily (PEP 562), so ``colormae --help`` does not import timm through this package.
+"""
 
-__all__ = [
-    "FROM_LAYOUTS", "TO_FORMATS", "ConversionError", "Imported", "convert", "detect_layout",
-    "export_colormae", "export_hf", "export_timm", "import_model", "load_into", "timm_spec",
-]
+from __future__ import annotations
+
+import importlib
+from typing import Any
+
+_EXPORTS = {
+    "FROM_LAYOUTS": "formats", "TO_FORMATS": "formats", "Imported": "api", "convert": "api",
+    "detect_layout": "api", "export_colormae": "api", "export_hf": "api", "export_timm": "api",
+    "import_model": "api", "load_into": "api", "timm_spec": "api", "ConversionError": "reading",
+}
+__all__ = sorted(_EXPORTS)
+
+
+def __getattr__(name: str) -> Any:
+    if name not in _EXPORTS:
+        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+    return getattr(importlib.import_module(f"colormae.convert.{_EXPORTS[name]}"), name)

@@ -19,15 +19,13 @@ import torch
 from safetensors.torch import save_file
 from torch import Tensor
 
+from colormae.convert.formats import FROM_LAYOUTS, TO_FORMATS
 from colormae.convert.infer import infer_config
 from colormae.convert.keymap import list_keys
 from colormae.convert.layouts import LAYOUTS
 from colormae.convert.reading import ConversionError, Source, read_source
 from colormae.errors import UserError
 from colormae.models import MAEConfig, MaskedAutoencoder
-
-FROM_LAYOUTS = ("auto", "colormae", "mae", "mmpretrain", "hf", "timm")
-TO_FORMATS = ("colormae", "timm", "hf")
 
 #: timm architecture names of the standard ViT sizes: (embed_dim, depth, num_heads) -> size.
 _TIMM_SIZES = {(192, 12, 3): "tiny", (384, 12, 6): "small", (768, 12, 12): "base", (1024, 24, 16): "large",

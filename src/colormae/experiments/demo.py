@@ -41,8 +41,8 @@ DEMO_SETTINGS: dict[str, Any] = {
 }
 #: ``--quick``: a few steps only (tests and smoke checks).
 QUICK_SETTINGS: dict[str, Any] = {"epochs": 1, "max_steps": 4, "batch_size": 32, "log_every": 1}
-#: Validation images shown in the reconstruction figure.
-RECON_IMAGES = 6
+#: Validation images shown in the figures.
+FIGURE_IMAGES = 4
 
 
 @dataclass
@@ -79,43 +79,37 @@ def step_pretrain(ctx: DemoContext) -> None:
     ctx.artifacts.append(("pretraining run (checkpoints, metrics.jsonl, tb/)", ctx.pretrain_dir))
 
 
-def step_loss_curve(ctx: DemoContext) -> None:
-    """Plot the pretraining loss."""
-    from colormae.viz.curves import plot_loss_curves
+def step_probes(ctx: DemoContext) -> None:
+    """Linear probe and k-NN on mnist5k: the pretrained encoder against a random-init one."""
+    from colormae.eval.demo import demo_probes
 
-    path = plot_loss_curves([ctx.pretrain_dir], ctx.out / "loss_curve.png", labels=["ColorMAE-G"])
-    ctx.artifacts.append(("loss curve", Path(path)))
+    table = demo_probes(ctx.pretrain_dir, device=ctx.device or "cpu", quick=ctx.quick)
+    ctx.results["probes"] = table
+    (ctx.out / "probes.md").write_text(table + "\n")
+    print(table)
+    ctx.artifacts.append(("probe table (also eval/probes.json in the run)", ctx.out / "probes.md"))
 
 
-def step_reconstructions(ctx: DemoContext) -> None:
-    """Reconstruct validation images under green-noise masks and MAE random masks."""
-    import torch
-
-    from colormae.data import build_dataset, eval_transform
-    from colormae.masking import build_masking
-    from colormae.train.checkpoint import load_mae
-    from colormae.viz.recon import reconstruction_figure
+def step_figures(ctx: DemoContext) -> None:
+    """The figure set on validation digits: reconstructions under every masking, [CLS] attention,
+    EigenCAM, patterns and their spectra, masks, loss curve."""
+    from colormae.data import sample_images
+    from colormae.models.presets import resolve_config
+    from colormae.viz.figures import demo_figures
 
     cfg = ctx.config or demo_config(ctx.quick)
-    model = load_mae(ctx.pretrain_dir)
-    val = build_dataset(cfg.data, split="val", transform=eval_transform(model.config.img_size))
-    # evenly spaced over the split (mnist5k's val split is sorted by label: one digit of several classes)
-    images = torch.stack([val[i * len(val) // RECON_IMAGES][0] for i in range(RECON_IMAGES)])
-    maskings = {
-        "green": build_masking("green", cfg.mask_ratio, seed=cfg.seed, bank_size=cfg.bank_size,
-                               pattern_size=cfg.pattern_size),
-        "random": build_masking("random", cfg.mask_ratio),
-    }
-    path = reconstruction_figure(model, images, maskings, ctx.out / "reconstructions.png", seed=cfg.seed)
-    ctx.artifacts.append(("reconstructions (green vs random masks)", Path(path)))
+    images = sample_images(cfg.data, FIGURE_IMAGES, resolve_config(cfg.model).img_size)
+    for path in demo_figures(ctx.pretrain_dir, ctx.out, images=images, ratio=cfg.mask_ratio,
+                             device=ctx.device or "cpu", seed=cfg.seed):
+        ctx.artifacts.append((path.stem, Path(path)))
 
 
 DemoStep = tuple[str, Callable[[DemoContext], None]]
 #: The demo, in order. Append ``(name, function)`` to add a step.
 STEPS: list[DemoStep] = [
     ("pretrain", step_pretrain),
-    ("loss curve", step_loss_curve),
-    ("reconstructions", step_reconstructions),
+    ("probes", step_probes),
+    ("figures", step_figures),
 ]
 
 

@@ -6,13 +6,12 @@
 - ``attention.png``  last-layer [CLS] attention averaged over heads (Fig. 4);
 - ``cam.png``        EigenCAM of the encoder (Fig. 5);
 - ``patterns.png``   patterns, masks cut from them and the banks' power spectra (main paper Fig. 2/3);
-- ``masks.png``      masks of every strategy side by side (``colormae.viz.masks``, when installed);
+- ``masks.png``      masks of every strategy side by side with their visible-neighbour statistic;
 - ``curves.png``     the run's pre-training loss (Fig. 2, right).
 """
 
 from __future__ import annotations
 
-import importlib
 from collections.abc import Sequence
 from pathlib import Path
 
@@ -33,18 +32,6 @@ def _pattern_sheet(out: Path, grid: int, ratio: float, seed: int) -> Path:
     return pattern_sheet(banks, out, grid=grid, ratio=ratio, seed=seed, labels=list(SHEET_COLORS))
 
 
-def _mask_figure(out: Path, grid: tuple[int, int], ratio: float, seed: int) -> Path | None:
-    """Masks of each strategy through ``colormae.viz.masks`` (its ``mask_figure``), if that module exists."""
-    try:
-        masks = importlib.import_module("colormae.viz.masks")
-    except ImportError:
-        return None
-    draw = getattr(masks, "mask_figure", None)
-    if draw is None:
-        return None
-    return draw(list(FIG3_MASKINGS), out, grid=grid, ratio=ratio, seed=seed)
-
-
 def demo_figures(run_dir: str | Path, out_dir: str | Path, *, images: torch.Tensor | None = None,
                  image_paths: Sequence[str | Path] = (), num_images: int = 4, ratio: float = 0.75,
                  device: str = "cpu", seed: int = 0) -> list[Path]:
@@ -58,23 +45,22 @@ def demo_figures(run_dir: str | Path, out_dir: str | Path, *, images: torch.Tens
     from colormae.viz.cam import cam_figure
     from colormae.viz.curves import plot_loss_curves
     from colormae.viz.inputs import load_images
-    from colormae.viz.recon import build_maskings, reconstruction_figure
+    from colormae.viz.masks import build_figure_maskings, mask_figure
+    from colormae.viz.recon import reconstruction_figure
 
     run_dir, out = Path(run_dir), Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
     model = load_mae(run_dir, map_location=device)
     if images is None:
         images = load_images(image_paths, model.config.img_size, num_builtin=num_images)
-    maskings = build_maskings(FIG3_MASKINGS, ratio)
+    maskings = build_figure_maskings(FIG3_MASKINGS, ratio)
     written = [
         reconstruction_figure(model, images, maskings, out / "recon.png", seed=seed),
         attention_figure(model, images, out / "attention.png"),
         cam_figure(model, images, out / "cam.png"),
         _pattern_sheet(out / "patterns.png", model.grid[0], ratio, seed),
+        mask_figure(list(FIG3_MASKINGS), out / "masks.png", grid=model.grid, ratio=ratio, seed=seed),
     ]
-    masks = _mask_figure(out / "masks.png", model.grid, ratio, seed)
-    if masks is not None:
-        written.append(masks)
     if (run_dir / "metrics.jsonl").is_file():
         written.append(plot_loss_curves([run_dir], out / "curves.png"))
     return written

@@ -8,7 +8,7 @@ original image* (a common mistake is to show the normalised prediction, or to us
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -19,19 +19,6 @@ from colormae.viz.style import denormalize, image_grid, save_figure
 
 #: The maskings of supplement Fig. 3.
 FIG3_MASKINGS = ("random", "blue", "green", "purple", "red")
-
-
-def build_maskings(names: Sequence[str] = FIG3_MASKINGS, ratio: float = 0.75) -> dict[str, object]:
-    """``{name: strategy}`` for :func:`reconstruction_figure`.
-
-    Colour masks use ``mode="online"`` (fresh filtered noise per call): a picture needs a handful of
-    masks, not a 3072-pattern bank.
-    """
-    from colormae.masking import build_masking
-    from colormae.masking.build import COLOR_NAMES
-
-    return {name: build_masking(name, ratio, mode="online" if name in COLOR_NAMES else "independent")
-            for name in names}
 
 
 @dataclass
