@@ -5,7 +5,7 @@ later steps (a linear probe, more figures) are added by appending to the list. E
 it needs from ``ctx`` and records its outputs in ``ctx.artifacts`` (printed at the end).
 
 Settings (:data:`DEMO_SETTINGS`, mirrored by ``configs/cpu_demo.yaml``): ``mae_vit_tiny_32px`` (32 px
-images, 4 px patches) on ``mnist5k`` with green-noise masks at 75 %, sized to pretrain in about three
+images, 4 px patches) on ``mnist5k`` with green-noise masks at 75 %, sized to pretrain in about four
 minutes on 2 CPU cores.
 """
 
@@ -28,7 +28,7 @@ DEMO_SETTINGS: dict[str, Any] = {
     "mask_ratio": 0.75,
     "bank_size": 512,
     "pattern_size": 64,
-    "epochs": 12,
+    "epochs": 20,
     "warmup_epochs": 1.0,
     "batch_size": 128,
     "lr": 1.5e-3,
