@@ -17,7 +17,7 @@ import torch.nn.functional as F
 from timm.models.vision_transformer import Attention, VisionTransformer
 from torch import Tensor, nn
 
-from colormae.viz.style import denormalize, heat_overlay, image_grid, save_figure
+from colormae.viz.style import overlay_figure
 
 
 def find_vit(model: nn.Module) -> VisionTransformer:
@@ -82,18 +82,8 @@ def attention_figure(models: nn.Module | Mapping[str, nn.Module], images: Tensor
     has one column per image and ``1 + len(models)`` rows: the images, then each model's head-averaged
     map, bilinearly upsampled to the image and overlaid. Returns ``out_path``.
     """
-    if isinstance(models, nn.Module):
-        models = {"[CLS] attention": models}
-    n = images.shape[0]
-    pics = denormalize(images)
-    fig, axes = image_grid(1 + len(models), n)
-    for i in range(n):
-        axes[0, i].imshow(pics[i], interpolation="nearest")
-    axes[0, 0].set_ylabel("image", fontsize=9)
-    for r, (name, model) in enumerate(models.items(), start=1):
-        maps = cls_attention_maps(model, images).float().cpu()
-        up = F.interpolate(maps[:, None], size=images.shape[-2:], mode="bilinear", align_corners=False)[:, 0]
-        for i in range(n):
-            axes[r, i].imshow(heat_overlay(pics[i], up[i].numpy()))
-        axes[r, 0].set_ylabel(name, fontsize=9)
-    return save_figure(fig, out_path)
+    def upsampled(model: nn.Module, batch: Tensor):
+        maps = cls_attention_maps(model, batch).float().cpu()[:, None]
+        return F.interpolate(maps, size=batch.shape[-2:], mode="bilinear", align_corners=False)[:, 0].numpy()
+
+    return overlay_figure(models, images, out_path, upsampled, "[CLS] attention")

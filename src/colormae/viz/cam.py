@@ -15,7 +15,7 @@ import numpy as np
 from torch import Tensor, nn
 
 from colormae.viz.attention import find_vit
-from colormae.viz.style import denormalize, heat_overlay, image_grid, save_figure
+from colormae.viz.style import overlay_figure
 
 
 def vit_reshape_transform(num_prefix_tokens: int, grid: tuple[int, int]) -> Callable[[Tensor], Tensor]:
@@ -63,19 +63,6 @@ def cam_figure(models: nn.Module | Mapping[str, nn.Module], images: Tensor, out_
     One column per image; rows: the images, then one row of overlays per model (``{name: model}`` to
     compare pre-trainings). Returns ``out_path``.
     """
-    if isinstance(models, nn.Module):
-        models = {"EigenCAM": models}
-    n = images.shape[0]
-    pics = denormalize(images)
-    fig, axes = image_grid(1 + len(models), n)
-    for i in range(n):
-        axes[0, i].imshow(pics[i], interpolation="nearest")
-    axes[0, 0].set_ylabel("image", fontsize=9)
-    for r, (name, model) in enumerate(models.items(), start=1):
-        maps = eigen_cam(model, images)
-        for i in range(n):
-            axes[r, i].imshow(heat_overlay(pics[i], maps[i]))
-        axes[r, 0].set_ylabel(name, fontsize=9)
-    return save_figure(fig, out_path)
+    return overlay_figure(models, images, out_path, eigen_cam, "EigenCAM")
 
 

@@ -101,3 +101,29 @@ def add_input_arguments(parser: argparse.ArgumentParser, default_out: str) -> No
     parser.add_argument("--num-images", type=int, default=DEFAULT_NUM_IMAGES,
                         help="how many built-in photos when no IMAGES are given (default: %(default)s)")
     parser.add_argument("--device", default="cpu", help="torch device, e.g. cpu or cuda (default: cpu)")
+
+
+def add_overlay_command(sub: argparse._SubParsersAction, name: str, *, help: str, description: str,
+                        figure: str) -> None:
+    """Add a ``colormae viz <name>`` command that overlays per-model heat maps on images.
+
+    ``figure`` names the drawing function as ``"module:function"`` (imported only when the command
+    runs), called as ``function({label: model}, images, out_path) -> Path``.
+    """
+    parser = sub.add_parser(name, help=help, description=description)
+    add_input_arguments(parser, f"{name}.png")
+    parser.add_argument("--compare", metavar="CKPT", action="append", default=[],
+                        help="another checkpoint drawn as an extra row (e.g. MAE vs ColorMAE-G); repeatable")
+
+    def run(args: argparse.Namespace) -> int:
+        import importlib
+
+        module, function = figure.split(":")
+        draw = getattr(importlib.import_module(module), function)
+        models = load_models([args.checkpoint, *args.compare], args.device)
+        images = load_images(args.images, image_size_of(next(iter(models.values()))),
+                             num_builtin=args.num_images)
+        print(draw(models, images, args.out))
+        return 0
+
+    parser.set_defaults(func=run)

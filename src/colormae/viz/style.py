@@ -6,6 +6,7 @@ Figures are drawn at a fixed size (``cell`` inches per panel at :data:`DPI`) and
 
 from __future__ import annotations
 
+from collections.abc import Callable, Mapping
 from pathlib import Path
 from typing import Any
 
@@ -82,3 +83,26 @@ def heat_overlay(image: np.ndarray, heat: np.ndarray) -> np.ndarray:
     span = float(heat.max() - heat.min())
     heat = (heat - heat.min()) / span if span > 0 else np.zeros_like(heat)
     return show_cam_on_image(image.astype(np.float32), heat, use_rgb=True)
+
+
+def overlay_figure(models: Any, images: torch.Tensor, out_path: str | Path,
+                   heat_maps: Callable[[Any, torch.Tensor], np.ndarray], default_label: str) -> Path:
+    """Images in the first row, then one row of heat maps per model overlaid on them (Figs. 4 and 5).
+
+    ``models`` is one model or ``{row label: model}``; ``heat_maps(model, images)`` gives
+    ``(N, H, W)`` maps in [0, 1] at the image size. ``images``: (N, 3, H, W), ImageNet-normalised.
+    """
+    if not isinstance(models, Mapping):
+        models = {default_label: models}
+    n = images.shape[0]
+    pics = denormalize(images)
+    fig, axes = image_grid(1 + len(models), n)
+    for i in range(n):
+        axes[0, i].imshow(pics[i], interpolation="nearest")
+    axes[0, 0].set_ylabel("image", fontsize=9)
+    for r, (name, model) in enumerate(models.items(), start=1):
+        maps = heat_maps(model, images)
+        for i in range(n):
+            axes[r, i].imshow(heat_overlay(pics[i], maps[i]))
+        axes[r, 0].set_ylabel(name, fontsize=9)
+    return save_figure(fig, out_path)
