@@ -52,6 +52,17 @@ def test_encoder_sees_only_visible_tokens(micro, gen):
     assert not torch.allclose(micro.forward_encoder(changed, mask), latent)
 
 
+def test_visible_patch_embedding_equals_timm_patch_embed(micro, gen):
+    from colormae.masking import mask_to_ids
+
+    images = torch.randn(3, 3, 32, 32, generator=gen)
+    ids_keep, _ = mask_to_ids(make_mask(3, 64, 16, gen))
+    enc = micro.encoder
+    full = enc.patch_embed(images) + enc.pos_embed[:, 1:]  # (B, L, D), the convolution on every patch
+    expected = torch.gather(full, 1, ids_keep[..., None].expand(-1, -1, full.shape[-1]))
+    torch.testing.assert_close(micro._embed_visible(images, ids_keep), expected, rtol=1e-5, atol=1e-5)
+
+
 def test_loss_counts_masked_patches_only(micro, gen):
     images = torch.randn(2, 3, 32, 32, generator=gen)
     mask = make_mask(2, 64, 16, gen)
