@@ -71,3 +71,13 @@ def test_sweep_on_cuda_measures_gpu_memory(tmp_path):
     mems = [r["peak_mem_mb"] for r in rows]
     # in-process on a GPU: CUDA max-allocated, reset before each arm (a few MB for the micro model)
     assert all(0 < m < 2000 for m in mems)
+
+
+@pytest.mark.slow  # ~1 min: two arms, each fine-tuned for one epoch on mnist5k
+def test_sweep_with_finetune_records_finetune_accuracy(tmp_path):
+    rows = run_sweep(tmp_path, groups=["noise"], finetune=True, finetune_epochs=1, **TINY)
+    csv_rows = _rows(tmp_path / "results.csv")
+    assert len(rows) == len(csv_rows) == 2
+    for r in csv_rows:
+        assert 0.0 <= float(r["ft_top1"]) <= float(r["ft_top5"]) <= 100.0
+    assert (tmp_path / "arms" / "random-r75" / "finetune" / "finetune.json").exists()

@@ -192,14 +192,11 @@ def _subset_features(run_dir: Path, data: str, n: int, device: str):
 
 def _finetune(run_dir: Path, *, data: str, device: str, epochs: int, seed: int, progress: bool) -> dict:
     """End-to-end fine-tuning Top-1 / Top-5 through ``colormae.eval.finetune``."""
-    try:
-        from colormae.eval.finetune import finetune
-    except ImportError as err:
-        raise UserError(f"fine-tuning is not available in this install ({err})") from err
-    res = finetune(run_dir / "finetune", checkpoint=str(run_dir), data=data, epochs=epochs, device=device,
-                   seed=seed, progress=progress)
-    top1 = getattr(res, "top1", None) if not isinstance(res, dict) else res.get("top1")
-    top5 = getattr(res, "top5", None) if not isinstance(res, dict) else res.get("top5")
+    from colormae.eval.finetune import finetune
+
+    res = finetune(run_dir / "finetune", str(run_dir), data=data, epochs=epochs, device=device, seed=seed,
+                   progress=progress)
+    top1, top5 = res["top1"], res["top5"]
     return {"ft_top1": top1, "ft_top5": top5}
 
 
