@@ -73,8 +73,8 @@ def test_sweep_on_cuda_measures_gpu_memory(tmp_path):
     assert all(0 < m < 2000 for m in mems)
 
 
-@pytest.mark.slow  # ~1 min: two arms, each fine-tuned for one epoch on mnist5k
 def test_sweep_with_finetune_records_finetune_accuracy(tmp_path):
+    """Two arms, each fine-tuned for one epoch of mnist5k on the shared engine (~15 s)."""
     rows = run_sweep(tmp_path, groups=["noise"], finetune=True, finetune_epochs=1, **TINY)
     csv_rows = _rows(tmp_path / "results.csv")
     assert len(rows) == len(csv_rows) == 2
