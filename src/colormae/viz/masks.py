@@ -58,6 +58,7 @@ def mask_figure(maskings: Sequence[str] | Mapping[str, MaskingStrategy], out_pat
             shade = torch.where(masks[col], MASKED, VISIBLE).view(gh, gw).numpy()
             axes[row, col].imshow(shade, cmap="gray", vmin=0, vmax=1, interpolation="nearest")
         axes[row, 0].set_ylabel(f"{label}\n{stat:.2f}", fontsize=8)
+    fig.subplots_adjust(top=1 - 0.3 / fig.get_figheight())  # 0.3 inch above the panels for the title
     fig.suptitle(f"masks at ratio {ratio:g} on a {gh}x{gw} grid (row label: mean visible 4-neighbours)",
-                 fontsize=8)
+                 fontsize=8, y=1 - 0.1 / fig.get_figheight(), va="top")
     return save_figure(fig, out_path)
