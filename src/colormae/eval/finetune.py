@@ -150,7 +150,6 @@ def finetune(out_dir: str | Path, ckpt: str, *, data: str = "mnist5k", epochs: i
 
     out = Path(out_dir)
     resume_path = resolve_resume(resume, out)
-    start_step = int(load_checkpoint(resume_path)["step"]) if resume_path is not None else 0
     ema = None
     settings = {"ckpt": str(ckpt), "data": data, "epochs": epochs, "batch_size": batch_size, "lr": peak,
                 "layer_decay": layer_decay, "weight_decay": weight_decay, "drop_path": drop_path,
@@ -167,15 +166,14 @@ def finetune(out_dir: str | Path, ckpt: str, *, data: str = "mnist5k", epochs: i
             ema.module.load_state_dict(load_checkpoint(resume_path)["ema"])
         # the engine saves the payload at checkpoint time: these tensors are updated in place by the EMA
         payload["ema"] = ema.module.state_dict()
-    # The engine has no post-step hook: the EMA takes in the weights after step s - 1 when step s starts
-    # (and the last step's after fit returns), so a checkpoint at step s holds updates 1..s-1 and resuming
-    # at s first adds step s's weights - exactly as an uninterrupted run.
-    ema_last = {"step": max(start_step - 1, 0)}
+
+    def on_step_end(step: int) -> None:
+        # after every optimizer step, before the engine checkpoints it: a checkpoint at step s holds the
+        # EMA of updates 1..s, so resuming continues it exactly
+        if ema is not None:
+            ema.update(model, step=step)
 
     def step_fn(net: nn.Module, batch: Any, step: int) -> tuple[torch.Tensor, dict[str, float]]:
-        if ema is not None and step > ema_last["step"]:
-            ema.update(model, step=step)
-            ema_last["step"] = step
         images, targets = batch
         images = images.to(dev, non_blocking=True)
         targets = torch.as_tensor(targets).to(dev, non_blocking=True)
@@ -209,10 +207,8 @@ def finetune(out_dir: str | Path, ckpt: str, *, data: str = "mnist5k", epochs: i
     result = fit(model, loader, step_fn, optimizer, schedule, epochs=epochs, max_steps=max_steps,
                  accum_steps=accum_steps, amp=amp, grad_clip=grad_clip, device=dev, dist=info, out_dir=out,
                  ckpt_every=ckpt_every or steps_per_epoch, keep_last=keep_last, resume=resume_path or None,
-                 stop_at_step=stop_at_step, on_epoch_start=on_epoch_start, payload=payload, progress=progress,
-                 desc="finetune")
-    if ema is not None and result.step > ema_last["step"]:
-        ema.update(model, step=result.step)
+                 stop_at_step=stop_at_step, on_epoch_start=on_epoch_start, on_step_end=on_step_end,
+                 payload=payload, progress=progress, desc="finetune")
     if not history or history[-1]["epoch"] != result.step / steps_per_epoch:
         validate(result.step // steps_per_epoch if result.step % steps_per_epoch == 0
                  else round(result.step / steps_per_epoch, 3))

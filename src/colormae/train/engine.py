@@ -93,6 +93,7 @@ def fit(model: nn.Module, loader: Iterable, step_fn: StepFn, optimizer: torch.op
         out_dir: str | Path | None = None, ckpt_every: int = 1000, keep_last: int = 3, log_every: int = 10,
         resume: str | Path | bool | None = None, stop_at_step: int | None = None,
         on_epoch_start: Callable[[int], None] | None = None,
+        on_step_end: Callable[[int], None] | None = None,
         generators: dict[str, torch.Generator] | None = None, payload: dict[str, Any] | None = None,
         progress: bool = True, desc: str = "train") -> FitResult:
     """Train ``model`` (already on ``device``) and return how it ended. See the module docstring.
@@ -100,6 +101,9 @@ def fit(model: nn.Module, loader: Iterable, step_fn: StepFn, optimizer: torch.op
     ``step_fn(model, batch, step)`` gets the (possibly DDP / compiled) model and a loader batch and
     returns ``(loss: scalar tensor, metrics: dict[str, float | tensor])``; it runs under autocast.
     Total optimizer steps: ``min(epochs * (len(loader) // accum_steps), max_steps)``.
+    ``on_epoch_start(epoch)`` runs before each epoch's first batch; ``on_step_end(step)`` after each
+    optimizer step (``step`` counts completed steps), before that step is logged or checkpointed (e.g. an
+    EMA of the weights, whose state then lands in the same checkpoint).
     """
     dist = dist or DistInfo()
     device = torch.device(device)
@@ -236,6 +240,8 @@ def fit(model: nn.Module, loader: Iterable, step_fn: StepFn, optimizer: torch.op
                 scaler.update()
                 optimizer.zero_grad(set_to_none=True)
                 step += 1
+                if on_step_end is not None:
+                    on_step_end(step)
                 rng_at_step = capture_rng(generators)
                 bar.update(1)
                 if step % log_every == 0 or step == end_step:
