@@ -28,3 +28,10 @@ def test_convert_cli_unknown_layout(tmp_path, capsys):
     assert main(["convert", str(tmp_path / "x.pth"), "-o", str(tmp_path / "y.pt")]) == 2
     err = capsys.readouterr().err
     assert err.startswith("error: ") and "unknown checkpoint layout" in err and "backbone_x.w" in err
+
+
+def test_convert_cli_not_a_checkpoint(tmp_path, capsys):
+    (tmp_path / "notes.pth").write_text("hello, not weights")
+    assert main(["convert", str(tmp_path / "notes.pth"), "-o", str(tmp_path / "y.pt")]) == 2
+    err = capsys.readouterr().err
+    assert err.startswith("error: ") and "not a PyTorch checkpoint" in err and "notes.pth" in err

@@ -49,6 +49,11 @@ class Source:
 
 
 def _torch_load(path: Path) -> Any:
+    with path.open("rb") as fh:
+        head = fh.read(4)
+    # torch.save writes a zip archive (PK..) or, in its legacy format, a pickle (protocol byte 0x80)
+    if not (head.startswith(b"PK") or head[:1] == b"\x80"):
+        raise ConversionError(f"{path}: not a PyTorch checkpoint, a .safetensors file or a HF folder")
     try:
         with torch.serialization.safe_globals([argparse.Namespace]):
             return torch.load(path, map_location="cpu", weights_only=True)
