@@ -112,7 +112,7 @@ def finetune(out_dir: str | Path, ckpt: str, *, data: str = "mnist5k", epochs: i
     from colormae.eval.source import load_encoder
     from colormae.train.checkpoint import load_checkpoint
     from colormae.train.distributed import init_distributed, seed_everything
-    from colormae.train.engine import fit, resolve_resume
+    from colormae.train.engine import fit, plan_steps, resolve_resume
     from colormae.train.loader import build_train_loader
     from colormae.train.schedule import WarmupCosine, scaled_lr
 
@@ -134,10 +134,9 @@ def finetune(out_dir: str | Path, ckpt: str, *, data: str = "mnist5k", epochs: i
     optimizer = finetune_optimizer(model, peak, weight_decay=weight_decay, layer_decay=layer_decay)
     loader = build_train_loader(train_ds, batch_size=batch_size, seed=seed, dist=info,
                                 num_workers=num_workers, device=dev)
-    steps_per_epoch = len(loader) // accum_steps
-    if steps_per_epoch < 1:
-        raise UserError(f"{data}: {len(train_ds)} images are too few for an effective batch of {effective}")
-    total = epochs * steps_per_epoch if max_steps is None else min(max_steps, epochs * steps_per_epoch)
+    steps_per_epoch, total = plan_steps(
+        loader, epochs=epochs, accum_steps=accum_steps, max_steps=max_steps,
+        too_small=f"{data}: {len(train_ds)} images are too few for an effective batch of {effective}")
     schedule = WarmupCosine(peak, min(warmup_epochs * steps_per_epoch, total // 2), total, min_lr)
 
     use_mix = mixup > 0 or cutmix > 0

@@ -86,6 +86,21 @@ def resolve_resume(resume: str | Path | bool | None, out_dir: Path | None) -> Pa
     return ckpt_io.resolve_checkpoint(resume)
 
 
+def plan_steps(loader: Iterable, *, epochs: int, accum_steps: int = 1, max_steps: int | None = None,
+               too_small: str | None = None) -> tuple[int, int]:
+    """``(steps_per_epoch, total_steps)`` that :func:`fit` will run for these settings.
+
+    Jobs call it to size their lr schedule; ``too_small`` replaces the default message of the
+    :class:`UserError` raised when the data set cannot fill one optimizer step per epoch.
+    """
+    steps_per_epoch = _batches_per_epoch(loader) // accum_steps
+    if steps_per_epoch < 1:
+        raise UserError(too_small or "the dataset is too small for one optimizer step per epoch: it needs at "
+                        "least batch_size x accum_steps x world_size samples")
+    total_steps = epochs * steps_per_epoch
+    return steps_per_epoch, total_steps if max_steps is None else min(total_steps, max_steps)
+
+
 def fit(model: nn.Module, loader: Iterable, step_fn: StepFn, optimizer: torch.optim.Optimizer,
         lr_schedule: Callable[[int], float], *, epochs: int, max_steps: int | None = None,
         accum_steps: int = 1, amp: str = "none", grad_clip: float | None = None, compile: bool = False,
@@ -114,13 +129,8 @@ def fit(model: nn.Module, loader: Iterable, step_fn: StepFn, optimizer: torch.op
         raise UserError("amp: fp16 needs a CUDA device (use bf16 on CPU)")
     if accum_steps < 1:
         raise UserError(f"accum_steps: must be >= 1, got {accum_steps}")
-    steps_per_epoch = _batches_per_epoch(loader) // accum_steps
-    if steps_per_epoch < 1:
-        raise UserError("the dataset is too small for one optimizer step per epoch: it needs at least "
-                        "batch_size x accum_steps x world_size samples")
-    total_steps = epochs * steps_per_epoch
-    if max_steps is not None:
-        total_steps = min(total_steps, max_steps)
+    steps_per_epoch, total_steps = plan_steps(loader, epochs=epochs, accum_steps=accum_steps,
+                                              max_steps=max_steps)
     scaler = torch.amp.GradScaler("cuda", enabled=amp == "fp16")
     autocast_dtype = {"bf16": torch.bfloat16, "fp16": torch.float16}.get(amp)
     generators = generators or {}

@@ -18,7 +18,7 @@ from tqdm.auto import tqdm
 
 from colormae.errors import UserError
 from colormae.train.distributed import cleanup_distributed, init_distributed, seed_everything
-from colormae.train.engine import FitResult, fit
+from colormae.train.engine import FitResult, fit, plan_steps
 from colormae.train.loader import build_train_loader
 from colormae.train.optim import build_adamw
 from colormae.train.schedule import WarmupCosine, scaled_lr
@@ -82,11 +82,9 @@ def pretrain(out_dir: str | Path, *, model: str = "mae_vit_base_patch16", norm_p
 
         effective = batch_size * accum_steps * info.world_size
         peak_lr = lr if lr is not None else scaled_lr(base_lr, effective)
-        steps_per_epoch = len(loader) // accum_steps
-        if steps_per_epoch < 1:
-            raise UserError(f"{data}: {len(dataset)} images are too few for an effective batch "
-                            f"of {effective}")
-        total = epochs * steps_per_epoch if max_steps is None else min(max_steps, epochs * steps_per_epoch)
+        steps_per_epoch, total = plan_steps(
+            loader, epochs=epochs, accum_steps=accum_steps, max_steps=max_steps,
+            too_small=f"{data}: {len(dataset)} images are too few for an effective batch of {effective}")
         warmup = min(total, round(warmup_epochs * steps_per_epoch))
         schedule = WarmupCosine(peak_lr, warmup, total, min_lr)
         optimizer = build_adamw(net, peak_lr, weight_decay=weight_decay,
