@@ -28,7 +28,7 @@ from tqdm.auto import tqdm
 from colormae.errors import UserError
 from colormae.eval.classifier import classifier_config, classifier_from_mae
 from colormae.eval.layer_decay import finetune_optimizer
-from colormae.eval.results import TopKMeter, write_results
+from colormae.eval.results import ClassificationMeter, warn_if_collapsed, write_results
 
 #: MAE's fine-tuning augmentation (Table 11): RandAugment(9, 0.5), increasing severity.
 RAND_AUGMENT = "rand-m9-mstd0.5-inc1"
@@ -36,9 +36,11 @@ RAND_AUGMENT = "rand-m9-mstd0.5-inc1"
 
 @torch.no_grad()
 def evaluate(model: nn.Module, dataset: Dataset, *, batch_size: int = 256,
-             device: str | torch.device = "cpu", num_workers: int = 0,
-             progress: bool = False) -> dict[str, float]:
-    """Top-1 / Top-5 (percent) of a classifier on ``dataset``, split over ranks and summed.
+             device: str | torch.device = "cpu", num_workers: int = 0, progress: bool = False,
+             warn: bool = True) -> dict[str, Any]:
+    """Top-1 / Top-5, balanced and per-class accuracy (percent) of a classifier on ``dataset``, split over
+    ranks and summed (:class:`~colormae.eval.results.ClassificationMeter`; ``warn``: warn when every
+    prediction is one class).
 
     The loader has its own generator so validation never advances the global RNG (exact resume).
     """
@@ -51,13 +53,14 @@ def evaluate(model: nn.Module, dataset: Dataset, *, batch_size: int = 256,
                         generator=torch.Generator())
     was_training = model.training
     model.eval()
-    meter = TopKMeter((1, 5))
+    classes = getattr(dataset, "classes", None)
+    meter = ClassificationMeter((1, 5), class_names=classes, num_classes=len(classes) if classes else None)
     for images, targets in tqdm(loader, desc="val", leave=False, disable=not progress or rank != 0):
         logits = model(images.to(device, non_blocking=True))
         meter.update(logits.float(), torch.as_tensor(targets).to(logits.device))
     model.train(was_training)
     meter.all_reduce()
-    return meter.compute()
+    return meter.compute(warn=warn)
 
 
 def safe_rand_augment(policy: str | None) -> str | None:
@@ -185,17 +188,17 @@ def finetune(out_dir: str | Path, ckpt: str, *, data: str = "mnist5k", epochs: i
 
     def validate(epoch_done: int) -> None:
         record: dict[str, Any] = {"epoch": epoch_done, **evaluate(model, val_ds, batch_size=batch_size * 2,
-                                                                  device=dev, num_workers=0)}
+                                                                  device=dev, num_workers=0, warn=False)}
         if ema is not None:
             record.update({f"ema_{k}": v for k, v in evaluate(ema.module, val_ds, batch_size=batch_size * 2,
-                                                              device=dev).items()})
+                                                              device=dev, warn=False).items()})
         history.append(record)
         if info.is_main:
             out.mkdir(parents=True, exist_ok=True)
             with (out / "eval.jsonl").open("a") as fh:
                 fh.write(json.dumps(record) + "\n")
             tqdm.write("val " + "  ".join(f"{k} {v:.2f}" if isinstance(v, float) else f"{k} {v}"
-                                          for k, v in record.items()))
+                                          for k, v in record.items() if not isinstance(v, dict | str)))
 
     def on_epoch_start(epoch: int) -> None:
         if state["first"]:  # epoch 0, or the epoch a resumed run continues: nothing new to validate
@@ -214,5 +217,6 @@ def finetune(out_dir: str | Path, ckpt: str, *, data: str = "mnist5k", epochs: i
     final = {"eval": "finetune", "checkpoint": str(result.checkpoint), "source": str(ckpt), "data": data,
              "steps": result.step, "train_loss": result.loss, **history[-1], "history": history}
     if info.is_main:
+        warn_if_collapsed(final)
         write_results(out / "finetune.json", final)
     return final
