@@ -28,6 +28,7 @@ from tqdm.auto import tqdm
 from colormae.errors import UserError
 from colormae.eval.classifier import classifier_config, classifier_from_mae
 from colormae.eval.layer_decay import finetune_optimizer
+from colormae.eval.recipe import AUTO, finetune_recipe, resolve_auto
 from colormae.eval.results import ClassificationMeter, warn_if_collapsed, write_results
 
 #: MAE's fine-tuning augmentation (Table 11): RandAugment(9, 0.5), increasing severity.
@@ -91,10 +92,11 @@ def train_transform(img_size: int, *, auto_augment: str | None = RAND_AUGMENT, r
 
 
 def finetune(out_dir: str | Path, ckpt: str, *, data: str = "mnist5k", epochs: int = 10,
-             batch_size: int = 64, base_lr: float = 1e-3, lr: float | None = None, layer_decay: float = 0.65,
-             weight_decay: float = 0.05, drop_path: float = 0.1, mixup: float = 0.8, cutmix: float = 1.0,
-             smoothing: float = 0.1, auto_augment: str | None = RAND_AUGMENT, reprob: float = 0.25,
-             crop_min: float = 0.08, warmup_epochs: int = 1, min_lr: float = 1e-6,
+             batch_size: int = 64, base_lr: float = 1e-3, lr: float | str | None = AUTO,
+             layer_decay: float | str = AUTO, weight_decay: float = 0.05, drop_path: float | str = AUTO,
+             mixup: float | str = AUTO, cutmix: float | str = AUTO, smoothing: float | str = 0.1,
+             auto_augment: str | None = AUTO, reprob: float | str = AUTO, crop_min: float | str = AUTO,
+             warmup_epochs: float | str = AUTO, min_lr: float = 1e-6,
              ema_decay: float | None = None, global_pool: str = "avg", accum_steps: int = 1,
              amp: str = "none", grad_clip: float | None = None, device: str | None = None,
              resume: str | Path | bool | None = None, seed: int = 0,
@@ -104,8 +106,11 @@ def finetune(out_dir: str | Path, ckpt: str, *, data: str = "mnist5k", epochs: i
 
     ``ckpt`` is anything :func:`colormae.eval.source.load_encoder` reads that holds an MAE (a
     pretraining run or checkpoint, a foreign checkpoint, ``random:<preset>`` for training from
-    scratch). ``lr`` defaults to ``base_lr * effective_batch / 256``. Checkpoints are written every
-    epoch unless ``ckpt_every`` (steps) says otherwise; ``resume`` continues bit-exactly.
+    scratch). A setting left at ``"auto"`` takes the value :func:`colormae.eval.recipe.finetune_recipe`
+    picks for this data set's size, the encoder's depth, the effective batch and the run's length
+    (``warmup_epochs="auto"``: 5 % of the steps); ``**colormae.eval.recipe.PAPER`` is MAE's ViT-B recipe.
+    ``lr=None`` means ``base_lr * effective_batch / 256``. Checkpoints are written every epoch unless
+    ``ckpt_every`` (steps) says otherwise; ``resume`` continues bit-exactly.
     """
     from timm.data import Mixup
     from timm.loss import LabelSmoothingCrossEntropy, SoftTargetCrossEntropy
@@ -127,20 +132,31 @@ def finetune(out_dir: str | Path, ckpt: str, *, data: str = "mnist5k", epochs: i
         raise UserError(f"{ckpt}: already a fine-tuned classifier; pass the pretraining checkpoint")
     mae = encoder.model
     img = encoder.img_size
-    tf = train_transform(img, auto_augment=auto_augment, reprob=reprob, crop_min=crop_min)
-    train_ds = build_dataset(data, split="train", transform=tf)
+    train_ds = build_dataset(data, split="train")  # its transform is set once the recipe is known
     val_ds = build_dataset(data, split="val", transform=eval_transform(img))
     n_cls = num_classes(train_ds)
-    model = classifier_from_mae(mae, n_cls, global_pool=global_pool, drop_path_rate=drop_path).to(dev)
     effective = batch_size * accum_steps * info.world_size
-    peak = lr if lr is not None else scaled_lr(base_lr, effective)
-    optimizer = finetune_optimizer(model, peak, weight_decay=weight_decay, layer_decay=layer_decay)
     loader = build_train_loader(train_ds, batch_size=batch_size, seed=seed, dist=info,
                                 num_workers=num_workers, device=dev)
     steps_per_epoch, total = plan_steps(
         loader, epochs=epochs, accum_steps=accum_steps, max_steps=max_steps,
         too_small=f"{data}: {len(train_ds)} images are too few for an effective batch of {effective}")
-    schedule = WarmupCosine(peak, min(warmup_epochs * steps_per_epoch, total // 2), total, min_lr)
+    recipe = finetune_recipe(len(train_ds), mae.config.depth, effective, total_steps=total,
+                             pretrained=encoder.kind != "random")
+    requested = {"lr": lr, "layer_decay": layer_decay, "drop_path": drop_path, "mixup": mixup,
+                 "cutmix": cutmix, "smoothing": smoothing, "auto_augment": auto_augment, "reprob": reprob,
+                 "crop_min": crop_min, "warmup_epochs": warmup_epochs}
+    chosen = resolve_auto(requested, recipe)
+    lr, layer_decay, drop_path, mixup, cutmix, smoothing, auto_augment, reprob, crop_min = (
+        chosen[k] for k in ("lr", "layer_decay", "drop_path", "mixup", "cutmix", "smoothing", "auto_augment",
+                            "reprob", "crop_min"))
+    warmup = chosen.get("warmup_steps", round(float(chosen.get("warmup_epochs", 0)) * steps_per_epoch))
+    train_ds.transform = train_transform(img, auto_augment=auto_augment, reprob=reprob,  # type: ignore[attr-defined]
+                                         crop_min=crop_min)
+    model = classifier_from_mae(mae, n_cls, global_pool=global_pool, drop_path_rate=drop_path).to(dev)
+    peak = lr if lr is not None else scaled_lr(base_lr, effective)
+    optimizer = finetune_optimizer(model, peak, weight_decay=weight_decay, layer_decay=layer_decay)
+    schedule = WarmupCosine(peak, min(warmup, total // 2), total, min_lr)
 
     use_mix = mixup > 0 or cutmix > 0
     if use_mix and batch_size % 2:
@@ -156,7 +172,8 @@ def finetune(out_dir: str | Path, ckpt: str, *, data: str = "mnist5k", epochs: i
     settings = {"ckpt": str(ckpt), "data": data, "epochs": epochs, "batch_size": batch_size, "lr": peak,
                 "layer_decay": layer_decay, "weight_decay": weight_decay, "drop_path": drop_path,
                 "mixup": mixup, "cutmix": cutmix, "smoothing": smoothing, "auto_augment": auto_augment or "",
-                "reprob": reprob, "crop_min": crop_min, "warmup_epochs": warmup_epochs,
+                "reprob": reprob, "crop_min": crop_min, "warmup_steps": min(warmup, total // 2),
+                "auto": sorted(k for k, v in requested.items() if v == AUTO),
                 "ema_decay": ema_decay or 0.0, "global_pool": global_pool, "seed": seed}
     payload: dict[str, Any] = {"kind": "finetune", "config": settings,
                                "model_config": classifier_config(mae.config, n_cls, global_pool)}
