@@ -16,6 +16,7 @@ from typing import Any
 import torch
 from torch import Tensor
 
+from colormae.data.normalization import Normalization
 from colormae.errors import UserError
 from colormae.eval.features import cached_features, extract_features, feature_cache_key
 from colormae.eval.knn import knn_classify
@@ -45,13 +46,32 @@ def check_splits(data: str) -> None:
         raise UserError(f"{data}: evaluation needs train/ and val/ subfolders (one folder per class in each)")
 
 
-def _datasets(data: str, img_size: int, train_transform: Any = None):
+def eval_normalization(encoder: Encoder, data: str, normalize: str = "auto", *,
+                       progress: bool = True) -> Normalization:
+    """The normalisation evaluation uses: with ``normalize="auto"`` the one the encoder was trained with
+    (stored in its checkpoint), else ``normalize`` resolved for ``data`` (``random:<preset>`` and
+    ``auto``: ImageNet for 3 channels, the data set's statistics otherwise)."""
+    from colormae.data import is_builtin, resolve_normalization
+
+    if normalize == "auto" and encoder.normalization is not None:
+        norm = encoder.normalization
+        if norm.channels != encoder.in_chans:
+            raise UserError(f"{encoder.name}: stored normalisation has {norm.channels} channels, the model "
+                            f"{encoder.in_chans}")
+        return norm
+    return resolve_normalization(normalize, encoder.in_chans, data, builtin=is_builtin(data),
+                                 progress=progress)
+
+
+def _datasets(data: str, img_size: tuple[int, int], norm: Normalization | None = None,
+              train_transform: Any = None):
     from colormae.data import build_dataset, eval_transform, num_classes
 
     check_splits(data)
-    tf = eval_transform(img_size)
-    train = build_dataset(data, split="train", transform=train_transform or tf)
-    val = build_dataset(data, split="val", transform=tf)
+    tf = eval_transform(img_size, norm)
+    channels = norm.channels if norm is not None else None
+    train = build_dataset(data, split="train", transform=train_transform or tf, channels=channels)
+    val = build_dataset(data, split="val", transform=tf, channels=channels)
     if len(train) == 0 or len(val) == 0:
         raise UserError(f"{data}: the train and val splits must both hold images")
     return train, val, num_classes(train)
@@ -59,28 +79,49 @@ def _datasets(data: str, img_size: int, train_transform: Any = None):
 
 def encode_splits(encoder: Encoder, data: str, *, feature: str = "cls", batch_size: int = 256,
                   device: str | torch.device = "cpu", num_workers: int = 0,
-                  cache_dir: str | Path | None = None, progress: bool = True) -> FeatureSet:
-    """Encode the train and val splits of ``data`` once (optionally cached on disk under ``cache_dir``)."""
-    train, val, n_cls = _datasets(data, encoder.img_size)
+                  cache_dir: str | Path | None = None, progress: bool = True, normalize: str = "auto",
+                  seed: int = 0) -> FeatureSet:
+    """Encode the train and val splits of ``data`` once (optionally cached on disk under ``cache_dir``).
+
+    The cache key covers the weights (:attr:`Encoder.fingerprint`), the data, the split, the transform
+    (image size and normalisation), the feature kind, the seed and the row count; see
+    :func:`colormae.eval.features.cached_features` for how a cached file is validated.
+    """
+    norm = eval_normalization(encoder, data, normalize, progress=progress)
+    train, val, n_cls = _datasets(data, encoder.img_size, norm)
     model = encoder.model.to(device)
+    data_id = data if data in _builtin() else str(Path(data).expanduser().resolve())
     out = []
     for split, ds in (("train", train), ("val", val)):
-        key = feature_cache_key(model=encoder.name, data=data, split=split, feature=feature,
-                                img_size=encoder.img_size, n=len(ds))
+        key = feature_cache_key(model=encoder.name, fingerprint=encoder.fingerprint, data=data_id,
+                                split=split, feature=feature, transform=repr(ds.transform), seed=seed,
+                                n=len(ds))
         out += cached_features(model, ds, cache_dir=cache_dir, key=key, feature=feature,
                                batch_size=batch_size, device=device, num_workers=num_workers,
                                desc=f"{split} features", progress=progress)
     return FeatureSet(*out, num_classes=n_cls)
 
 
+def _builtin() -> tuple[str, ...]:
+    from colormae.data.build import BUILTIN
+
+    return tuple(BUILTIN)
+
+
 def run_knn(ckpt: str, data: str, *, k: int = 20, temperature: float = 0.07, feature: str = "cls",
             batch_size: int = 256, device: str | torch.device = "cpu", num_workers: int = 0,
             out: str | Path | None = None, features: FeatureSet | None = None, seed: int = 0,
-            cache_dir: str | Path | None = None, progress: bool = True) -> dict[str, Any]:
-    """Weighted k-NN of ``ckpt``'s features on ``data``; results dict (also ``out/knn.json`` on rank 0)."""
-    encoder = load_encoder(ckpt, seed=seed)
+            cache_dir: str | Path | None = None, progress: bool = True, normalize: str = "auto",
+            img_size: int | tuple[int, int] | None = None) -> dict[str, Any]:
+    """Weighted k-NN of ``ckpt``'s features on ``data``; results dict (also ``out/knn.json`` on rank 0).
+
+    ``normalize``: ``auto`` (the checkpoint's), ``imagenet``, ``dataset`` or ``none``; ``img_size``:
+    evaluate at this ``(H, W)`` (position embeddings resampled).
+    """
+    encoder = load_encoder(ckpt, seed=seed, img_size=img_size)
     fs = features or encode_splits(encoder, data, feature=feature, batch_size=batch_size, device=device,
-                                   num_workers=num_workers, cache_dir=cache_dir, progress=progress)
+                                   num_workers=num_workers, cache_dir=cache_dir, progress=progress,
+                                   normalize=normalize, seed=seed)
     acc = knn_classify(fs.train_x.to(device), fs.train_y, fs.val_x.to(device), fs.val_y,
                        num_classes=fs.num_classes, k=k, temperature=temperature)
     results = {"eval": "knn", "checkpoint": encoder.name, "source": encoder.kind, "data": data,
@@ -95,20 +136,25 @@ def run_linprobe(ckpt: str, data: str, *, feature: str = "cls", optimizer: str =
                  weight_decay: float = 0.0, warmup_epochs: int = 10, augment: bool = False,
                  device: str | torch.device = "cpu", num_workers: int = 0, out: str | Path | None = None,
                  features: FeatureSet | None = None, seed: int = 0, cache_dir: str | Path | None = None,
-                 progress: bool = True) -> dict[str, Any]:
+                 progress: bool = True, normalize: str = "auto",
+                 img_size: int | tuple[int, int] | None = None) -> dict[str, Any]:
     """Linear probe of ``ckpt`` on ``data``; results dict (also ``out/linprobe.json`` on rank 0).
 
     Without ``augment`` the features are computed once and reused every epoch; with it the training
-    split is re-encoded every epoch through MAE's random-resized-crop + flip.
+    split is re-encoded every epoch through MAE's random-resized-crop + flip. ``normalize`` and
+    ``img_size`` as in :func:`run_knn`.
     """
-    encoder = load_encoder(ckpt, seed=seed)
+    encoder = load_encoder(ckpt, seed=seed, img_size=img_size)
     fs = features or encode_splits(encoder, data, feature=feature, batch_size=batch_size, device=device,
-                                   num_workers=num_workers, cache_dir=cache_dir, progress=progress)
+                                   num_workers=num_workers, cache_dir=cache_dir, progress=progress,
+                                   normalize=normalize, seed=seed)
     train: Any = (fs.train_x, fs.train_y)
     if augment:
         from colormae.data import mae_transform
 
-        aug_train = _datasets(data, encoder.img_size, train_transform=mae_transform(encoder.img_size))[0]
+        norm = eval_normalization(encoder, data, normalize, progress=False)
+        aug_train = _datasets(data, encoder.img_size, norm,
+                              train_transform=mae_transform(encoder.img_size, norm))[0]
         model = encoder.model.to(device)
         train = partial(_epoch_features, model, aug_train, feature=feature, batch_size=batch_size,
                         device=device, num_workers=num_workers, progress=progress)

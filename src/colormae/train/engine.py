@@ -46,6 +46,7 @@ class FitResult:
     loss: float | None         #: mean loss of the last logging interval (all ranks)
     checkpoint: Path | None = None  #: the last checkpoint written (rank 0)
     model: nn.Module | None = None  #: the trained model (the raw module, not the DDP / compiled wrapper)
+    skipped_images: int = 0    #: unreadable images the data set skipped (set by the job, all ranks)
 
 
 def _batches_per_epoch(loader: Iterable) -> int:

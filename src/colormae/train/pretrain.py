@@ -40,8 +40,19 @@ def split_schedule(masking: str, mask_schedule: Sequence[Sequence[Any]] | None) 
     return str(stages[0][1]), stages[1:]
 
 
+def _log_skipped(run_dir: Path, step: int, skipped: int) -> None:
+    """Append the run's total of skipped unreadable images to ``metrics.jsonl`` (one record)."""
+    import json
+
+    path = run_dir / "metrics.jsonl"
+    if path.parent.is_dir():
+        with path.open("a", encoding="utf-8") as fh:
+            fh.write(json.dumps({"step": step, "skipped_images": skipped}) + "\n")
+
+
 def pretrain(out_dir: str | Path, *, model: str = "mae_vit_base_patch16", norm_pix_loss: bool = True,
-             data: str = "mnist5k", img_size: int | None = None, num_workers: int = 2,
+             data: str = "mnist5k", img_size: int | Sequence[int] | None = None, in_chans: int | None = None,
+             normalize: str = "auto", num_workers: int = 2,
              masking: str = "green", mask_ratio: float = 0.75, mask_mode: str = "independent",
              bank: str | None = None, bank_size: int = 3072, pattern_size: int = 256,
              mask_schedule: Sequence[Sequence[Any]] | None = None,
@@ -57,22 +68,35 @@ def pretrain(out_dir: str | Path, *, model: str = "mae_vit_base_patch16", norm_p
 
     ``resume``: ``True`` continues from the newest checkpoint in ``out_dir`` (fresh start if none), a path
     continues from that checkpoint or run directory. ``stop_at_step`` stops early, as if interrupted.
+
+    Data: ``img_size`` is an int or ``(H, W)``; ``in_chans`` the channels the model sees (default: the
+    folder's own count, the preset's for built-in data); ``normalize`` ``auto`` | ``imagenet`` |
+    ``dataset`` | ``none`` (see :mod:`colormae.data.normalization`). The normalisation, the norm-pix flag
+    and the image size are stored in every checkpoint under ``"data"``; the number of unreadable images
+    skipped is ``FitResult.skipped_images`` and the last record of ``metrics.jsonl``.
     """
     job = {k: v for k, v in locals().items() if k not in _NOT_CONFIG}
     if config is None:
         config = {k: list(v) if isinstance(v, tuple) else v for k, v in job.items()}
-    from colormae.data import build_dataset, mae_transform
+    from colormae.data import (
+        build_dataset, data_payload, is_builtin, mae_transform, resolve_normalization, skipped_total,
+    )
     from colormae.masking import build_masking
-    from colormae.models import create_mae
+    from colormae.models import create_mae, resolve_config
 
     joined_here = not (tdist.is_available() and tdist.is_initialized())
     info, dev = init_distributed(device)
     try:
+        builtin = is_builtin(data)
+        dataset = build_dataset(data, split="train", channels=None if builtin else in_chans)
+        channels = (in_chans or resolve_config(model).in_chans) if builtin else dataset.channels
+        norm = resolve_normalization(normalize, channels, data, builtin=builtin, progress=info.is_main)
         torch.manual_seed(seed)  # the same initial weights on every rank
-        overrides = {"norm_pix_loss": norm_pix_loss, **({"img_size": img_size} if img_size else {})}
+        size = tuple(img_size) if isinstance(img_size, (list, tuple)) else img_size
+        overrides = {"norm_pix_loss": norm_pix_loss, "in_chans": channels, **({"img_size": size} if size else {})}
         net = create_mae(model, **overrides).to(dev)
         seed_everything(seed + info.rank)
-        dataset = build_dataset(data, split="train", transform=mae_transform(net.config.img_size))
+        dataset.transform = mae_transform(net.config.image_hw, norm)
         loader = build_train_loader(dataset, batch_size=batch_size, seed=seed, dist=info,
                                     num_workers=num_workers, device=dev, drop_last=True)
         first, later = split_schedule(masking, mask_schedule)
@@ -99,20 +123,28 @@ def pretrain(out_dir: str | Path, *, model: str = "mae_vit_base_patch16", norm_p
 
         if info.is_main:
             n_params = sum(p.numel() for p in net.parameters()) / 1e6
-            tqdm.write(f"pretraining {model} ({n_params:.1f}M params) on {data} ({len(dataset)} images), "
+            h, w = net.config.image_hw
+            tqdm.write(f"pretraining {model} ({n_params:.1f}M params) on {data} ({len(dataset)} images, "
+                       f"{channels} ch, {h}x{w}, {norm.normalize} normalisation), "
                        f"{masking if not mask_schedule else 'scheduled'} masking {mask_ratio:g}; "
                        f"{info.world_size} x {dev.type}, effective batch {effective}, peak lr {peak_lr:.3g}, "
                        f"{total} steps ({steps_per_epoch}/epoch, warmup {warmup}), amp {amp_mode} "
                        f"-> {out_dir}")
-        return fit(
+        result = fit(
             net, loader, step_fn, optimizer, schedule, epochs=epochs, max_steps=max_steps,
             accum_steps=accum_steps, amp=amp_mode, grad_clip=grad_clip, compile=compile, device=dev,
             dist=info,
             out_dir=out_dir, ckpt_every=ckpt_every, keep_last=keep_last, log_every=log_every, resume=resume,
             stop_at_step=stop_at_step, on_epoch_start=getattr(strategy, "set_epoch", None),
             generators={MASK_RNG: mask_gen}, progress=progress, desc="pretrain",
-            payload={"kind": "pretrain", "model_config": dataclasses.asdict(net.config), "config": config},
+            payload={"kind": "pretrain", "model_config": dataclasses.asdict(net.config), "config": config,
+                     "data": data_payload(norm, norm_pix_loss=net.config.norm_pix_loss,
+                                          img_size=net.config.image_hw)},
         )
+        result.skipped_images = skipped_total(dataset)
+        if info.is_main and out_dir is not None:
+            _log_skipped(Path(out_dir), result.step, result.skipped_images)
+        return result
     finally:
         if joined_here:
             cleanup_distributed()
