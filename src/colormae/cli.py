@@ -18,6 +18,7 @@ from colormae.errors import UserError
 #: Sub-command modules, in the order ``--help`` lists them.
 COMMANDS: tuple[str, ...] = (
     "patterns",
+    "data",
     "pretrain",
     "demo",
     "linprobe",

@@ -5,18 +5,35 @@ See ``docs/architecture.md``.
 """
 
 from colormae.data.build import (
-    BUILTIN, build_dataset, check_same_classes, data_channels, is_builtin, num_classes, sample_images,
+    BUILTIN,
+    build_dataset,
+    check_same_classes,
+    data_channels,
+    is_builtin,
+    num_classes,
+    sample_images,
 )
 from colormae.data.folder import SafeImageFolder, skipped_total
 from colormae.data.mnist import MNIST5k
 from colormae.data.normalization import (
-    NORMALIZE, Normalization, data_payload, normalization_from_checkpoint, resolve_normalization,
+    NORMALIZE,
+    Normalization,
+    data_payload,
+    normalization_from_checkpoint,
+    resolve_normalization,
 )
 from colormae.data.photos import Photos
 from colormae.data.readers import ImageInfo, probe, read_image
 from colormae.data.stats import STATS_FILE, channel_stats, compute_stats, find_stats_file, write_stats
 from colormae.data.transforms import (
-    MEAN, STD, eval_transform, image_hw, mae_transform, raw_transform, tensor_transform, to_rgb,
+    MEAN,
+    STD,
+    eval_transform,
+    image_hw,
+    mae_transform,
+    raw_transform,
+    tensor_transform,
+    to_rgb,
 )
 
 __all__ = [

@@ -10,8 +10,8 @@ from torch.utils.data import ConcatDataset, Dataset, Subset
 
 from colormae.data.folder import SafeImageFolder
 from colormae.data.mnist import MNIST5k
-from colormae.data.photos import Photos
 from colormae.data.normalization import Normalization
+from colormae.data.photos import Photos
 from colormae.data.transforms import eval_transform, tensor_transform
 from colormae.errors import UserError
 

@@ -1,4 +1,4 @@
-"""The user's own images: torchvision ``ImageFolder`` that fails clearly, reads any image and survives bad files.
+"""The user's own images: torchvision ``ImageFolder`` that fails clearly, reads any image, survives bad files.
 
 torchvision already finds the classes (one sub-folder each) and files; what it lacks, and this adds:
 
@@ -33,7 +33,13 @@ from PIL import Image, UnidentifiedImageError
 from torchvision.datasets import ImageFolder
 
 from colormae.data.readers import (
-    EXTENSIONS, ImageInfo, UnreadableImage, can_convert, channels_of, probe, read_image,
+    EXTENSIONS,
+    ImageInfo,
+    UnreadableImage,
+    can_convert,
+    channels_of,
+    probe,
+    read_image,
 )
 from colormae.data.transforms import tensor_transform
 from colormae.errors import UserError
@@ -116,7 +122,8 @@ class SafeImageFolder(ImageFolder):
         if n <= limit:
             index = range(n)
         else:
-            index = sorted({round(i * (n - 1) / max(1, limit - 1)) for i in range(limit)}) if limit > 0 else []
+            step = (n - 1) / max(1, limit - 1)
+            index = sorted({round(i * step) for i in range(limit)}) if limit > 0 else []
         infos: dict[int, ImageInfo] = {}
         for i in index:
             try:
@@ -141,22 +148,21 @@ class SafeImageFolder(ImageFolder):
         if not infos:
             return channels or 3, None
         counts = Counter(info.channels for info in infos.values())
-        native = channels or max(counts, key=lambda c: (counts[c], -min(
-            i for i, info in infos.items() if info.channels == c)))
+        native = channels or _majority([infos[i].channels for i in sorted(infos)])
         dtypes = Counter(info.dtype for info in infos.values())
-        dtype = max(dtypes, key=lambda d: (dtypes[d], -min(i for i, info in infos.items() if info.dtype == d)))
+        dtype = _majority([infos[i].dtype for i in sorted(infos)])
+        n = len(infos)
         for i in sorted(infos):
-            info = infos[i]
+            info, path = infos[i], self.samples[i][0]
             if not can_convert(info.channels, native):
-                want = f"in_chans={channels}" if channels else f"{counts[native]} of {len(infos)} files have {native}"
-                raise UserError(f"{self.samples[i][0]}: {info.describe()}, but this folder's images need "
-                                f"{native} channel(s) ({want}); every file of a folder must have the same "
+                want = f"in_chans={channels}" if channels else f"{counts[native]} of {n} files have {native}"
+                raise UserError(f"{path}: {info.describe()}, but this folder's images need {native} "
+                                f"channel(s) ({want}); every file of a folder must have the same "
                                 "channel count")
             if info.dtype != dtype:
                 other = ImageInfo(native, dtype).depth
-                raise UserError(f"{self.samples[i][0]}: {info.describe()}, but {dtypes[dtype]} of {len(infos)} "
-                                f"files of {self.root} are {other}; every file of a folder must have the same "
-                                "bit depth")
+                raise UserError(f"{path}: {info.describe()}, but {dtypes[dtype]} of {n} files of {self.root} "
+                                f"are {other}; every file of a folder must have the same bit depth")
         return native, dtype
 
     def __getitem__(self, index: int) -> tuple[torch.Tensor, int]:
@@ -180,6 +186,12 @@ class SafeImageFolder(ImageFolder):
                 continue
             return self.transform(image), target
         raise UserError(f"image folder {self.root}: no readable image left")
+
+
+def _majority(values: list) -> object:
+    """The most frequent value; ties go to the one met first."""
+    counts = Counter(values)
+    return max(counts, key=lambda v: (counts[v], -values.index(v)))
 
 
 def skipped_total(dataset: object) -> int:

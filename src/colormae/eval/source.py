@@ -83,7 +83,7 @@ def load_encoder(spec: str | Path, *, seed: int = 0, map_location: str | torch.d
     are resampled (:func:`colormae.models.pos_embed.resample_pos_embed`: the fixed sin-cos table is
     regenerated for the new grid, other tables are resampled bicubically).
     """
-    from colormae.data.normalization import imagenet, identity, normalization_from_checkpoint
+    from colormae.data.normalization import identity, imagenet, normalization_from_checkpoint
 
     size = _hw(img_size) if img_size is not None else None
     text = str(spec)

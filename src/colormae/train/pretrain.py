@@ -79,7 +79,12 @@ def pretrain(out_dir: str | Path, *, model: str = "mae_vit_base_patch16", norm_p
     if config is None:
         config = {k: list(v) if isinstance(v, tuple) else v for k, v in job.items()}
     from colormae.data import (
-        build_dataset, data_payload, is_builtin, mae_transform, resolve_normalization, skipped_total,
+        build_dataset,
+        data_payload,
+        is_builtin,
+        mae_transform,
+        resolve_normalization,
+        skipped_total,
     )
     from colormae.masking import build_masking
     from colormae.models import create_mae, resolve_config
@@ -93,7 +98,8 @@ def pretrain(out_dir: str | Path, *, model: str = "mae_vit_base_patch16", norm_p
         norm = resolve_normalization(normalize, channels, data, builtin=builtin, progress=info.is_main)
         torch.manual_seed(seed)  # the same initial weights on every rank
         size = tuple(img_size) if isinstance(img_size, (list, tuple)) else img_size
-        overrides = {"norm_pix_loss": norm_pix_loss, "in_chans": channels, **({"img_size": size} if size else {})}
+        overrides = {"norm_pix_loss": norm_pix_loss, "in_chans": channels,
+                     **({"img_size": size} if size else {})}
         net = create_mae(model, **overrides).to(dev)
         seed_everything(seed + info.rank)
         dataset.transform = mae_transform(net.config.image_hw, norm)

@@ -37,36 +37,56 @@ def load_model(path_or_run_dir: str | Path, device: str | torch.device = "cpu") 
     raise UserError(f"{path_or_run_dir}: unknown checkpoint kind {kind!r}")
 
 
-def image_size_of(model: nn.Module) -> int:
-    """Input side in pixels of a model holding a timm ViT."""
+def image_size_of(model: nn.Module) -> tuple[int, int]:
+    """Input ``(H, W)`` in pixels of a model holding a timm ViT."""
     from colormae.viz.attention import find_vit
 
     size = find_vit(model).patch_embed.img_size
-    return int(size[0] if isinstance(size, (tuple, list)) else size)
+    return (int(size[0]), int(size[1])) if isinstance(size, (tuple, list)) else (int(size), int(size))
 
 
-def load_images(paths: Sequence[str | Path], img_size: int, *,
-                num_builtin: int = DEFAULT_NUM_IMAGES) -> torch.Tensor:
-    """Images as a normalised batch ``(N, 3, img_size, img_size)``.
+def checkpoint_normalization(path_or_run_dir: str | Path, model: nn.Module | None = None):
+    """The :class:`~colormae.data.normalization.Normalization` a checkpoint was trained with (ImageNet for
+    checkpoints written before it was stored)."""
+    from colormae.data.normalization import normalization_from_checkpoint
+    from colormae.train.checkpoint import load_checkpoint
 
-    ``paths`` are image files; when empty, ``num_builtin`` built-in photos are used instead.
+    ckpt = load_checkpoint(path_or_run_dir, map_location="meta")
+    channels = getattr(getattr(model, "config", None), "in_chans", None)
+    return normalization_from_checkpoint(ckpt, channels)
+
+
+def load_images(paths: Sequence[str | Path], img_size: int | tuple[int, int], *,
+                num_builtin: int = DEFAULT_NUM_IMAGES, norm=None) -> torch.Tensor:
+    """Images as a normalised batch ``(N, C, H, W)`` (``norm``: a
+    :class:`~colormae.data.normalization.Normalization`, default ImageNet RGB).
+
+    ``paths`` are image files (any format :mod:`colormae.data.readers` reads) or one folder, from which
+    ``num_builtin`` images are taken evenly spaced (its ``val`` split when it has one); when empty,
+    ``num_builtin`` built-in photos are used instead (3 channels only).
     """
     from colormae import data
+    from colormae.data.readers import UnreadableImage, read_image
 
+    channels = norm.channels if norm is not None else 3
     if not paths:
-        return data.sample_images("photos", num_builtin, img_size)
-    from PIL import Image, UnidentifiedImageError
-
-    transform = data.eval_transform(img_size)
+        if channels not in (1, 3):
+            raise UserError(f"the model takes {channels} channels: give image files or a folder of them "
+                            "(the built-in photos are RGB)")
+        return data.sample_images("photos", num_builtin, img_size, norm)
+    if len(paths) == 1 and Path(paths[0]).is_dir():
+        return data.sample_images(paths[0], num_builtin, img_size, norm)
+    transform = data.eval_transform(img_size, norm)
     batch = []
     for p in paths:
+        if not Path(p).is_file():
+            raise UserError(f"{p}: no such image file")
         try:
-            with Image.open(p) as im:
-                batch.append(transform(im.convert("RGB")))
-        except FileNotFoundError:
-            raise UserError(f"{p}: no such image file") from None
-        except (UnidentifiedImageError, OSError) as err:
+            batch.append(transform(read_image(p)))
+        except UnreadableImage as err:
             raise UserError(f"{p}: not a readable image ({err})") from None
+        except ValueError as err:
+            raise UserError(f"{p}: {err}") from None
     return torch.stack(batch)
 
 
@@ -96,7 +116,7 @@ def add_input_arguments(parser: argparse.ArgumentParser, default_out: str) -> No
     parser.add_argument("checkpoint", metavar="CKPT",
                         help="a colormae checkpoint file or run directory (its newest checkpoint)")
     parser.add_argument("images", metavar="IMAGES", nargs="*",
-                        help="image files to draw (default: built-in photos)")
+                        help="image files, or one folder of them, to draw (default: built-in photos)")
     parser.add_argument("-o", "--out", default=default_out, help=f"output PNG (default: {default_out})")
     parser.add_argument("--num-images", type=int, default=DEFAULT_NUM_IMAGES,
                         help="how many built-in photos when no IMAGES are given (default: %(default)s)")
