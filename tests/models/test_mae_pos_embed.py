@@ -63,7 +63,8 @@ def test_learned_table_is_resampled_bicubically_and_same_grid_is_identity():
     assert torch.equal(out[:, :1], table[:, :1])  # [CLS] row kept
     torch.testing.assert_close(out, resample_abs_pos_embed(table, [12, 8], [8, 8], num_prefix_tokens=1))
     const = torch.ones(1, 1 + 64, 16) * torch.arange(16.0)
-    torch.testing.assert_close(resample_pos_embed(const, 8, (12, 8)), torch.ones(1, 97, 16) * torch.arange(16.0))
+    expected = torch.ones(1, 97, 16) * torch.arange(16.0)
+    torch.testing.assert_close(resample_pos_embed(const, 8, (12, 8)), expected)
 
 
 def test_resized_model_matches_a_fresh_model_of_that_size_and_comes_back():
