@@ -328,16 +328,20 @@ def config_from_args(cls: type[T], args: argparse.Namespace, overrides: Iterable
                      base: Mapping[str, Any] | None = None) -> T:
     """Build ``cls`` from parsed arguments: defaults, ``base`` (e.g. a run's saved config), ``--config``,
     then the flags and ``key=value`` overrides given. A positional value that reads ``key=value`` for a
-    known key is taken as an override (``colormae knn k=5 runs/x`` works)."""
+    known key is taken as an override (``colormae knn k=5 runs/x`` and ``--resume lr=1`` work)."""
     keys = config_keys(cls)
     given = {k: v for k, v in vars(args).items() if k in keys}
     overrides = list(overrides)
-    for f in keys.values():
+    for f in keys.values():  # ``CKPT`` or ``--resume [PATH]`` that swallowed a ``key=value``
         value = given.get(f.name)
-        if f.metadata.get("positional") and isinstance(value, str) and "=" in value \
-                and value.partition("=")[0].strip() in keys:
+        optional_value = f.metadata.get("positional") or f.metadata.get("const") is not None
+        if optional_value and isinstance(value, str) and value.partition("=")[0].strip() in keys \
+                and "=" in value:
             overrides.insert(0, value)
-            del given[f.name]
+            if f.metadata.get("const") is not None:
+                given[f.name] = f.metadata["const"]
+            else:
+                del given[f.name]
     values = dict(base or {})
     path = getattr(args, "config", None)
     if path is not None:

@@ -12,7 +12,7 @@ from __future__ import annotations
 import argparse
 import importlib
 import shutil
-import warnings
+import sys
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, fields
 from pathlib import Path
@@ -59,6 +59,11 @@ def register(sub: argparse._SubParsersAction, job: Job) -> None:
     parser.set_defaults(job=job)
 
 
+def warn(message: str) -> None:
+    """One ``warning:`` line on stderr (no source line, unlike ``warnings.warn``)."""
+    print(f"warning: {message}", file=sys.stderr)
+
+
 def _has(cls: type, name: str) -> bool:
     return name in config_keys(cls)
 
@@ -69,8 +74,7 @@ def _saved(run_dir: Path, cls: type) -> dict[str, Any]:
     keys = config_keys(cls)
     dropped = sorted(k for k in saved if k not in keys)
     if dropped:
-        warnings.warn(f"{run_dir / RUN_CONFIG}: ignoring settings this version does not know: "
-                      f"{', '.join(dropped)}", stacklevel=2)
+        warn(f"{run_dir / RUN_CONFIG}: ignoring settings this version does not know: {', '.join(dropped)}")
     return {k: v for k, v in saved.items() if k in keys and config_keys(cls)[k].metadata.get("role") != "io"}
 
 
@@ -98,8 +102,8 @@ def build_config(job: Job, args: argparse.Namespace, overrides: Iterable[str] = 
                                 "a resumed run keeps its settings (pass --allow-changes to accept a run "
                                 "that is no longer bit-exact)")
             if changed:
-                warnings.warn("--allow-changes: " + ", ".join(f"{k} {o!r} -> {n!r}" for k, o, n in changed)
-                              + "; the resumed run is no longer bit-exact", stacklevel=2)
+                warn("--allow-changes: " + ", ".join(f"{k} {o!r} -> {n!r}" for k, o, n in changed)
+                     + "; the resumed run is no longer bit-exact")
     check_required(cfg)
     if _has(cls, "out") and cfg.out and Path(cfg.out).exists() and not Path(cfg.out).is_dir():
         raise UserError(f"--out {cfg.out}: exists and is not a directory")
