@@ -35,13 +35,15 @@ def test_skips_made_in_worker_processes_are_all_counted(tmp_path, capsys):
     assert ds.skipped == 4 and skipped_total(ds) == 4
 
 
-def test_pretrain_reports_the_total(tmp_path):
-    from colormae.train.pretrain import pretrain
+def test_pretrain_reports_the_total(tmp_path, capsys):
+    from colormae.cli import main
 
     data = _folder_with_bad_files(tmp_path / "data")
-    result = pretrain(tmp_path / "run", model="mae_vit_micro_32px", data=str(data), masking="random",
-                      epochs=2, batch_size=16, num_workers=2, log_every=1, warmup_epochs=0, progress=False,
-                      device="cpu")
-    assert result.skipped_images == 4
+    code = main(["pretrain", "--out", str(tmp_path / "run"), "--device", "cpu", "--no-progress",
+                 "model=mae_vit_micro_32px", f"data={data}", "masking=random", "epochs=2", "batch_size=16",
+                 "num_workers=2", "log_every=1", "warmup_epochs=0"])
+    assert code == 0
+    final = capsys.readouterr().out.strip().splitlines()[-1]
+    assert final.startswith("done: 10 steps") and "4 unreadable images skipped" in final
     last = json.loads((tmp_path / "run" / "metrics.jsonl").read_text().splitlines()[-1])
-    assert last == {"step": result.step, "skipped_images": 4}
+    assert last == {"step": 10, "skipped_images": 4}

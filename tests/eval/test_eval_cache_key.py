@@ -52,8 +52,9 @@ def test_linprobe_key_changes_with_seed_and_checkpoint_file(tmp_path):
     import numpy as np
     from PIL import Image
 
+    from colormae.eval.features import weights_fingerprint
     from colormae.eval.probes import encode_splits
-    from colormae.eval.source import file_fingerprint, load_encoder
+    from colormae.loading import load
 
     rng = np.random.default_rng(0)
     for split in ("train", "val"):
@@ -64,14 +65,15 @@ def test_linprobe_key_changes_with_seed_and_checkpoint_file(tmp_path):
                 image.save(tmp_path / "data" / split / c / f"{i}.png")
     data = str(tmp_path / "data")
     kw = {"cache_dir": tmp_path / "cache", "batch_size": 64, "progress": False}
-    first = encode_splits(load_encoder("random:mae_vit_micro_32px", seed=0), data, seed=0, **kw)
-    again = encode_splits(load_encoder("random:mae_vit_micro_32px", seed=0), data, seed=0, **kw)
-    other = encode_splits(load_encoder("random:mae_vit_micro_32px", seed=1), data, seed=1, **kw)
+    first = encode_splits(load("random:mae_vit_micro_32px", seed=0), data, seed=0, **kw)
+    again = encode_splits(load("random:mae_vit_micro_32px", seed=0), data, seed=0, **kw)
+    other = encode_splits(load("random:mae_vit_micro_32px", seed=1), data, seed=1, **kw)
     assert torch.equal(first.val_x, again.val_x)
     assert not torch.allclose(first.val_x, other.val_x)  # another seed is another encoder: no stale reuse
     assert len(list((tmp_path / "cache").iterdir())) == 4  # train + val for each seed
     f = tmp_path / "ckpt.pt"
     f.write_bytes(b"a")
-    before = file_fingerprint(f)
+    before = weights_fingerprint(f)
     os.utime(f, ns=(1, 1))
-    assert file_fingerprint(f) != before
+    assert weights_fingerprint(f) != before
+    assert weights_fingerprint("random:x", 0) != weights_fingerprint("random:x", 1)

@@ -91,7 +91,8 @@ def test_resized_model_matches_a_fresh_model_of_that_size_and_comes_back():
 def test_encoder_from_a_checkpoint_at_its_own_size_is_unchanged(tmp_path):
     import dataclasses
 
-    from colormae.eval.source import load_encoder
+    from colormae.eval.probes import at_image_size
+    from colormae.loading import load
     from colormae.models import create_mae
     from colormae.train.checkpoint import save_checkpoint
 
@@ -99,6 +100,10 @@ def test_encoder_from_a_checkpoint_at_its_own_size_is_unchanged(tmp_path):
     mae = create_mae("mae_vit_micro_32px", img_size=(24, 32)).eval()
     path = save_checkpoint(tmp_path / "m.pt", {"kind": "pretrain", "model": mae.state_dict(),
                                                "model_config": dataclasses.asdict(mae.config)})
+
+    def load_encoder(p, img_size=None):
+        return at_image_size(load(p), img_size)
+
     plain = load_encoder(path)
     same = load_encoder(path, img_size=(24, 32))
     assert plain.img_size == same.img_size == (24, 32)

@@ -120,6 +120,18 @@ def feature_cache_key(**parts: object) -> str:
     return hashlib.sha256(blob).hexdigest()[:16]
 
 
+def weights_fingerprint(name: str | Path, seed: int = 0) -> str:
+    """What identifies a model's weights for the feature cache: ``path:size:mtime_ns`` of the checkpoint
+    file (of every file of a folder such as a Hugging Face ``save_pretrained`` one), so a rewritten
+    checkpoint is a new key; ``random:<preset>`` (or anything that is not a file) with its seed."""
+    p = Path(name).expanduser()
+    if not p.exists():
+        return f"{name}:seed={seed}"
+    p = p.resolve()
+    files = sorted(f for f in p.rglob("*") if f.is_file()) if p.is_dir() else [p]
+    return "|".join(f"{f}:{f.stat().st_size}:{f.stat().st_mtime_ns}" for f in files)
+
+
 def _dataset_labels(dataset: Dataset) -> Tensor | None:
     """Labels of a data set without loading images, when it lists them (``targets``), else ``None``."""
     targets = getattr(dataset, "targets", None)
