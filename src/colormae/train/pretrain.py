@@ -119,7 +119,8 @@ def pretrain(cfg: PretrainConfig, *, stop_at_step: int | None = None) -> FitResu
             masks = cfg.masking if not cfg.mask_schedule else "scheduled"
             h, w = net.config.image_hw
             tqdm.write(f"pretraining {cfg.model} ({n_params:.1f}M params) on {cfg.data} ({len(dataset)} "
-                       f"images, {channels} ch, {h}x{w}, {norm.normalize} normalisation), {masks} masking {cfg.mask_ratio:g}; {info.world_size} x {dev.type}, "
+                       f"images, {channels} ch, {h}x{w}, {norm.normalize} normalisation), {masks} masking "
+                       f"{cfg.mask_ratio:g}; {info.world_size} x {dev.type}, "
                        f"effective batch {effective}, peak lr {peak_lr:.3g}, {total} steps "
                        f"({steps_per_epoch}/epoch, warmup {warmup}), amp {amp_mode} -> {cfg.out}")
         result = fit(
