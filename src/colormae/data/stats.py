@@ -131,11 +131,16 @@ def compute_stats(data: str | Path, *, channels: int | None = None, max_images: 
                   num_workers: int = 0, progress: bool = True) -> ChannelStats:
     """:func:`channel_stats` of a built-in data set or folder (its ``train`` split when it has one), read
     at the data's channel count (or ``channels``)."""
-    from colormae.data.build import build_dataset, data_channels
+    from colormae.data.build import build_dataset, is_builtin
     from colormae.data.transforms import raw_transform
 
-    channels = channels or data_channels(data)
-    dataset = build_dataset(data, split="train", transform=raw_transform(channels), channels=channels)
+    if is_builtin(data):
+        channels = channels or 3
+        dataset = build_dataset(data, split="train", transform=raw_transform(channels))
+    else:  # one header scan: the folder gives its channel count, then the transform is set
+        dataset = build_dataset(data, split="train", channels=channels)
+        channels = dataset.channels
+        dataset.transform = raw_transform(channels)
     stats = channel_stats(dataset, max_images=max_images, num_workers=num_workers, progress=progress,
                           desc=f"stats of {data}")
     dtype = getattr(dataset, "dtype", None)

@@ -41,7 +41,8 @@ def split_schedule(masking: str, mask_schedule: Sequence[Sequence[Any]] | None) 
 
 
 def _log_skipped(run_dir: Path, step: int, skipped: int) -> None:
-    """Append the run's total of skipped unreadable images to ``metrics.jsonl`` (one record)."""
+    """Append the run's total of skipped unreadable images to ``metrics.jsonl`` (one record, no loss: loss
+    curves skip it)."""
     import json
 
     path = run_dir / "metrics.jsonl"
@@ -61,7 +62,8 @@ def pretrain(cfg: PretrainConfig, *, stop_at_step: int | None = None) -> FitResu
     (default: the folder's own count, the preset's for built-in data); ``cfg.normalize`` ``auto`` |
     ``imagenet`` | ``dataset`` | ``none`` (see :mod:`colormae.data.normalization`). The normalisation,
     the norm-pix flag and the image size are stored in every checkpoint under ``"data"``; the number of
-    unreadable images skipped is ``FitResult.skipped_images`` and the last record of ``metrics.jsonl``.
+    unreadable images skipped is ``FitResult.skipped_images`` and, when there were any, the last record
+    of ``metrics.jsonl`` (``{"step": N, "skipped_images": K}``).
     """
     from colormae.data import (
         build_dataset,
@@ -137,7 +139,7 @@ def pretrain(cfg: PretrainConfig, *, stop_at_step: int | None = None) -> FitResu
                                           img_size=net.config.image_hw)},
         )
         result.skipped_images = skipped_total(dataset)
-        if info.is_main and cfg.out:
+        if info.is_main and cfg.out and result.skipped_images:
             _log_skipped(Path(cfg.out), result.step, result.skipped_images)
         return result
     finally:
