@@ -42,3 +42,16 @@ def test_grey_pil_becomes_one_or_three_channels():
     rgb = eval_transform(16)(image)
     assert rgb.shape == (3, 16, 16)
     torch.testing.assert_close(rgb[0] * STD[0] + MEAN[0], rgb[2] * STD[2] + MEAN[2])
+
+
+def test_to_rgb_gives_pil_pipelines_an_8bit_rgb_image_of_a_16bit_one():
+    import pytest
+
+    from colormae.data import to_rgb
+    from colormae.errors import UserError
+
+    grey = torch.full((1, 6, 5), 0.5)
+    image = to_rgb(grey)
+    assert image.mode == "RGB" and image.size == (5, 6) and np.asarray(image).max() == 127
+    with pytest.raises(UserError, match="6 channels"):
+        to_rgb(torch.rand(6, 6, 5))

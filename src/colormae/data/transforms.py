@@ -32,8 +32,18 @@ RATIO = (3 / 4, 4 / 3)
 BICUBIC = T.InterpolationMode.BICUBIC
 
 
-def to_rgb(image: Image.Image) -> Image.Image:
-    """Convert any PIL mode (L, P, RGBA, ...) to RGB; a module-level function so it pickles to workers."""
+def to_rgb(image: Image.Image | torch.Tensor) -> Image.Image:
+    """Any PIL mode (L, P, RGBA, ...) as an RGB PIL image, for PIL-only pipelines (timm's RandAugment);
+    a float tensor (a 16-bit or ``.npy`` image) of 1, 3 or 4 channels is converted to 8-bit RGB. A
+    module-level function so it pickles to workers."""
+    if isinstance(image, torch.Tensor):
+        try:
+            rgb = adapt_channels(image, 3)
+        except ValueError:
+            from colormae.errors import UserError
+
+            raise UserError(f"this step needs RGB images; an image has {image.shape[0]} channels") from None
+        return TF.to_pil_image(rgb.clamp(0, 1))
     return image if image.mode == "RGB" else image.convert("RGB")
 
 
