@@ -5,8 +5,8 @@ later steps (a linear probe, more figures) are added by appending to the list. E
 it needs from ``ctx`` and records its outputs in ``ctx.artifacts`` (printed at the end).
 
 Settings (:data:`DEMO_SETTINGS`, mirrored by ``configs/cpu_demo.yaml``): ``mae_vit_tiny_32px`` (32 px
-images, 4 px patches) on ``mnist5k`` with green-noise masks at 75 %, sized to pretrain in about four
-minutes on 2 CPU cores.
+images, 4 px patches) on ``mnist5k`` with green-noise masks at 75 %, sized to pretrain in minutes on a
+laptop CPU (measured times: README).
 """
 
 from __future__ import annotations
