@@ -19,7 +19,10 @@ VIZ_COMMANDS: tuple[str, ...] = ("recon", "attention", "cam", "curves", "masks")
 def register(sub: argparse._SubParsersAction) -> None:
     """Add ``colormae viz`` and its sub-commands."""
     parser = sub.add_parser("viz", help="draw masks, reconstructions, attention, CAM and loss curves",
-                            description=__doc__)
+                            description="Draw pictures of masks and of what a model learned: "
+                                        "reconstructions (recon), [CLS] attention (attention), EigenCAM "
+                                        "(cam), loss curves (curves) and masking strategies (masks). "
+                                        "`colormae viz WHAT --help` explains each.")
     viz_sub = parser.add_subparsers(dest="viz_command", metavar="WHAT")
     for name in VIZ_COMMANDS:
         importlib.import_module(f"colormae.commands.viz_{name}").register(viz_sub)
