@@ -73,19 +73,24 @@ def safe_rand_augment(policy: str | None) -> str | None:
     return policy
 
 
-def train_transform(img_size: int, *, auto_augment: str | None = RAND_AUGMENT, reprob: float = 0.25,
-                    crop_min: float = 0.08) -> Any:
-    """PIL image (any mode) -> ``(3, H, W)``: RGB, then timm's training transform (RandomResizedCrop
-    (crop_min, 1), flip, RandAugment, ToTensor, the data package's Normalize, random erasing)."""
+def train_transform(img_size: int | tuple[int, int], *, auto_augment: str | None = RAND_AUGMENT,
+                    reprob: float = 0.25, crop_min: float = 0.08, norm: Any = None) -> Any:
+    """Image -> ``(C, H, W)``. RGB models: timm's training transform (RandomResizedCrop (crop_min, 1),
+    flip, RandAugment, ToTensor, Normalize with ``norm``'s statistics (default ImageNet), random erasing).
+    Other channel counts (RandAugment is PIL / RGB only): MAE's RandomResizedCrop + flip
+    (:func:`colormae.data.mae_transform`) with ``norm``."""
     from timm.data import create_transform
     from torchvision import transforms as T
 
-    from colormae.data.transforms import MEAN, STD, to_rgb
+    from colormae.data.transforms import MEAN, STD, mae_transform, to_rgb
 
+    if norm is not None and norm.channels != 3:
+        return mae_transform(img_size, norm)
+    mean, std = (norm.mean, norm.std) if norm is not None else (MEAN, STD)
     auto_augment = safe_rand_augment(auto_augment)
     return T.Compose([T.Lambda(to_rgb), create_transform(img_size, is_training=True, scale=(crop_min, 1.0),
                             auto_augment=auto_augment or None, interpolation="bicubic", re_prob=reprob,
-                            re_mode="pixel", re_count=1, mean=MEAN, std=STD)])
+                            re_mode="pixel", re_count=1, mean=mean, std=std)])
 
 
 def finetune(cfg: FinetuneConfig, *, stop_at_step: int | None = None) -> dict[str, Any]:
@@ -100,8 +105,8 @@ def finetune(cfg: FinetuneConfig, *, stop_at_step: int | None = None) -> dict[st
     from timm.loss import LabelSmoothingCrossEntropy, SoftTargetCrossEntropy
 
     from colormae.config import saved_config
-    from colormae.data import build_dataset, eval_transform, num_classes
-    from colormae.eval.probes import check_splits
+    from colormae.data import build_dataset, data_payload, eval_transform, num_classes
+    from colormae.eval.probes import check_splits, eval_normalization
     from colormae.loading import load
     from colormae.train.checkpoint import load_checkpoint
     from colormae.train.distributed import init_distributed, seed_everything
@@ -118,9 +123,10 @@ def finetune(cfg: FinetuneConfig, *, stop_at_step: int | None = None) -> dict[st
     mae = loaded.mae()
     img = loaded.img_size
     auto_augment = None if (cfg.auto_augment or "none").lower() == "none" else cfg.auto_augment
-    tf = train_transform(img, auto_augment=auto_augment, reprob=cfg.reprob, crop_min=cfg.crop_min)
-    train_ds = build_dataset(cfg.data, split="train", transform=tf)
-    val_ds = build_dataset(cfg.data, split="val", transform=eval_transform(img))
+    norm = eval_normalization(loaded, cfg.data, cfg.normalize, progress=info.is_main and cfg.progress)
+    tf = train_transform(img, auto_augment=auto_augment, reprob=cfg.reprob, crop_min=cfg.crop_min, norm=norm)
+    train_ds = build_dataset(cfg.data, split="train", transform=tf, channels=norm.channels)
+    val_ds = build_dataset(cfg.data, split="val", transform=eval_transform(img, norm), channels=norm.channels)
     n_cls = num_classes(train_ds)
     model = classifier_from_mae(mae, n_cls, global_pool=cfg.global_pool, drop_path_rate=cfg.drop_path).to(dev)
     effective = cfg.batch_size * cfg.accum_steps * info.world_size
@@ -150,7 +156,9 @@ def finetune(cfg: FinetuneConfig, *, stop_at_step: int | None = None) -> dict[st
     resume_path = resolve_resume(cfg.resume, out)
     ema = None
     payload: dict[str, Any] = {"kind": "finetune", "config": saved_config(cfg),
-                               "model_config": classifier_config(mae.config, n_cls, cfg.global_pool)}
+                               "model_config": classifier_config(mae.config, n_cls, cfg.global_pool),
+                               "data": data_payload(norm, norm_pix_loss=mae.config.norm_pix_loss,
+                                                    img_size=img)}
     if ema_decay:
         from timm.utils import ModelEmaV3
 

@@ -49,6 +49,8 @@ class FinetuneConfig(RunFolder, TrainLoop, Runtime):
     auto_augment: str | None = setting("rand-m9-mstd0.5-inc1", "timm auto-augment policy (none: off)")
     reprob: float = setting(0.25, "random erasing probability", min=0.0, max=1.0)
     crop_min: float = setting(0.08, "smallest RandomResizedCrop area fraction", min=0.0, max=1.0)
+    normalize: Literal["auto", "imagenet", "dataset", "none"] = setting(
+        "auto", "input normalisation; auto: the statistics the checkpoint was trained with")
     ema_decay: float | None = setting(None, "keep an EMA of the weights with this decay (e.g. 0.9999) and "
                                             "report it too", min=0.0, below=1.0)
     global_pool: Literal["avg", "token"] = setting("avg", "avg: mean of patch tokens + fc_norm (MAE); "
