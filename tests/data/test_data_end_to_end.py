@@ -79,9 +79,9 @@ def test_pretrain_linprobe_and_recon_on_non_rgb_data(tmp_path, capsys, one_threa
     assert (res["train_size"], res["val_size"]) == (24, 8) and 0 <= res["top1"] <= 100
 
     if channels == 4:  # fine-tuning too: statistics and size from the checkpoint, stored in its own
-        assert main(["finetune", str(run), "--data", str(data), "--out", str(tmp_path / "ft"), "--device", "cpu",
-                     "--no-progress", "--threads", "1", "epochs=1", "batch_size=8", "num_workers=0", "mixup=0",
-                     "cutmix=0"]) == 0
+        assert main(["finetune", str(run), "--data", str(data), "--out", str(tmp_path / "ft"),
+                     "--device", "cpu", "--no-progress", "--threads", "1", "epochs=1", "batch_size=8",
+                     "num_workers=0", "mixup=0", "cutmix=0"]) == 0
         ft = torch.load(sorted((tmp_path / "ft" / "checkpoints").glob("step-*.pt"))[-1], weights_only=True)
         assert ft["data"]["mean"] == stats["mean"] and ft["data"]["img_size"] == [H, W]
 
