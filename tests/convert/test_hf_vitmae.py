@@ -63,3 +63,54 @@ def test_config_round_trip_and_errors(model):
     sd.pop("vit.layernorm.weight")
     with pytest.raises(UserError, match="vit.layernorm.weight"):
         from_hf_state_dict(sd)
+
+
+def _small_default_hf_config():
+    """``ViTMAEConfig()`` with its defaults (layer_norm_eps 1e-12, GELU, no norm-pix loss) but small."""
+    return transformers.ViTMAEConfig(
+        hidden_size=64, num_hidden_layers=2, num_attention_heads=4, intermediate_size=256,
+        decoder_hidden_size=32, decoder_num_hidden_layers=1, decoder_num_attention_heads=2,
+        decoder_intermediate_size=128, image_size=32, patch_size=4,
+    )
+
+
+def test_default_hf_config_converts_to_the_same_loss(tmp_path, gen, capsys):
+    from dataclasses import replace
+
+    from colormae.cli import main
+    from colormae.models import MaskedAutoencoder
+    from colormae.train.checkpoint import load_mae
+
+    cfg = _small_default_hf_config()
+    assert cfg.layer_norm_eps == 1e-12 == transformers.ViTMAEConfig().layer_norm_eps
+    torch.manual_seed(0)
+    hf = transformers.ViTMAEForPreTraining(cfg).eval()
+    hf.save_pretrained(tmp_path / "hf")
+    assert main(["convert", str(tmp_path / "hf"), "-o", str(tmp_path / "ours.pt")]) == 0
+    capsys.readouterr()
+    ours = load_mae(tmp_path / "ours.pt")
+    assert ours.config.layer_norm_eps == 1e-12
+    assert all(m.eps == 1e-12 for m in ours.modules() if isinstance(m, torch.nn.LayerNorm))
+    images = torch.randn(4, 3, 32, 32, generator=gen)
+    mask = RandomMasking(cfg.mask_ratio)(4, ours.grid, generator=gen)
+    with torch.no_grad():
+        theirs = hf(pixel_values=images, noise=to_hf_noise(mask))
+        mine = ours(images, mask)
+        # the control: the same weights with our old fixed epsilon (1e-6) are measurably off
+        old = MaskedAutoencoder(replace(ours.config, layer_norm_eps=1e-6)).eval()
+        old.load_state_dict(ours.state_dict())
+        off = old(images, mask)
+    assert torch.equal(theirs.mask.bool(), mask)
+    assert abs(mine.loss.item() - theirs.loss.item()) <= 1e-6
+    torch.testing.assert_close(mine.pred, theirs.logits, rtol=1e-5, atol=1e-6)
+    assert abs(off.loss.item() - theirs.loss.item()) > 1e-5
+    # and out again: the exported config.json keeps HF's epsilon
+    assert main(["convert", str(tmp_path / "ours.pt"), "-o", str(tmp_path / "back"), "--to", "hf"]) == 0
+    assert transformers.ViTMAEConfig.from_pretrained(tmp_path / "back").layer_norm_eps == 1e-12
+
+
+def test_hf_configs_we_cannot_compute_are_refused():
+    cfg = _small_default_hf_config()
+    for change in ({"hidden_act": "relu"}, {"qkv_bias": False}):
+        with pytest.raises(UserError, match="exact GELU with qkv bias"):
+            config_from_hf({**cfg.to_dict(), **change})

@@ -27,6 +27,8 @@ from colormae.convert.reading import ConversionError, Source, read_source
 from colormae.errors import UserError
 from colormae.models import MAEConfig, MaskedAutoencoder
 
+#: LayerNorm epsilon of timm's ``VisionTransformer``.
+TIMM_LAYER_NORM_EPS = 1e-6
 #: timm architecture names of the standard ViT sizes: (embed_dim, depth, num_heads) -> size.
 _TIMM_SIZES = {(192, 12, 3): "tiny", (384, 12, 6): "small", (768, 12, 12): "base", (1024, 24, 16): "large",
                (1280, 32, 16): "huge"}
@@ -195,6 +197,11 @@ def convert(src: str | Path, dst: str | Path, *, from_: str = "auto", to: str = 
     imported = import_model(src, from_, config=config, **overrides)
     if to == "timm":
         export_timm(imported.model, dst)
+        eps = imported.model.config.layer_norm_eps
+        if eps != TIMM_LAYER_NORM_EPS:
+            imported.notes.append(f"the model's LayerNorm epsilon is {eps:g}, timm's ViT uses "
+                                  f"{TIMM_LAYER_NORM_EPS:g}: pass norm_layer=partial(torch.nn.LayerNorm, "
+                                  f"eps={eps:g}) to timm.create_model to compute the same features")
     elif to == "hf":
         export_hf(imported.model, dst)
     else:
