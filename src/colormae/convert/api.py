@@ -11,6 +11,7 @@ Imports (``--from``): ``colormae`` (our checkpoint or bare state dict), ``mae`` 
 from __future__ import annotations
 
 import json
+from collections.abc import Sequence
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
@@ -20,7 +21,7 @@ from safetensors.torch import save_file
 from torch import Tensor
 
 from colormae.convert.formats import FROM_LAYOUTS, TO_FORMATS
-from colormae.convert.infer import infer_config
+from colormae.convert.infer import Hint, infer, metadata_hints
 from colormae.convert.keymap import list_keys
 from colormae.convert.layouts import LAYOUTS
 from colormae.convert.reading import ConversionError, Source, read_source
@@ -85,9 +86,16 @@ def load_into(model: torch.nn.Module, sd: dict[str, Tensor], *,
 
 
 def _from_ours(sd: dict[str, Tensor], config: MAEConfig | None, overrides: dict[str, Any],
-               with_decoder: bool = True) -> MaskedAutoencoder:
-    cfg = config if config is not None else infer_config(sd, with_decoder=with_decoder, **overrides)
-    model = MaskedAutoencoder(cfg)
+               with_decoder: bool = True, *, hints: Sequence[Hint] = (),
+               notes: list[str] | None = None) -> MaskedAutoencoder:
+    """Our model holding ``sd``; the config is ``config`` or inferred from the shapes (its notes are
+    appended to ``notes``)."""
+    if config is None:
+        inferred = infer(sd, with_decoder=with_decoder, hints=hints, **overrides)
+        config = inferred.config
+        if notes is not None:
+            notes.extend(inferred.notes)
+    model = MaskedAutoencoder(config)
     load_into(model, sd, partial_prefixes=() if with_decoder else ("decoder_", "mask_token"))
     return model.eval()
 
@@ -106,12 +114,15 @@ def import_model(path: str | Path, from_: str = "auto", *, config: MAEConfig | N
 
     ``config`` fixes the architecture; otherwise it is read from the checkpoint (colormae, HF) or
     inferred from shapes (mae, mmpretrain, timm) with ``overrides`` such as ``num_heads=6`` applied.
+    Head counts that are not in the checkpoint come from its metadata or a preset with the same shapes,
+    or are guessed; ``Imported.notes`` says which (see :mod:`colormae.convert.infer`).
     """
     if from_ not in FROM_LAYOUTS:
         raise UserError(f"--from must be one of {', '.join(FROM_LAYOUTS)}, got {from_!r}")
     src = read_source(path)
     layout = detect_layout(src) if from_ == "auto" else from_
-    notes: list[str] = []
+    notes: list[str] = list(src.notes)
+    hints = metadata_hints(src.raw)
     sd = src.state_dict
     if layout == "colormae":
         if src.raw.get("kind") not in (None, "pretrain"):
@@ -119,17 +130,18 @@ def import_model(path: str | Path, from_: str = "auto", *, config: MAEConfig | N
                                   "checkpoints convert")
         if config is None and isinstance(src.raw.get("model_config"), dict):
             config = MAEConfig(**{**src.raw["model_config"], **overrides})
-        model = _from_ours(sd, config, overrides)
+        model = _from_ours(sd, config, overrides, hints=hints, notes=notes)
     elif layout == "hf":
         from colormae.convert import hf_vitmae as hf
 
         ours, hf_cfg = hf.state_dict_from_hf(_hf_legacy_decoder_names(sd), src.hf_config)
-        model = _from_ours(ours, config or hf_cfg, overrides)
+        model = _from_ours(ours, config or hf_cfg, overrides, hints=hints, notes=notes)
     elif layout == "timm":
-        model = _from_ours(LAYOUTS["timm"].to_ours(sd), config, overrides, with_decoder=False)
+        model = _from_ours(LAYOUTS["timm"].to_ours(sd), config, overrides, with_decoder=False, hints=hints,
+                           notes=notes)
         notes.append("timm ViT holds the encoder only: the decoder is freshly initialised (MAE init)")
     else:
-        model = _from_ours(LAYOUTS[layout].to_ours(sd), config, overrides)
+        model = _from_ours(LAYOUTS[layout].to_ours(sd), config, overrides, hints=hints, notes=notes)
     return Imported(model=model, layout=layout, notes=notes)
 
 
