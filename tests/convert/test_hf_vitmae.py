@@ -79,7 +79,7 @@ def test_default_hf_config_converts_to_the_same_loss(tmp_path, gen, capsys):
 
     from colormae.cli import main
     from colormae.models import MaskedAutoencoder
-    from colormae.train.checkpoint import load_mae
+    from colormae.loading import load
 
     cfg = _small_default_hf_config()
     assert cfg.layer_norm_eps == 1e-12 == transformers.ViTMAEConfig().layer_norm_eps
@@ -88,7 +88,7 @@ def test_default_hf_config_converts_to_the_same_loss(tmp_path, gen, capsys):
     hf.save_pretrained(tmp_path / "hf")
     assert main(["convert", str(tmp_path / "hf"), "-o", str(tmp_path / "ours.pt")]) == 0
     capsys.readouterr()
-    ours = load_mae(tmp_path / "ours.pt")
+    ours = load(tmp_path / "ours.pt").mae()
     assert ours.config.layer_norm_eps == 1e-12
     assert all(m.eps == 1e-12 for m in ours.modules() if isinstance(m, torch.nn.LayerNorm))
     images = torch.randn(4, 3, 32, 32, generator=gen)
