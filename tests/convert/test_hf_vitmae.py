@@ -76,10 +76,11 @@ def _small_default_hf_config():
 
 def test_default_hf_config_converts_to_the_same_loss(tmp_path, gen, capsys):
     from dataclasses import replace
+    from functools import partial
 
     from colormae.cli import main
-    from colormae.models import MaskedAutoencoder
     from colormae.loading import load
+    from colormae.models import MaskedAutoencoder
 
     cfg = _small_default_hf_config()
     assert cfg.layer_norm_eps == 1e-12 == transformers.ViTMAEConfig().layer_norm_eps
@@ -107,6 +108,21 @@ def test_default_hf_config_converts_to_the_same_loss(tmp_path, gen, capsys):
     # and out again: the exported config.json keeps HF's epsilon
     assert main(["convert", str(tmp_path / "ours.pt"), "-o", str(tmp_path / "back"), "--to", "hf"]) == 0
     assert transformers.ViTMAEConfig.from_pretrained(tmp_path / "back").layer_norm_eps == 1e-12
+    # to timm: the note says what to add, and with it timm computes our features
+    import timm
+    from safetensors.torch import load_file
+
+    from colormae.convert import convert, timm_spec
+
+    notes = convert(tmp_path / "ours.pt", tmp_path / "enc.safetensors", to="timm").notes
+    assert any("LayerNorm epsilon is 1e-12" in n and "eps=1e-12" in n for n in notes)
+    name, kwargs = timm_spec(ours.config)
+    vit = timm.create_model(name, pretrained=False, num_classes=0, **kwargs,
+                            norm_layer=partial(torch.nn.LayerNorm, eps=1e-12)).eval()
+    vit.load_state_dict(load_file(str(tmp_path / "enc.safetensors")))
+    with torch.no_grad():
+        torch.testing.assert_close(vit.forward_features(images), ours.encoder.forward_features(images),
+                                   rtol=0, atol=0)
 
 
 def test_hf_configs_we_cannot_compute_are_refused():

@@ -163,20 +163,32 @@ def timm_spec(config: MAEConfig) -> tuple[str, dict[str, Any]]:
     return f"vit_{size or 'base'}_patch16_224", kwargs
 
 
+def timm_notes(config: MAEConfig) -> list[str]:
+    """What a user must add to :func:`timm_spec`'s ``create_model`` call to compute the same features:
+    the LayerNorm epsilon when it is not timm's (a Hugging Face import keeps 1e-12)."""
+    eps = config.layer_norm_eps
+    if eps == TIMM_LAYER_NORM_EPS:
+        return []
+    return [f"the model's LayerNorm epsilon is {eps:g}, timm's ViT uses {TIMM_LAYER_NORM_EPS:g}: also pass "
+            f"norm_layer=functools.partial(torch.nn.LayerNorm, eps={eps:g}) to timm.create_model"]
+
+
 def export_timm(model: MaskedAutoencoder, dst: str | Path) -> Path:
     """Save the encoder as a timm ViT state dict (safetensors), with the timm name in the metadata.
 
     Load it with ``timm.create_model(name, pretrained=False, num_classes=0, **kwargs).load_state_dict(
     safetensors.torch.load_file(dst))``; ``name`` and ``kwargs`` are in the file's metadata
-    (``timm_model``, ``timm_kwargs``) and printed by ``colormae convert``.
+    (``timm_model``, ``timm_kwargs``, ``layer_norm_eps``) and printed by ``colormae convert``; see
+    :func:`timm_notes` for a LayerNorm epsilon other than timm's.
     """
     dst = Path(dst)
     dst.parent.mkdir(parents=True, exist_ok=True)
     theirs = LAYOUTS["timm"].from_ours(_encoder_sd(model))
     sd = {k: v.detach().contiguous().clone() for k, v in theirs.items()}
     name, kwargs = timm_spec(model.config)
-    save_file(sd, str(dst), metadata={"format": "timm", "timm_model": name, "timm_kwargs": json.dumps(kwargs),
-                                      "num_classes": "0"})
+    meta = {"format": "timm", "timm_model": name, "timm_kwargs": json.dumps(kwargs), "num_classes": "0",
+            "layer_norm_eps": repr(model.config.layer_norm_eps)}
+    save_file(sd, str(dst), metadata=meta)
     return dst
 
 
@@ -209,11 +221,7 @@ def convert(src: str | Path, dst: str | Path, *, from_: str = "auto", to: str = 
     imported = import_model(src, from_, config=config, **overrides)
     if to == "timm":
         export_timm(imported.model, dst)
-        eps = imported.model.config.layer_norm_eps
-        if eps != TIMM_LAYER_NORM_EPS:
-            imported.notes.append(f"the model's LayerNorm epsilon is {eps:g}, timm's ViT uses "
-                                  f"{TIMM_LAYER_NORM_EPS:g}: pass norm_layer=partial(torch.nn.LayerNorm, "
-                                  f"eps={eps:g}) to timm.create_model to compute the same features")
+        imported.notes.extend(timm_notes(imported.model.config))
     elif to == "hf":
         export_hf(imported.model, dst)
     else:
