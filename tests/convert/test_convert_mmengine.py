@@ -170,6 +170,25 @@ def test_restricted_unpickler_rules():
             type(obj).__init__ = print  # ... nor changed
 
 
+def _victim(a=0):
+    return a
+
+
+def _set_defaults_pickle(module: str, name: str) -> bytes:
+    """GLOBAL module.name, then BUILD with slot state {"__defaults__": (1,)}: sets the function's defaults."""
+    state = b"N}X\x0c\x00\x00\x00__defaults__K\x01\x85s\x86"  # (None, {"__defaults__": (1,)})
+    return b"\x80\x02c" + f"{module}\n{name}\n".encode() + state + b"b."
+
+
+def test_restricted_unpickler_does_not_touch_globals():
+    before = torch._utils._rebuild_tensor_v2.__defaults__
+    with pytest.raises(UnsafePickleError, match="would set attributes of <function _rebuild_tensor_v2"):
+        safe_load(io.BytesIO(_set_defaults_pickle("torch._utils", "_rebuild_tensor_v2")))
+    assert torch._utils._rebuild_tensor_v2.__defaults__ == before
+    pickle.loads(_set_defaults_pickle(__name__, "_victim"))  # what plain pickle does with those bytes
+    assert _victim() == 1
+
+
 class ConversionErrorLike:
     def __init__(self):
         self.a = [1, 2]

@@ -10,7 +10,8 @@ file without importing or calling anything outside an allow-list:
   scalar reconstructors, ``OrderedDict``, ``argparse.Namespace``) gives the real object; any other name
   gives an inert :class:`Opaque` subclass that stands for it. Nothing is imported for it.
 - ``NEWOBJ`` / ``BUILD`` on such a stand-in (how plain objects pickle: ``cls.__new__(cls)`` then its
-  ``__dict__``) make an inert instance that keeps the args and the state as data.
+  ``__dict__``) make an inert instance that keeps the args and the state as data. ``BUILD`` on anything
+  callable (a class, an allow-listed function) is refused: their attributes are the process's state.
 - Calling a stand-in (``REDUCE``, ``INST`` with arguments, or an allow-listed rebuild function that would
   call it) raises :class:`UnsafePickleError` naming the callable: a file whose ``__reduce__`` would run
   ``os.system``, ``builtins.exec``, ``subprocess.Popen`` or any other non-allow-listed callable is refused
@@ -189,9 +190,9 @@ class Unpickler(pickle._Unpickler):  # type: ignore[name-defined]
         raise UnsafePickleError(f"the pickle would make an object of {cls!r}, which is not allow-listed")
 
     def load_build(self) -> None:
-        inst = self.stack[-1]
-        if isinstance(inst, type):
-            raise UnsafePickleError(f"the pickle would set attributes of the class {inst!r}")
+        inst = self.stack[-2]  # the state is on top
+        if callable(inst):  # a class or an allow-listed function: its attributes are global state
+            raise UnsafePickleError(f"the pickle would set attributes of {inst!r}")
         super().load_build()
 
     def _instantiate(self, klass: Any, args: tuple) -> None:  # INST / OBJ (protocols 0 and 1)
