@@ -135,6 +135,10 @@ def import_model(path: str | Path, from_: str = "auto", *, config: MAEConfig | N
         from colormae.convert import hf_vitmae as hf
 
         ours, hf_cfg = hf.state_dict_from_hf(_hf_legacy_decoder_names(sd), src.hf_config)
+        if config is None and hf_cfg is None and "layer_norm_eps" not in overrides:
+            overrides = {**overrides, "layer_norm_eps": hf.HF_LAYER_NORM_EPS}
+            notes.append(f"no config.json: LayerNorm epsilon taken as {hf.HF_LAYER_NORM_EPS:g}, "
+                         "ViTMAEConfig's default (weights do not store it)")
         model = _from_ours(ours, config or hf_cfg, overrides, hints=hints, notes=notes)
     elif layout == "timm":
         model = _from_ours(LAYOUTS["timm"].to_ours(sd), config, overrides, with_decoder=False, hints=hints,
