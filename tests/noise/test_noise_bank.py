@@ -95,6 +95,7 @@ def test_integer_bank_loads_with_ties_broken_and_said(tmp_path, dtype):
         assert pattern.unique().numel() == pattern.numel()
     with pytest.warns(BankWarning):
         assert torch.equal(PatternBank.load(path).patterns, bank.patterns)  # the same on every load
+    assert "ties broken by a fixed jitter" in bank.describe().splitlines()[0]
 
 
 @pytest.mark.parametrize("mode", ["independent", "reference"])

@@ -269,7 +269,9 @@ class PatternBank:
         p = self.patterns
         lines = []
         if self.source:
-            lines.append(f"file:     {self.source} (stored as {self.stored_dtype})")
+            integer = self.stored_dtype is not None and np.dtype(self.stored_dtype).kind in "iub"
+            jitter = "; ties broken by a fixed jitter in [0, 0.5)" if integer else ""
+            lines.append(f"file:     {self.source} (stored as {self.stored_dtype}{jitter})")
         lines.append(f"patterns: {n} x {h}x{w} ({str(p.dtype).replace('torch.', '')}, {p.device})")
         lines.append(f"colour:   {self.color or 'unknown (no metadata)'}")
         lines.append(f"sigmas:   {_describe_sigmas(self.sigmas)}")
