@@ -98,6 +98,39 @@ def all_gather_object(obj: Any, info: DistInfo) -> list[Any]:
     return out
 
 
+def local_world_size() -> int:
+    """Processes of this job on this machine (torchrun's ``LOCAL_WORLD_SIZE``; 1 when unset)."""
+    try:
+        return max(1, int(os.environ.get("LOCAL_WORLD_SIZE", 1)))
+    except ValueError as err:
+        raise UserError(f"bad torchrun environment variable LOCAL_WORLD_SIZE: {err}") from err
+
+
+def control_group(info: DistInfo) -> Any:
+    """A process group for small host-side agreements (stop requests): gloo, CPU tensors.
+
+    With NCCL an all-reduce of a flag would need a GPU tensor and a device sync to read it; a gloo
+    group over the same ranks costs one network round trip and never waits for the GPU. ``None`` (the
+    default group) when the job already runs on gloo, or when not distributed. Collective: every rank
+    must call it.
+    """
+    if not (info.distributed and tdist.is_initialized()) or tdist.get_backend() == "gloo":
+        return None
+    return tdist.new_group(backend="gloo")
+
+
+def any_rank(flag: bool, info: DistInfo, group: Any = None) -> bool:
+    """Whether ``flag`` is true on any rank (one 1-element all-reduce on CPU; ``flag`` alone for one process).
+
+    ``group`` comes from :func:`control_group`. Every rank must call it at the same point.
+    """
+    if not (info.distributed and tdist.is_initialized()):
+        return flag
+    value = torch.tensor([1 if flag else 0], dtype=torch.int32)
+    tdist.all_reduce(value, op=tdist.ReduceOp.MAX, group=group)
+    return bool(value.item())
+
+
 def seed_everything(seed: int) -> None:
     """Seed torch (CPU and CUDA), numpy and python ``random``; pass ``seed + rank`` for per-rank streams."""
     torch.manual_seed(seed)
