@@ -119,16 +119,17 @@ def control_group(info: DistInfo) -> Any:
     return tdist.new_group(backend="gloo")
 
 
-def any_rank(flag: bool, info: DistInfo, group: Any = None) -> bool:
-    """Whether ``flag`` is true on any rank (one 1-element all-reduce on CPU; ``flag`` alone for one process).
+def max_over_ranks(value: int, info: DistInfo, group: Any = None) -> int:
+    """The largest ``value`` of all ranks (one 1-element all-reduce on CPU; ``value`` for one process).
 
+    E.g. a stop request's signal number (0: none), so every rank stops at the same step and knows why.
     ``group`` comes from :func:`control_group`. Every rank must call it at the same point.
     """
     if not (info.distributed and tdist.is_initialized()):
-        return flag
-    value = torch.tensor([1 if flag else 0], dtype=torch.int32)
-    tdist.all_reduce(value, op=tdist.ReduceOp.MAX, group=group)
-    return bool(value.item())
+        return value
+    tensor = torch.tensor([value], dtype=torch.int64)
+    tdist.all_reduce(tensor, op=tdist.ReduceOp.MAX, group=group)
+    return int(tensor.item())
 
 
 def seed_everything(seed: int) -> None:

@@ -42,11 +42,17 @@ from colormae.errors import UserError
 from colormae.progress import progress as progress_bar
 from colormae.progress import write
 from colormae.train import checkpoint as ckpt_io
-from colormae.train.distributed import DistInfo, all_gather_object, any_rank, barrier, control_group
+from colormae.train.distributed import DistInfo, all_gather_object, barrier, control_group, max_over_ranks
 from colormae.train.finite import NonFiniteTracker, TrainingDiverged, weights_finite
 from colormae.train.metrics import MetricsLogger, peak_memory_mb
 from colormae.train.rng import capture_rng, restore_rng
-from colormae.train.signals import ForcedQuit, StopSignals, TrainingInterrupted, shield_loader_workers
+from colormae.train.signals import (
+    ForcedQuit,
+    StopSignals,
+    TrainingInterrupted,
+    shield_loader_workers,
+    signal_name,
+)
 
 StepFn = Callable[[nn.Module, Any, int], "tuple[torch.Tensor, dict[str, float]]"]
 AMP_MODES = ("none", "bf16", "fp16")
@@ -321,18 +327,19 @@ def fit(model: nn.Module, loader: Iterable, step_fn: StepFn, optimizer: torch.op
                 if ckpt_every > 0 and step % ckpt_every == 0:
                     last_ckpt = save(step) or last_ckpt
                     saved_step = step
-                if any_rank(signals.requested, dist, stop_group):  # every rank stops at this boundary
+                stop_signum = max_over_ranks(signals.signum or 0, dist, stop_group)  # all ranks agree
+                if stop_signum:  # every rank stops at this boundary, the one signalled or not
                     if step != saved_step:
                         last_ckpt = save(step) or last_ckpt
                         saved_step = step
                     with signals.saving():
                         barrier(dist)  # nobody exits (and makes torchrun kill the rest) mid-write
                     bar.close()
+                    why = signal_name(stop_signum)
                     if dist.is_main:
                         saved = f"saved {good_ckpt}" if out_dir is not None else "nothing saved (no out_dir)"
-                        write(f"stopped by {signals.name} at step {step}: {saved}; continue with --resume")
-                    raise TrainingInterrupted(f"stopped by {signals.name} at step {step}",
-                                              signum=signals.signum)
+                        write(f"stopped by {why} at step {step}: {saved}; continue with --resume")
+                    raise TrainingInterrupted(f"stopped by {why} at step {step}", signum=stop_signum)
         if step != saved_step:
             last_ckpt = save(step) or last_ckpt
     except (TrainingInterrupted, TrainingDiverged):

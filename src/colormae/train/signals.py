@@ -101,12 +101,17 @@ class StopSignals:
     @property
     def name(self) -> str:
         """The first signal's name (``SIGTERM``), or ``"stop request"``."""
-        if self.signum is None:
-            return "stop request"
-        try:
-            return signal.Signals(self.signum).name
-        except ValueError:
-            return f"signal {self.signum}"
+        return signal_name(self.signum)
+
+
+def signal_name(signum: int | None) -> str:
+    """``SIGTERM`` for 15; ``"stop request"`` for ``None`` / 0."""
+    if not signum:
+        return "stop request"
+    try:
+        return signal.Signals(signum).name
+    except ValueError:
+        return f"signal {signum}"
 
 
 class _IgnoreStopSignals:
