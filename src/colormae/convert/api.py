@@ -128,6 +128,9 @@ def import_model(path: str | Path, from_: str = "auto", *, config: MAEConfig | N
         notes.append("timm ViT holds the encoder only: the decoder is freshly initialised (MAE init)")
     else:
         model = _from_ours(LAYOUTS[layout].to_ours(sd), config, overrides)
+    from colormae.train.checkpoint import require_finite
+
+    require_finite(model.state_dict(), path)  # a diverged run's weights evaluate to nonsense: refuse them
     return Imported(model=model, layout=layout, notes=notes)
 
 
