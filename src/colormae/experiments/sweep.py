@@ -422,12 +422,12 @@ def run_sweep(out_dir: str | Path, *, data: str = "mnist5k", budget: int = 200,
         pattern_size: side of the generated pattern banks (paper: 256; the window is only the patch grid).
         probe_epochs, probe_samples: linear-probe epochs and an optional cap on train / val images.
         isolate: pretrain each arm in a child process (default: on CPU, see the module docstring).
-        progress: one tqdm bar over the arms; ``verbose`` adds the pretraining / probing bars of each arm.
-        echo: where the one line per finished arm goes (default: ``tqdm.write``, above the bar).
+        progress: one progress bar over the arms; ``verbose`` adds the pretraining / probing bars of each arm.
+        echo: where the one line per finished arm goes (default: ``colormae.progress.write``, above the bar).
     """
-    from tqdm.auto import tqdm
-
     from colormae.data import build_dataset
+    from colormae.progress import progress as progress_bar
+    from colormae.progress import write
 
     if budget < 1:
         raise UserError(f"--budget must be a positive number of steps, got {budget}")
@@ -448,8 +448,8 @@ def run_sweep(out_dir: str | Path, *, data: str = "mnist5k", budget: int = 200,
     csv_path = out / RESULTS_CSV
     results = read_csv_results(csv_path)
     _check_same_settings(out / "sweep.json", settings)
-    echo = echo or tqdm.write
-    bar = tqdm(specs, desc="sweep", unit="arm", disable=not progress)
+    echo = echo or write
+    bar = progress_bar(specs, desc="sweep", unit="arm", enabled=progress)
     for i, spec in enumerate(bar, start=1):
         labels = ", ".join(f"{a.group}={a.setting}" for a in arms if a.spec == spec)
         bar.set_postfix_str(spec.key)

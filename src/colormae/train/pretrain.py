@@ -14,9 +14,9 @@ from typing import Any
 
 import torch
 import torch.distributed as tdist
-from tqdm.auto import tqdm
 
 from colormae.errors import UserError
+from colormae.progress import write
 from colormae.train.distributed import cleanup_distributed, init_distributed, seed_everything
 from colormae.train.engine import FitResult, fit, plan_steps
 from colormae.train.loader import build_train_loader
@@ -99,7 +99,7 @@ def pretrain(out_dir: str | Path, *, model: str = "mae_vit_base_patch16", norm_p
 
         if info.is_main:
             n_params = sum(p.numel() for p in net.parameters()) / 1e6
-            tqdm.write(f"pretraining {model} ({n_params:.1f}M params) on {data} ({len(dataset)} images), "
+            write(f"pretraining {model} ({n_params:.1f}M params) on {data} ({len(dataset)} images), "
                        f"{masking if not mask_schedule else 'scheduled'} masking {mask_ratio:g}; "
                        f"{info.world_size} x {dev.type}, effective batch {effective}, peak lr {peak_lr:.3g}, "
                        f"{total} steps ({steps_per_epoch}/epoch, warmup {warmup}), amp {amp_mode} "
