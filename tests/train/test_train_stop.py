@@ -46,6 +46,9 @@ def test_signal_between_optimizer_step_and_counter_resumes_exactly(tmp_path, sig
 
 
 def test_signals_during_the_save_do_not_abort_it(tmp_path, monkeypatch):
+    from colormae.train import signals
+
+    monkeypatch.setattr(signals, "PRESS_GAP", 0.0)  # the Ctrl-Cs below would force a quit outside a save
     real_save = ckpt_io.save_checkpoint
     sent = {"n": 0}
 
@@ -65,7 +68,15 @@ def test_signals_during_the_save_do_not_abort_it(tmp_path, monkeypatch):
     assert not list((tmp_path / "checkpoints").glob("*.tmp"))
 
 
-def test_third_ctrl_c_outside_a_save_forces_a_quit():
+def test_third_ctrl_c_outside_a_save_forces_a_quit(monkeypatch):
+    from colormae.train import signals
+
+    stop = StopSignals()
+    with stop:  # two SIGINTs at once (terminal + torchrun forwarding) are one press
+        os.kill(os.getpid(), signal.SIGINT)
+        os.kill(os.getpid(), signal.SIGINT)
+        assert stop.count == 2 and stop._ints == 1
+    monkeypatch.setattr(signals, "PRESS_GAP", 0.0)  # every SIGINT below is a separate press
     stop = StopSignals()
     with stop:
         for _ in range(FORCE_AFTER - 1):

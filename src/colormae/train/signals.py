@@ -7,14 +7,17 @@ checkpoint then labels updated weights with the previous step), or in the middle
 looks at :attr:`StopSignals.requested` at each step boundary, where stopping is safe, saves and exits.
 Signals that arrive while it saves are recorded and otherwise ignored.
 
-The one escape hatch: a third Ctrl-C outside a save (a run stuck, e.g., in a data loader) raises
-:class:`ForcedQuit` at once, without a checkpoint; the last one written stays valid.
+The one escape hatch: a third Ctrl-C press outside a save (a run stuck, e.g., in a data loader) raises
+:class:`ForcedQuit` at once, without a checkpoint; the last one written stays valid. SIGINTs closer than
+:data:`PRESS_GAP` seconds count as one press (under torchrun one Ctrl-C reaches a worker twice: from the
+terminal and forwarded by torchrun).
 """
 
 from __future__ import annotations
 
 import signal
 import threading
+import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from types import FrameType
@@ -24,6 +27,8 @@ from typing import Any
 STOP_SIGNALS: tuple[signal.Signals, ...] = (signal.SIGINT, signal.SIGTERM)
 #: Ctrl-C presses (outside a save) after which the run quits without waiting for the step to end.
 FORCE_AFTER = 3
+#: SIGINTs less than this many seconds apart are one Ctrl-C press.
+PRESS_GAP = 0.5
 
 
 class TrainingInterrupted(KeyboardInterrupt):
@@ -50,6 +55,7 @@ class StopSignals:
         self.count = 0                   #: signals received so far
         self._saving = 0
         self._ints = 0
+        self._last_int = -float("inf")
         self._previous: dict[int, Any] = {}
 
     @property
@@ -75,7 +81,10 @@ class StopSignals:
     def _handle(self, signum: int, frame: FrameType | None) -> None:
         self.request(signum)
         if signum == signal.SIGINT and not self._saving:
-            self._ints += 1
+            now = time.monotonic()
+            if now - self._last_int >= PRESS_GAP:
+                self._ints += 1
+            self._last_int = now
             if self._ints >= FORCE_AFTER:  # nothing is printed here: a handler may run mid-write
                 raise ForcedQuit(f"Ctrl-C pressed {self._ints} times: quitting without a checkpoint")
 
