@@ -13,7 +13,8 @@ import torch.multiprocessing as mp
 
 pytestmark = pytest.mark.skipif(not torch.distributed.is_available(), reason="torch.distributed missing")
 
-STOP_AT = 3   # rank 1 gets SIGTERM right after its 3rd optimizer update
+SIGNAL_AT = 3  # rank 1 gets SIGTERM right after its 3rd optimizer update
+STOP_AT = 4    # the ranks' vote overlaps a step: all of them stop one boundary later
 TOTAL = 6
 
 
@@ -53,7 +54,7 @@ def _rank_main(rank: int, world: int, port: int, out: str) -> None:
         def step_then_sigterm(self, *args, **kwargs):
             result = real(self, *args, **kwargs)
             calls["n"] += 1
-            if calls["n"] == STOP_AT:  # between the update and the step counter, on this rank only
+            if calls["n"] == SIGNAL_AT:  # between the update and the step counter, on this rank only
                 os.kill(os.getpid(), signal.SIGTERM)
             return result
 

@@ -106,30 +106,40 @@ def local_world_size() -> int:
         raise UserError(f"bad torchrun environment variable LOCAL_WORLD_SIZE: {err}") from err
 
 
-def control_group(info: DistInfo) -> Any:
-    """A process group for small host-side agreements (stop requests): gloo, CPU tensors.
+class RankVote:
+    """Ranks agree on a small number (the largest wins) once per step, without waiting for each other.
 
-    With NCCL an all-reduce of a flag would need a GPU tensor and a device sync to read it; a gloo
-    group over the same ranks costs one network round trip and never waits for the GPU. ``None`` (the
-    default group) when the job already runs on gloo, or when not distributed. Collective: every rank
-    must call it.
+    :meth:`submit` starts an all-reduce (MAX) of this rank's value and returns the agreed value of the
+    *previous* call: the collective overlaps a whole step, so its network round trip (a ring over all
+    ranks) never delays training. Every rank gets the same answer at the same call, so all act on it at
+    the same step, one step after the request. It runs on its own gloo group of CPU tensors: no GPU
+    sync, no interleaving with DDP's gradient all-reduces. For one process, :meth:`submit` returns its
+    value at once. Creating it is collective (every rank, same point), as is every :meth:`submit`.
     """
-    if not (info.distributed and tdist.is_initialized()) or tdist.get_backend() == "gloo":
-        return None
-    return tdist.new_group(backend="gloo")
 
+    def __init__(self, info: DistInfo) -> None:
+        self.active = info.distributed and tdist.is_initialized()
+        self._group = tdist.new_group(backend="gloo") if self.active else None
+        self._pending: tuple[Any, torch.Tensor] | None = None
 
-def max_over_ranks(value: int, info: DistInfo, group: Any = None) -> int:
-    """The largest ``value`` of all ranks (one 1-element all-reduce on CPU; ``value`` for one process).
+    def submit(self, value: int) -> int:
+        """Offer ``value``; returns the largest value all ranks offered at the previous call (0 at first)."""
+        if not self.active:
+            return value
+        agreed = self.finish()
+        tensor = torch.tensor([value], dtype=torch.int64)
+        work = tdist.all_reduce(tensor, op=tdist.ReduceOp.MAX, group=self._group, async_op=True)
+        self._pending = (work, tensor)
+        return agreed
 
-    E.g. a stop request's signal number (0: none), so every rank stops at the same step and knows why.
-    ``group`` comes from :func:`control_group`. Every rank must call it at the same point.
-    """
-    if not (info.distributed and tdist.is_initialized()):
-        return value
-    tensor = torch.tensor([value], dtype=torch.int64)
-    tdist.all_reduce(tensor, op=tdist.ReduceOp.MAX, group=group)
-    return int(tensor.item())
+    def finish(self) -> int:
+        """Wait for the vote in flight, if any, and return its result (0 if none)."""
+        if self._pending is None:
+            return 0
+        work, tensor = self._pending
+        self._pending = None
+        work.wait()
+        return int(tensor.item())
 
 
 def seed_everything(seed: int) -> None:

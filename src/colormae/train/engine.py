@@ -42,7 +42,7 @@ from colormae.errors import UserError
 from colormae.progress import progress as progress_bar
 from colormae.progress import write
 from colormae.train import checkpoint as ckpt_io
-from colormae.train.distributed import DistInfo, all_gather_object, barrier, control_group, max_over_ranks
+from colormae.train.distributed import DistInfo, RankVote, all_gather_object, barrier
 from colormae.train.finite import NonFiniteTracker, TrainingDiverged, weights_finite
 from colormae.train.metrics import MetricsLogger, peak_memory_mb
 from colormae.train.rng import capture_rng, restore_rng
@@ -208,7 +208,7 @@ def fit(model: nn.Module, loader: Iterable, step_fn: StepFn, optimizer: torch.op
         train_model = ddp_model
     if compile:
         train_model = torch.compile(train_model)  # type: ignore[assignment]
-    stop_group = control_group(dist)
+    stop_vote = RankVote(dist)  # SIGINT / SIGTERM on any rank stops every rank at the same step
     shield_loader_workers(loader)
 
     if out_dir is not None and dist.is_main and payload and payload.get("config") is not None:
@@ -278,6 +278,22 @@ def fit(model: nn.Module, loader: Iterable, step_fn: StepFn, optimizer: torch.op
         interval.update(loss=torch.zeros((), device=device), n=0, extra={}, t0=time.perf_counter(), samples=0)
         return value
 
+    def stop_here(signum: int) -> None:
+        """Stop at this step boundary (every rank together): save with every rank's RNG, then raise."""
+        nonlocal last_ckpt, saved_step
+        if step != saved_step:
+            last_ckpt = save(step) or last_ckpt
+            saved_step = step
+        with signals.saving():
+            barrier(dist)  # nobody exits (and makes torchrun kill the rest) while rank 0 writes
+        stop_vote.finish()  # every rank submitted this boundary's vote: collect it, leave nothing in flight
+        bar.close()
+        why = signal_name(signum)
+        if dist.is_main:
+            saved = f"saved {good_ckpt}" if out_dir is not None else "nothing saved (no out_dir)"
+            write(f"stopped by {why} at step {step}: {saved}; continue with --resume")
+        raise TrainingInterrupted(f"stopped by {why} at step {step}", signum=signum)
+
     end_step = total_steps if stop_at_step is None else min(total_steps, stop_at_step)
     consistent = True  # False from the optimizer step until the step counter and RNG snapshot follow it
     signals = StopSignals().install()
@@ -327,22 +343,19 @@ def fit(model: nn.Module, loader: Iterable, step_fn: StepFn, optimizer: torch.op
                 if ckpt_every > 0 and step % ckpt_every == 0:
                     last_ckpt = save(step) or last_ckpt
                     saved_step = step
-                stop_signum = max_over_ranks(signals.signum or 0, dist, stop_group)  # all ranks agree
-                if stop_signum:  # every rank stops at this boundary, the one signalled or not
-                    if step != saved_step:
-                        last_ckpt = save(step) or last_ckpt
-                        saved_step = step
-                    with signals.saving():
-                        barrier(dist)  # nobody exits (and makes torchrun kill the rest) mid-write
-                    bar.close()
-                    why = signal_name(stop_signum)
-                    if dist.is_main:
-                        saved = f"saved {good_ckpt}" if out_dir is not None else "nothing saved (no out_dir)"
-                        write(f"stopped by {why} at step {step}: {saved}; continue with --resume")
-                    raise TrainingInterrupted(f"stopped by {why} at step {step}", signum=stop_signum)
+                stop_signum = stop_vote.submit(signals.signum or 0)  # the same answer on every rank
+                if stop_signum:
+                    stop_here(stop_signum)
         if step != saved_step:
             last_ckpt = save(step) or last_ckpt
-    except (TrainingInterrupted, TrainingDiverged):
+            saved_step = step
+        late = stop_vote.finish()  # a request in the last step: the run is complete and saved
+        if late:
+            stop_here(late)
+    except TrainingInterrupted:
+        raise
+    except TrainingDiverged:  # raised on every rank at the same collective check: the vote can be collected
+        stop_vote.finish()
         raise
     except KeyboardInterrupt as err:  # raised by the job's own code (or a forced quit), not by a signal
         bar.close()
