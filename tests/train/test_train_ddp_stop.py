@@ -25,13 +25,13 @@ def _free_port() -> int:
 
 
 def _pretrain(out: str, resume: bool):
+    from colormae.jobs.pretrain import PretrainConfig
     from colormae.train.pretrain import pretrain
 
-    return pretrain(out, model="mae_vit_micro_32px", data="mnist5k", num_workers=0, masking="green",
-                    bank_size=16, pattern_size=16, epochs=1, max_steps=TOTAL, batch_size=4,
-                    warmup_epochs=0.001, lr=1e-3, amp="none", ckpt_every=0, log_every=1, device="cpu",
-                    progress=False,
-                    resume=True if resume else None)
+    return pretrain(PretrainConfig(
+        out=out, model="mae_vit_micro_32px", data="mnist5k", num_workers=0, masking="green", bank_size=16,
+        pattern_size=16, epochs=1, max_steps=TOTAL, batch_size=4, warmup_epochs=0.001, lr=1e-3, amp="none",
+        ckpt_every=0, log_every=1, device="cpu", progress=False, resume="auto" if resume else None))
 
 
 def _rank_main(rank: int, world: int, port: int, out: str) -> None:

@@ -13,6 +13,7 @@ import torch
 from toy import assert_identical, make_step_fn, run_toy, weights
 
 from colormae.cli import main
+from colormae.errors import UserError
 from colormae.train import checkpoint as ckpt_io
 from colormae.train.finite import NonFiniteTracker, TrainingDiverged
 from colormae.train.metrics import read_metrics, truncate_metrics
@@ -79,7 +80,11 @@ def test_evaluation_refuses_non_finite_weights(tmp_path, capsys):
     path = ckpt_io.save_checkpoint(tmp_path / "nan.pt", {"kind": "pretrain", "model": state, "step": 9,
                                                          "model_config": asdict(model.config)})
     with pytest.raises(ckpt_io.NonFiniteCheckpoint, match="decoder_pred.weight"):
-        ckpt_io.load_mae(path)
+        ckpt_io.load_checkpoint(path)
+    import colormae
+
+    with pytest.raises(UserError, match="decoder_pred.weight"):
+        colormae.load(path)
     assert main(["knn", str(path), "--data", "mnist5k", "--no-progress", "--device", "cpu"]) == 2
     err = capsys.readouterr().err
     assert err.startswith("error: ") and "not finite" in err and err.count("\n") == 1

@@ -51,3 +51,16 @@ def test_explicit_setting_and_environment_win(machine, monkeypatch):
     assert th.choose_threads(None, 2) == 8
     with pytest.raises(UserError, match="at least 1"):
         th.choose_threads(0, 1)
+
+
+def test_every_job_applies_the_threads_setting(tmp_path):
+    from colormae.cli import main
+
+    before = torch.get_num_threads()
+    try:
+        assert main(["pretrain", "--out", str(tmp_path / "run"), "model=mae_vit_micro_32px", "data=mnist5k",
+                     "max_steps=1", "batch_size=8", "num_workers=0", "bank_size=16", "pattern_size=16",
+                     "threads=3", "--no-progress"]) == 0
+        assert torch.get_num_threads() == 3
+    finally:
+        torch.set_num_threads(before)

@@ -128,9 +128,6 @@ def import_model(path: str | Path, from_: str = "auto", *, config: MAEConfig | N
         notes.append("timm ViT holds the encoder only: the decoder is freshly initialised (MAE init)")
     else:
         model = _from_ours(LAYOUTS[layout].to_ours(sd), config, overrides)
-    from colormae.train.checkpoint import require_finite
-
-    require_finite(model.state_dict(), path)  # a diverged run's weights evaluate to nonsense: refuse them
     return Imported(model=model, layout=layout, notes=notes)
 
 
@@ -181,7 +178,7 @@ def export_hf(model: MaskedAutoencoder, dst: str | Path) -> Path:
 
 
 def export_colormae(model: MaskedAutoencoder, dst: str | Path, *, source: str = "", layout: str = "") -> Path:
-    """Save as our pretraining checkpoint (``kind="pretrain"``, step 0), readable by ``load_mae``."""
+    """Save as our pretraining checkpoint (``kind="pretrain"``, step 0), readable by ``colormae.load``."""
     from colormae.train.checkpoint import save_checkpoint
 
     payload = {"kind": "pretrain", "model": {k: v.detach().clone() for k, v in model.state_dict().items()},

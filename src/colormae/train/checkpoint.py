@@ -182,17 +182,3 @@ def newest_readable_checkpoint(run_dir: str | Path) -> Path | None:
         return path
     return None
 
-
-def load_mae(path_or_run_dir: str | Path, map_location: str | torch.device = "cpu"):
-    """Rebuild the :class:`~colormae.models.MaskedAutoencoder` saved in a pretraining checkpoint.
-
-    Weights holding NaN or infinity are refused (:class:`NonFiniteCheckpoint`).
-    """
-    from colormae.models import MAEConfig, MaskedAutoencoder
-
-    ckpt = load_checkpoint(path_or_run_dir, map_location=map_location)
-    if ckpt.get("kind") != "pretrain":
-        raise UserError(f"{path_or_run_dir}: a {ckpt.get('kind')!r} checkpoint, not a pretraining one")
-    model = MaskedAutoencoder(MAEConfig(**ckpt["model_config"]))
-    model.load_state_dict(ckpt["model"])
-    return model.to(map_location).eval()

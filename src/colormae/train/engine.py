@@ -117,7 +117,7 @@ def resolve_resume(resume: str | Path | bool | None, out_dir: Path | None) -> Pa
     return ckpt_io.resolve_checkpoint(resume)
 
 
-def plan_steps(loader: Iterable, *, epochs: int, accum_steps: int = 1, max_steps: int | None = None,
+def plan_steps(loader: Iterable, *, epochs: int | None, accum_steps: int = 1, max_steps: int | None = None,
                too_small: str | None = None) -> tuple[int, int]:
     """``(steps_per_epoch, total_steps)`` that :func:`fit` will run for these settings.
 
@@ -128,12 +128,16 @@ def plan_steps(loader: Iterable, *, epochs: int, accum_steps: int = 1, max_steps
     if steps_per_epoch < 1:
         raise UserError(too_small or "the dataset is too small for one optimizer step per epoch: it needs at "
                         "least batch_size x accum_steps x world_size samples")
+    if epochs is None:  # the run's length is given in steps alone
+        if max_steps is None:
+            raise UserError("give the run's length: epochs or max_steps")
+        return steps_per_epoch, max_steps
     total_steps = epochs * steps_per_epoch
     return steps_per_epoch, total_steps if max_steps is None else min(total_steps, max_steps)
 
 
 def fit(model: nn.Module, loader: Iterable, step_fn: StepFn, optimizer: torch.optim.Optimizer,
-        lr_schedule: Callable[[int], float], *, epochs: int, max_steps: int | None = None,
+        lr_schedule: Callable[[int], float], *, epochs: int | None, max_steps: int | None = None,
         accum_steps: int = 1, amp: str = "none", grad_clip: float | None = None, compile: bool = False,
         device: torch.device | str = "cpu", dist: DistInfo | None = None,
         out_dir: str | Path | None = None, ckpt_every: int = 1000, keep_last: int = 3, log_every: int = 10,
