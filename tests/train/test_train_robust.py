@@ -67,6 +67,14 @@ def test_cli_diverging_run_stops_with_one_line_and_finite_checkpoints(tmp_path, 
     saved = ckpt_io.list_checkpoints(out)
     assert _all_finite(out)
     assert (str(saved[-1]) in lines[0]) if saved else ("no checkpoint was saved" in lines[0])
+    # diverging before any checkpoint: the same one line, and the run folder is kept (it did train)
+    early = tmp_path / "early"
+    assert main(["pretrain", "--out", str(early), "model=mae_vit_micro_32px", "data=mnist5k", "batch_size=8",
+                 "num_workers=0", "lr=1e6", "log_every=5", "ckpt_every=0", "max_steps=30", "bank_size=16",
+                 "pattern_size=16", "--no-progress"]) == 2
+    err = capsys.readouterr().err
+    assert "training diverged" in err and "no checkpoint was saved" in err and "Traceback" not in err
+    assert (early / "config.yaml").is_file() and not ckpt_io.list_checkpoints(early)
 
 
 def test_evaluation_refuses_non_finite_weights(tmp_path, capsys):

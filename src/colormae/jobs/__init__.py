@@ -125,8 +125,11 @@ def run_job(job: Job, cfg: Any) -> int:
 
             configure_threads(cfg.threads, local_world_size())
         return int(job.run(cfg) or 0)
-    except UserError:
-        if fresh and out.is_dir() and not any(out.rglob("*.pt")):
+    except UserError as err:
+        from colormae.train.finite import TrainingDiverged
+
+        started = isinstance(err, TrainingDiverged)  # a run that trained, then diverged: keep its record
+        if fresh and not started and out.is_dir() and not any(out.rglob("*.pt")):
             shutil.rmtree(out, ignore_errors=True)
         raise
 
