@@ -49,8 +49,9 @@ def test_demo_probes_table(tmp_path, tiny_folder):
 
     torch.manual_seed(5)
     export_colormae(create_mae("mae_vit_micro_32px"), tmp_path / "run" / "checkpoints" / "step-00000001.pt")
-    table = demo_probes(tmp_path / "run", data=str(tiny_folder), quick=True)
-    lines = table.splitlines()
+    probes = demo_probes(tmp_path / "run", data=str(tiny_folder), quick=True)
+    lines = probes["table"].splitlines()
+    assert set(probes["knn"]) == set(probes["linprobe"]) == {"pretrained", "random_init"}
     assert lines[2].startswith("| encoder |") and lines[4].startswith("| pretrained |")
     assert lines[5].startswith("| random init |") and len(lines) == 6
     saved = json.loads((tmp_path / "run" / "eval" / "probes.json").read_text())

@@ -43,6 +43,8 @@ DEMO_SETTINGS: dict[str, Any] = {
 }
 #: ``--quick``: a few steps only (tests and smoke checks).
 QUICK_SETTINGS: dict[str, Any] = {"epochs": 1, "max_steps": 4, "batch_size": 32, "log_every": 1}
+#: Where the demo's numbers go.
+SUMMARY = "summary.json"
 #: Validation images shown in the figures.
 FIGURE_IMAGES = 4
 
@@ -57,6 +59,8 @@ class DemoContext:
     config: PretrainConfig | None = None
     results: dict[str, Any] = field(default_factory=dict)
     artifacts: list[tuple[str, Path]] = field(default_factory=list)
+    #: every demo number, ``{evaluation: {"pretrained": x, "random_init": y}}``, written to summary.json
+    summary: dict[str, Any] = field(default_factory=dict)
 
     @property
     def pretrain_dir(self) -> Path:
@@ -85,8 +89,10 @@ def step_probes(ctx: DemoContext) -> None:
     """Linear probe and k-NN on mnist5k: the pretrained encoder against a random-init one."""
     from colormae.experiments.demo_probes import demo_probes
 
-    table = demo_probes(ctx.pretrain_dir, device=ctx.device or "cpu", quick=ctx.quick)
+    probes = demo_probes(ctx.pretrain_dir, device=ctx.device or "cpu", quick=ctx.quick)
+    table = probes.pop("table")
     ctx.results["probes"] = table
+    ctx.summary.update(probes)
     (ctx.out / "probes.md").write_text(table + "\n")
     print(table)
     ctx.artifacts.append(("probe table (also eval/probes.json in the run)", ctx.out / "probes.md"))
@@ -115,6 +121,19 @@ STEPS: list[DemoStep] = [
 ]
 
 
+def write_summary(ctx: DemoContext) -> Path:
+    """``OUT/summary.json``: every number the demo measured (see :attr:`DemoContext.summary`)."""
+    import json
+
+    path = ctx.out / SUMMARY
+    tmp = path.with_suffix(".tmp")
+    tmp.write_text(json.dumps(ctx.summary, indent=2) + "\n")
+    tmp.replace(path)
+    if ("summary.json", path) not in ctx.artifacts:
+        ctx.artifacts.append(("summary.json", path))
+    return path
+
+
 def run_demo(out: str | Path, *, quick: bool = False, device: str | None = None,
              steps: list[DemoStep] | None = None, echo: Callable[[str], None] = print) -> DemoContext:
     """Run every demo step into ``out`` and print where the results are."""
@@ -124,6 +143,8 @@ def run_demo(out: str | Path, *, quick: bool = False, device: str | None = None,
     for i, (name, fn) in enumerate(steps if steps is not None else STEPS, 1):
         echo(f"[demo {i}/{len(steps if steps is not None else STEPS)}] {name}")
         fn(ctx)
+        if ctx.summary:  # after every step, so an interrupted demo keeps what it measured
+            write_summary(ctx)
     echo(f"demo finished in {time.perf_counter() - start:.0f} s; results:")
     for label, path in ctx.artifacts:
         echo(f"  {label}: {path}")
