@@ -56,8 +56,17 @@ def _dispatch(parser: argparse.ArgumentParser, argv: Sequence[str] | None) -> in
     return int(args.func(args) or 0)
 
 
+def _one_line_warning(message: Warning | str, category: type[Warning], filename: str, lineno: int,
+                      line: str | None = None) -> str:
+    """Warnings as users read them: ``warning: <text>``, without Python's source line."""
+    return f"warning: {message}\n"
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     """Entry point of the console script; returns the process exit code."""
+    import warnings
+
+    warnings.formatwarning = _one_line_warning
     parser = build_parser()
     try:
         return _dispatch(parser, argv)

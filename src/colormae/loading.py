@@ -19,10 +19,11 @@ from pathlib import Path
 from typing import Any
 
 import torch
-from torch import Tensor, nn
+from torch import nn
 
 from colormae.errors import UserError
 from colormae.models import MAEConfig, MaskedAutoencoder
+from colormae.train.checkpoint import require_finite
 
 RANDOM_PREFIX = "random:"
 #: Checkpoint entries too large or too private to keep in :attr:`Loaded.checkpoint`.
@@ -122,14 +123,6 @@ def _read(file: Path) -> Any:
     from colormae.convert.reading import read_weights
 
     return read_weights(file)
-
-
-def require_finite(state_dict: dict[str, Tensor], name: str) -> None:
-    """Refuse weights holding NaN or infinity (a run that diverged), naming the first such tensor."""
-    for key, value in state_dict.items():
-        if torch.is_tensor(value) and value.is_floating_point() and not bool(torch.isfinite(value).all()):
-            raise UserError(f"{name}: weight {key} is not finite (NaN or inf: the run diverged); "
-                            "use an earlier checkpoint")
 
 
 def _ours(ckpt: dict[str, Any], file: Path, ema: bool) -> Loaded:

@@ -23,13 +23,14 @@ from typing import Any
 import torch
 from torch import nn
 from torch.utils.data import DataLoader, Dataset, Subset
-from tqdm.auto import tqdm
 
 from colormae.errors import UserError
 from colormae.eval.classifier import classifier_config, classifier_from_mae
 from colormae.eval.layer_decay import finetune_optimizer
 from colormae.eval.results import TopKMeter, write_results
 from colormae.jobs.finetune import FinetuneConfig
+from colormae.progress import progress as progress_bar
+from colormae.progress import write
 
 #: MAE's fine-tuning augmentation (Table 11): RandAugment(9, 0.5), increasing severity.
 RAND_AUGMENT = "rand-m9-mstd0.5-inc1"
@@ -53,7 +54,7 @@ def evaluate(model: nn.Module, dataset: Dataset, *, batch_size: int = 256,
     was_training = model.training
     model.eval()
     meter = TopKMeter((1, 5))
-    for images, targets in tqdm(loader, desc="val", leave=False, disable=not progress or rank != 0):
+    for images, targets in progress_bar(loader, desc="val", leave=False, enabled=progress and rank == 0):
         logits = model(images.to(device, non_blocking=True))
         meter.update(logits.float(), torch.as_tensor(targets).to(logits.device))
     model.train(was_training)
@@ -196,8 +197,8 @@ def finetune(cfg: FinetuneConfig, *, stop_at_step: int | None = None) -> dict[st
             out.mkdir(parents=True, exist_ok=True)
             with (out / "eval.jsonl").open("a") as fh:
                 fh.write(json.dumps(record) + "\n")
-            tqdm.write("val " + "  ".join(f"{k} {v:.2f}" if isinstance(v, float) else f"{k} {v}"
-                                          for k, v in record.items()))
+            write("val " + "  ".join(f"{k} {v:.2f}" if isinstance(v, float) else f"{k} {v}"
+                                     for k, v in record.items()))
 
     def on_epoch_start(epoch: int) -> None:
         if state["first"]:  # epoch 0, or the epoch a resumed run continues: nothing new to validate

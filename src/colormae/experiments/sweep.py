@@ -317,9 +317,9 @@ def run_sweep(cfg: SweepConfig, *, echo: Callable[[str], None] | None = None) ->
 
     ``echo`` gets one line per finished run (default: above the progress bar).
     """
-    from tqdm.auto import tqdm
-
     from colormae.data import build_dataset
+    from colormae.progress import progress as progress_bar
+    from colormae.progress import write
     from colormae.viz.sweep import fig1
 
     out = Path(cfg.out)
@@ -332,10 +332,10 @@ def run_sweep(cfg: SweepConfig, *, echo: Callable[[str], None] | None = None) ->
     arms = build_arms(cfg.arms)
     specs = unique_specs(arms)
     _check_same_settings(out / "sweep.json", cfg)
-    echo = echo or tqdm.write
+    echo = echo or write
     runs = [(spec, seed) for seed in range(cfg.seed, cfg.seed + cfg.seeds) for spec in specs]
     results: dict[tuple[str, int], dict[str, Any]] = {}
-    bar = tqdm(runs, desc="sweep", unit="run", disable=not cfg.progress)
+    bar = progress_bar(runs, desc="sweep", unit="run", enabled=cfg.progress)
     for i, (spec, seed) in enumerate(bar, start=1):
         labels = ", ".join(f"{a.group}={a.setting}" for a in arms if a.spec == spec)
         run_dir = run_dir_of(out, spec, seed)

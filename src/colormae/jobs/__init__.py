@@ -111,16 +111,25 @@ def build_config(job: Job, args: argparse.Namespace, overrides: Iterable[str] = 
 
 
 def run_job(job: Job, cfg: Any) -> int:
-    """Run a job; a start that fails on a user mistake leaves no half-made run folder behind.
+    """Run a job (with its CPU threads set first); a start that fails on a user mistake leaves no half-made
+    run folder behind.
 
     Only a folder this call created, and that holds no checkpoint, is removed.
     """
     out = Path(cfg.out) if _has(type(cfg), "out") and getattr(cfg, "out", None) else None
     fresh = out is not None and not out.exists()
     try:
+        if _has(type(cfg), "threads"):
+            from colormae.train.distributed import local_world_size
+            from colormae.train.threads import configure_threads
+
+            configure_threads(cfg.threads, local_world_size())
         return int(job.run(cfg) or 0)
-    except UserError:
-        if fresh and out.is_dir() and not any(out.rglob("*.pt")):
+    except UserError as err:
+        from colormae.train.finite import TrainingDiverged
+
+        started = isinstance(err, TrainingDiverged)  # a run that trained, then diverged: keep its record
+        if fresh and not started and out.is_dir() and not any(out.rglob("*.pt")):
             shutil.rmtree(out, ignore_errors=True)
         raise
 

@@ -22,8 +22,9 @@ class Runtime:
 
     device: str | None = setting(None, "cpu, cuda, cuda:N or auto (default: under torchrun cuda:LOCAL_RANK, "
                                        "else cuda when available)", role="io")
-    threads: int | None = setting(None, "CPU threads per process (default: the cores available to this "
-                                        "process divided by the local processes)", role="io", min=1)
+    threads: int | None = setting(None, "CPU threads per process (default: its share of the cores it may "
+                                        "use that other work leaves idle, or OMP_NUM_THREADS when set)",
+                                  role="io", min=1)
     progress: bool = setting(True, "show progress (a bar on a terminal, plain periodic lines otherwise)",
                              role="io")
 

@@ -14,11 +14,11 @@ from typing import Any
 
 import torch
 import torch.distributed as tdist
-from tqdm.auto import tqdm
 
 from colormae.config import saved_config
 from colormae.errors import UserError
 from colormae.jobs.pretrain import PretrainConfig
+from colormae.progress import write
 from colormae.train.distributed import cleanup_distributed, init_distributed, seed_everything
 from colormae.train.engine import FitResult, fit, plan_steps
 from colormae.train.loader import build_train_loader
@@ -120,11 +120,11 @@ def pretrain(cfg: PretrainConfig, *, stop_at_step: int | None = None) -> FitResu
             n_params = sum(p.numel() for p in net.parameters()) / 1e6
             masks = cfg.masking if not cfg.mask_schedule else "scheduled"
             h, w = net.config.image_hw
-            tqdm.write(f"pretraining {cfg.model} ({n_params:.1f}M params) on {cfg.data} ({len(dataset)} "
-                       f"images, {channels} ch, {h}x{w}, {norm.normalize} normalisation), {masks} masking "
-                       f"{cfg.mask_ratio:g}; {info.world_size} x {dev.type}, "
-                       f"effective batch {effective}, peak lr {peak_lr:.3g}, {total} steps "
-                       f"({steps_per_epoch}/epoch, warmup {warmup}), amp {amp_mode} -> {cfg.out}")
+            write(f"pretraining {cfg.model} ({n_params:.1f}M params) on {cfg.data} ({len(dataset)} "
+                  f"images, {channels} ch, {h}x{w}, {norm.normalize} normalisation), {masks} masking "
+                  f"{cfg.mask_ratio:g}; {info.world_size} x {dev.type}, "
+                  f"effective batch {effective}, peak lr {peak_lr:.3g}, {total} steps "
+                  f"({steps_per_epoch}/epoch, warmup {warmup}), amp {amp_mode} -> {cfg.out}")
         result = fit(
             net, loader, step_fn, optimizer, schedule, epochs=cfg.epochs, max_steps=cfg.max_steps,
             accum_steps=cfg.accum_steps, amp=amp_mode, grad_clip=cfg.grad_clip, compile=cfg.compile,
