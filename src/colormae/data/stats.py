@@ -20,9 +20,9 @@ from typing import Any
 
 import torch
 from torch.utils.data import DataLoader, Dataset, Subset
-from tqdm.auto import tqdm
 
 from colormae.errors import UserError
+from colormae.progress import progress as progress_bar
 
 STATS_FILE = "colormae_stats.json"
 FORMAT = "colormae-stats/1"
@@ -71,7 +71,8 @@ def channel_stats(dataset: Dataset, *, max_images: int | None = MAX_IMAGES, num_
     loader = DataLoader(dataset, batch_size=None, shuffle=False, num_workers=num_workers)
     count, mean, m2 = 0, None, None
     channels = None
-    for sample in tqdm(loader, total=n_images, desc=desc, disable=not progress, leave=False):
+    for sample in progress_bar(loader, total=n_images, desc=desc, enabled=progress, leave=False,
+                               unit="img"):
         x = _first(sample).to(torch.float64)
         if x.ndim != 3:
             raise UserError(f"expected (C, H, W) images, got shape {tuple(x.shape)}")
