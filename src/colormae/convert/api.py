@@ -108,7 +108,7 @@ def _hf_legacy_decoder_names(sd: dict[str, Tensor]) -> dict[str, Tensor]:
     return {("decoder.decoder_layers." + k[len(old):]) if k.startswith(old) else k: v for k, v in sd.items()}
 
 
-def import_model(path: str | Path, from_: str = "auto", *, config: MAEConfig | None = None,
+def import_model(path: str | Path | Source, from_: str = "auto", *, config: MAEConfig | None = None,
                  **overrides: Any) -> Imported:
     """Read ``path`` (file or HF folder) and rebuild it as a :class:`MaskedAutoencoder` on CPU.
 
@@ -119,7 +119,8 @@ def import_model(path: str | Path, from_: str = "auto", *, config: MAEConfig | N
     """
     if from_ not in FROM_LAYOUTS:
         raise UserError(f"--from must be one of {', '.join(FROM_LAYOUTS)}, got {from_!r}")
-    src = read_source(path)
+    src = path if isinstance(path, Source) else read_source(path)
+    path = src.path
     layout = detect_layout(src) if from_ == "auto" else from_
     notes: list[str] = list(src.notes)
     hints = metadata_hints(src.raw)
@@ -218,16 +219,28 @@ def export_colormae(model: MaskedAutoencoder, dst: str | Path, *, source: str = 
 
 
 def convert(src: str | Path, dst: str | Path, *, from_: str = "auto", to: str = "colormae",
-            config: MAEConfig | None = None, **overrides: Any) -> Imported:
-    """Import ``src`` and export it to ``dst`` in format ``to``; returns what was imported."""
+            **overrides: Any) -> Any:
+    """Load ``src`` with :func:`colormae.load` and export it to ``dst`` in format ``to``.
+
+    Returns the :class:`colormae.loading.Loaded` (its ``notes`` include what the export needs said).
+    ``--to hf`` writes a folder; the other formats write a file.
+    """
+    from colormae.loading import load
+
     if to not in TO_FORMATS:
         raise UserError(f"--to must be one of {', '.join(TO_FORMATS)}, got {to!r}")
-    imported = import_model(src, from_, config=config, **overrides)
+    dst = Path(dst)
+    if to == "hf" and dst.is_file():
+        raise UserError(f"-o {dst}: --to hf writes a folder, and this is an existing file")
+    if to != "hf" and dst.is_dir():
+        raise UserError(f"-o {dst}: an existing folder; --to {to} writes a file (e.g. {dst}/model.pt)")
+    loaded = load(src, from_=from_, **overrides)
+    model = loaded.mae()
     if to == "timm":
-        export_timm(imported.model, dst)
-        imported.notes.extend(timm_notes(imported.model.config))
+        export_timm(model, dst)
+        loaded.notes.extend(timm_notes(model.config))
     elif to == "hf":
-        export_hf(imported.model, dst)
+        export_hf(model, dst)
     else:
-        export_colormae(imported.model, dst, source=str(src), layout=imported.layout)
-    return imported
+        export_colormae(model, dst, source=loaded.name, layout=loaded.source_format)
+    return loaded
