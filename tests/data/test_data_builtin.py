@@ -58,3 +58,25 @@ def test_unknown_names_and_splits():
         build_dataset("mnist5k", split="test")
     with pytest.raises(UserError, match="split"):
         build_dataset("photos", split="test")
+
+
+def test_photos_val_crops_come_from_pixels_train_never_sees():
+    from colormae.data.photos import load_photos, split_box
+
+    for photo in load_photos()[1]:
+        w, h = photo.size
+        a, b = split_box(w, h, "train"), split_box(w, h, "val")
+        overlap_w = min(a[2], b[2]) - max(a[0], b[0])
+        overlap_h = min(a[3], b[3]) - max(a[1], b[1])
+        assert overlap_w <= 0 or overlap_h <= 0  # disjoint
+        assert (a[2] - a[0]) * (a[3] - a[1]) + (b[2] - b[0]) * (b[3] - b[1]) == w * h  # a partition
+    # a val crop equals the matching window of the photo's val region
+    val = build_dataset("photos", split="val")
+    crop = (val[3][0] * 255).round().byte().permute(1, 2, 0).numpy()
+    photo = np.asarray(load_photos()[1][3])
+    x0, y0, x1, y1 = split_box(photo.shape[1], photo.shape[0], "val")
+    region = photo[y0:y1, x0:x1]
+    found = any(np.array_equal(region[t:t + crop.shape[0], l:l + crop.shape[1]], crop)
+                for t in range(region.shape[0] - crop.shape[0] + 1)
+                for l in range(region.shape[1] - crop.shape[1] + 1))
+    assert found

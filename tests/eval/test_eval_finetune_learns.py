@@ -12,10 +12,18 @@ import numpy as np
 import pytest
 from PIL import Image
 
+from colormae.config import load_config
 from colormae.eval.finetune import finetune
+from colormae.jobs.finetune import FinetuneConfig
 
 COUNTS = {"train": (48, 12, 12, 12), "val": (24, 6, 6, 6)}
 MAJORITY = 100 * 24 / 42
+
+
+def job(out, data, **kw) -> FinetuneConfig:
+    return load_config(FinetuneConfig, values={"ckpt": "random:mae_vit_micro_32px", "out": str(out),
+                                               "data": str(data), "epochs": 16, "batch_size": 16,
+                                               "num_workers": 0, "progress": False, "seed": 0, **kw})
 
 
 @pytest.fixture(scope="module")
@@ -42,12 +50,13 @@ def photo_crops(tmp_path_factory):
 
 
 def test_short_finetune_beats_the_majority_class(tmp_path, photo_crops):
-    res = finetune(tmp_path / "ft", "random:mae_vit_micro_32px", data=str(photo_crops), epochs=16,
-                   batch_size=16, num_workers=0, progress=False, seed=0)
+    res = finetune(job(tmp_path / "ft", photo_crops))  # every recipe setting "auto"
     assert res["steps"] == 16 * (84 // 16)
     assert res["top1"] > MAJORITY + 10, res
     assert res["balanced_acc"] > 100 / 4 + 20, res
     assert res["predicted_classes"] >= 2 and "warning" not in res
+    recipe = res["recipe"]  # what "auto" chose for 84 images and a random-init encoder
+    assert recipe["mixup"] == 0.0 and recipe["layer_decay"] == 1.0 and "lr" in recipe["auto"]
 
 
 def test_maes_imagenet_recipe_collapses_there(tmp_path, photo_crops):
@@ -59,6 +68,5 @@ def test_maes_imagenet_recipe_collapses_there(tmp_path, photo_crops):
 
     paper = {**PAPER, "base_lr": 1e-3, "warmup_epochs": 1}
     with pytest.warns(CollapsedPredictionsWarning, match="predicts only class 0_"):
-        res = finetune(tmp_path / "ft", "random:mae_vit_micro_32px", data=str(photo_crops), epochs=16,
-                       batch_size=16, num_workers=0, progress=False, seed=0, **paper)
+        res = finetune(job(tmp_path / "ft", photo_crops, **paper))
     assert res["top1"] == pytest.approx(MAJORITY) and res["balanced_acc"] == pytest.approx(25.0)

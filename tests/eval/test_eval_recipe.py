@@ -60,3 +60,15 @@ def test_resolve_auto_fills_only_auto_values():
         resolve_auto({"weight_decay": AUTO}, r)
     with pytest.raises(ValueError):
         finetune_recipe(0, 6, 64, total_steps=1)
+
+
+def test_paper_config_file_is_maes_recipe():
+    import yaml
+
+    from colormae.config import load_config
+    from colormae.jobs.finetune import FinetuneConfig
+
+    values = yaml.safe_load(open("configs/finetune_mae_paper.yaml"))
+    cfg = load_config(FinetuneConfig, values={"ckpt": "random:mae_vit_micro_32px", "out": "x", **values})
+    assert {k: getattr(cfg, k) for k in PAPER} == PAPER
+    assert load_config(FinetuneConfig, values={"ckpt": "c", "out": "x"}).layer_decay == AUTO

@@ -3,11 +3,13 @@
 from dataclasses import dataclass
 from types import SimpleNamespace
 
+import numpy as np
 import pytest
 import torch
 from PIL import Image
 from torch import nn
 
+from colormae.errors import UserError
 from colormae.viz.recon import reconstruct, reconstruction_figure
 from colormae.viz.style import grid_pixels
 
@@ -106,3 +108,60 @@ def test_real_mae_target_inverts_exactly(norm_pix, gen):
     mask = torch.rand(2, mae.num_patches, generator=gen) < 0.75
     rec = reconstruct(mae, images, mask)
     assert torch.allclose(rec.recon, images, atol=1e-5)
+
+
+# ------------------------------------------------------------------------ channels, bands, statistics
+def test_display_views_unnormalise_with_the_given_statistics():
+    from colormae.data import Normalization
+    from colormae.viz.recon import display_views
+
+    norm = Normalization((0.2, 0.4, 0.6, 0.8), (0.1, 0.1, 0.1, 0.1), "none")
+    pixels = torch.rand(2, 4, 8, 8)
+    x = (pixels - torch.tensor(norm.mean).view(1, 4, 1, 1)) / 0.1
+    labels, (view,) = display_views([x], Normalization(norm.mean, norm.std, "imagenet"), bands=(4, 1, 2))
+    assert labels == ["bands 4,1,2"] and view.shape == (1, 2, 8, 8, 3)
+    expected = pixels[:, [3, 0, 1]].clamp(0, 1).permute(0, 2, 3, 1).numpy()
+    np.testing.assert_allclose(view[0], expected, atol=1e-5)
+    labels, (view,) = display_views([x], norm)  # no bands, 4 channels: every band in grey
+    assert labels == ["band 1", "band 2", "band 3", "band 4"] and view.shape == (4, 2, 8, 8, 3)
+    assert np.array_equal(view[..., 0], view[..., 2])
+    with pytest.raises(UserError, match="band 5"):
+        display_views([x], norm, bands=(5, 1, 2))
+
+
+def test_one_channel_is_grey_not_fake_rgb():
+    from colormae.data import Normalization
+    from colormae.viz.recon import display_views
+
+    norm = Normalization((0.3,), (0.2,), "dataset")
+    labels, (view,) = display_views([torch.randn(3, 1, 8, 8)], norm)
+    assert labels == [""] and view.shape == (1, 3, 8, 8, 3)
+    assert np.array_equal(view[..., 0], view[..., 1]) and np.array_equal(view[..., 1], view[..., 2])
+    assert view.min() == 0.0 and view.max() == 1.0  # stretched 2nd-98th percentile
+
+
+def test_six_band_figure_has_a_row_per_band(tmp_path, gen):
+    from colormae.data import Normalization
+
+    model = OracleMAE(True)
+    model.config.in_chans = 6
+    images = torch.randn(2, 6, 16, 16, generator=gen)
+    norm = Normalization((0.5,) * 6, (0.2,) * 6, "dataset")
+
+    def random(batch, grid, *, generator=None, device=None):
+        return torch.rand(batch, grid[0] * grid[1], generator=generator, device=device) < 0.75
+
+    out = reconstruction_figure(model, images, {"random": random}, tmp_path / "all.png", norm=norm)
+    assert Image.open(out).size == grid_pixels(2 * 6, 4)
+    out = reconstruction_figure(model, images, {"random": random}, tmp_path / "rgb.png", norm=norm,
+                                bands=(3, 2, 1))
+    assert Image.open(out).size == grid_pixels(2, 4)
+
+
+def test_parse_bands():
+    from colormae.viz.recon import parse_bands
+
+    assert parse_bands("3,2,1") == (3, 2, 1) and parse_bands("4") == (4,) and parse_bands(None) is None
+    for bad in ("3,2", "a,b,c"):
+        with pytest.raises(UserError):
+            parse_bands(bad)

@@ -11,7 +11,7 @@ DEFAULT_MASKINGS = "random,blue,green,purple,red"  # supplement Fig. 3
 
 def register(sub: argparse._SubParsersAction) -> None:
     """Add ``colormae viz recon``."""
-    from colormae.viz.inputs import add_input_arguments
+    from colormae.commands.viz import add_input_arguments
 
     parser = sub.add_parser(
         "recon", help="original | masked | reconstruction | reconstruction + visible, per masking",
@@ -27,23 +27,32 @@ def register(sub: argparse._SubParsersAction) -> None:
                              "purple, white); default: %(default)s")
     parser.add_argument("--ratio", type=float, default=0.75, help="masking ratio (default: 0.75)")
     parser.add_argument("--seed", type=int, default=0, help="seed of the masks (default: 0)")
+    parser.add_argument("--bands", default=None, metavar="B,B,B",
+                        help="1-based bands to show as RGB (e.g. 3,2,1) or one band as grey; default: "
+                             "RGB for 3 channels, grey for 1, each band as grey otherwise")
     parser.set_defaults(func=run)
 
 
 def run(args: argparse.Namespace) -> int:
     """Draw the figure and print its path."""
-    from colormae.viz.inputs import image_size_of, load_images, load_model
+    from colormae.data.normalization import normalization_from_checkpoint
+    from colormae.loading import load
+    from colormae.viz.inputs import image_size_of, load_images
     from colormae.viz.masks import build_figure_maskings
-    from colormae.viz.recon import reconstruction_figure
+    from colormae.viz.recon import parse_bands, reconstruction_figure
 
-    model, kind = load_model(args.checkpoint, args.device)
-    if kind != "pretrain":
-        raise UserError(f"{args.checkpoint}: reconstructions need a pre-training checkpoint, not {kind!r}")
+    loaded = load(args.checkpoint, map_location=args.device)
+    if loaded.kind == "finetune":
+        raise UserError(f"{args.checkpoint}: reconstructions need a pre-training checkpoint, not a "
+                        "fine-tuned classifier")
+    model = loaded.model
     names = [n.strip() for n in args.maskings.split(",") if n.strip()]
     if not names:
         raise UserError("--maskings is empty")
     maskings = build_figure_maskings(names, args.ratio)
-    images = load_images(args.images, image_size_of(model), num_builtin=args.num_images)
-    out = reconstruction_figure(model, images, maskings, args.out, seed=args.seed)
+    bands = parse_bands(args.bands)
+    norm = normalization_from_checkpoint(loaded.checkpoint, loaded.in_chans)
+    images = load_images(args.images, image_size_of(model), num_builtin=args.num_images, norm=norm)
+    out = reconstruction_figure(model, images, maskings, args.out, seed=args.seed, norm=norm, bands=bands)
     print(out)
     return 0

@@ -1,66 +1,86 @@
-"""The user's own images: torchvision ``ImageFolder`` that fails clearly and survives bad files.
+"""The user's own images: torchvision ``ImageFolder`` that fails clearly, reads any image, survives bad files.
 
 torchvision already finds the classes (one sub-folder each) and files; what it lacks, and this adds:
 
 * a missing folder, a folder with no image, or a file instead of a folder is one :class:`UserError` line
   (torchvision raises ``FileNotFoundError`` with a long message);
 * a folder of images without class sub-folders is read as one class (unlabelled pretraining data);
+* any image :mod:`colormae.data.readers` reads: 8/16-bit PNG and TIFF, multi-band TIFF, ``.npy``;
+* **one channel count and one bit depth**: the headers are checked up front (every file of folders up to
+  ``scan_limit`` files, an evenly spaced sample of larger ones). The channel count is ``channels`` when
+  given, else the one most files have; the bit depth is the one most files have. The first file that
+  disagrees (and is not a conventional conversion such as a grey JPEG among RGB ones, see
+  ``readers.CONVERTIBLE``) is one :class:`UserError` line naming it;
 * unreadable images (corrupt, truncated, not an image) are skipped and counted instead of stopping the
-  run mid-epoch: the headers of small folders (up to ``scan_limit`` files) are checked up front, the bad
-  files dropped and one warning gives the count; a file that still fails while loading (a truncated body,
-  or any bad file of a larger folder) is replaced by the next readable one, with one warning the first
-  time and the running count in :attr:`skipped` (per process: each DataLoader worker counts its own).
+  run mid-epoch: files whose header is bad are dropped by the scan (one line on stderr with the count);
+  a file that still fails while loading (a truncated body, or a bad file of a larger folder) is replaced
+  by the next readable one and marked in a **shared-memory table** (one byte per file), so the marks made
+  in DataLoader worker processes are seen by the main process: :attr:`skipped` is the exact number of
+  distinct unreadable files met so far by this process and all its workers (:func:`skipped_total` sums
+  over ``torchrun`` ranks). A marked file is not tried again.
 """
 
 from __future__ import annotations
 
 import os
-import warnings
+import sys
+from collections import Counter
 from collections.abc import Callable
 from pathlib import Path
 
 import torch
 from PIL import Image, UnidentifiedImageError
 from torchvision.datasets import ImageFolder
-from torchvision.datasets.folder import IMG_EXTENSIONS, default_loader
 
+from colormae.data.readers import (
+    EXTENSIONS,
+    ImageInfo,
+    UnreadableImage,
+    can_convert,
+    channels_of,
+    probe,
+    read_image,
+)
 from colormae.data.transforms import tensor_transform
 from colormae.errors import UserError
 
 #: Errors that mean "this file is not a readable image".
 UNREADABLE = (OSError, UnidentifiedImageError, ValueError, SyntaxError, Image.DecompressionBombError)
-#: Folders with at most this many files are checked completely when opened.
+#: Folders with at most this many files are checked completely when opened (larger: this many sampled).
 SCAN_LIMIT = 20_000
 
 
 def _is_image(path: str) -> bool:
-    return path.lower().endswith(IMG_EXTENSIONS)
+    return path.lower().endswith(EXTENSIONS)
 
 
-def _has_image_header(path: str) -> bool:
-    """Cheap check (header only, no decoding): catches non-images, empty and garbage files."""
-    try:
-        with Image.open(path) as image:
-            return image.size[0] > 0 and image.size[1] > 0
-    except UNREADABLE:
-        return False
+def _note(message: str) -> None:
+    """One plain line on stderr (no warnings-module source line), from the first ``torchrun`` rank only."""
+    if os.environ.get("RANK", "0") == "0":
+        print(f"warning: {message}", file=sys.stderr, flush=True)
 
 
 class SafeImageFolder(ImageFolder):
-    """``ImageFolder`` with clear errors and skip-and-count for unreadable images (module docstring).
+    """``ImageFolder`` with clear errors, any image format and skip-and-count for unreadable images
+    (module docstring).
 
     Args:
         root: folder with one sub-folder per class (or images directly: one class).
-        transform: applied to the RGB PIL image; the default gives a ``(3, H, W)`` tensor in [0, 1].
-        scan_limit: check every file up front when the folder has at most this many.
+        transform: applied to the image (8-bit PIL image or float tensor ``(C, H, W)``, see
+            :func:`colormae.data.readers.read_image`); the default gives a ``(channels, H, W)`` tensor
+            scaled to [0, 1] by bit depth.
+        channels: channels the images must have (``None``: what most files have).
+        scan_limit: check every file up front when the folder has at most this many, else a sample.
 
     Attributes:
-        skipped: number of unreadable files found so far (in this process).
-        bad_files: their paths.
+        channels: the folder's channel count; ``native_channels``: what most files have.
+        dtype: the files' sample type (``"uint8"``, ``"uint16"``, ``"float32"``, ...).
+        bad_files: unreadable files found by the scan (in this process).
     """
 
     def __init__(
-        self, root: str | Path, transform: Callable | None = None, *, scan_limit: int = SCAN_LIMIT
+        self, root: str | Path, transform: Callable | None = None, *, channels: int | None = None,
+        scan_limit: int = SCAN_LIMIT,
     ) -> None:
         root = Path(root).expanduser()
         if not root.exists():
@@ -70,16 +90,18 @@ class SafeImageFolder(ImageFolder):
         self.bad_files: list[str] = []
         self._warned = False
         try:
-            super().__init__(
-                str(root), transform=transform if transform is not None else tensor_transform(),
-                loader=default_loader, allow_empty=True,
-            )
+            super().__init__(str(root), transform=None, loader=read_image, is_valid_file=_is_image,
+                             allow_empty=True)
         except FileNotFoundError:  # torchvision: no class sub-folder at all
             raise UserError(f"image folder {root} has no image files ({_exts()})") from None
         if not self.samples:
             raise UserError(f"image folder {root} has no image files ({_exts()})")
-        if len(self.samples) <= scan_limit:
-            self._scan()
+        infos = self._scan(scan_limit)
+        self.native_channels, self.dtype = self._check(infos, channels)
+        self.channels = channels or self.native_channels
+        self.transform = transform if transform is not None else tensor_transform(self.channels)
+        # one byte per file, in shared memory: set by whichever process (DataLoader worker) fails to read it
+        self._failed = torch.zeros(len(self.samples), dtype=torch.uint8).share_memory_()
 
     def find_classes(self, directory: str | Path) -> tuple[list[str], dict[str, int]]:
         """Class sub-folders as torchvision finds them; a folder holding images directly is one class."""
@@ -90,42 +112,103 @@ class SafeImageFolder(ImageFolder):
 
     @property
     def skipped(self) -> int:
-        """How many unreadable files were found (and skipped) so far."""
-        return len(self.bad_files)
+        """Distinct unreadable files met so far: by the scan, and while loading in this process and its
+        DataLoader workers."""
+        return len(self.bad_files) + int(self._failed.sum())
 
-    def _scan(self) -> None:
-        good = []
-        for path, target in self.samples:
-            if _has_image_header(path):
-                good.append((path, target))
-            else:
-                self.bad_files.append(path)
-        if not good:
-            raise UserError(f"image folder {self.root}: not one of its {len(self.samples)} files is readable")
+    def _scan(self, limit: int) -> dict[int, ImageInfo]:
+        """Headers of every file (or an evenly spaced sample of ``limit``); unreadable ones dropped."""
+        n = len(self.samples)
+        if n <= limit:
+            index = range(n)
+        else:
+            step = (n - 1) / max(1, limit - 1)
+            index = sorted({round(i * step) for i in range(limit)}) if limit > 0 else []
+        infos: dict[int, ImageInfo] = {}
+        for i in index:
+            try:
+                infos[i] = probe(self.samples[i][0])
+            except UnreadableImage:
+                self.bad_files.append(self.samples[i][0])
+        if index and not infos:
+            raise UserError(f"image folder {self.root}: not one of its {len(index)} files is readable")
         if self.bad_files:
-            self._warn(f"skipped {self.skipped} unreadable image(s) of {len(self.samples)} in {self.root} "
-                       f"(first: {self.bad_files[0]})")
-        self.samples = self.imgs = good
-        self.targets = [t for _, t in good]
+            _note(f"skipped {len(self.bad_files)} unreadable image(s) of {n} in {self.root} "
+                  f"(first: {self.bad_files[0]})")
+            bad = set(self.bad_files)
+            good = [s for s in self.samples if s[0] not in bad]
+            order = {s[0]: k for k, s in enumerate(good)}
+            infos = {order[self.samples[i][0]]: info for i, info in infos.items()}
+            self.samples = self.imgs = good
+            self.targets = [t for _, t in good]
+        return infos
 
-    def _warn(self, message: str) -> None:
-        if not self._warned:
-            self._warned = True
-            warnings.warn(message, RuntimeWarning, stacklevel=3)
+    def _check(self, infos: dict[int, ImageInfo], channels: int | None) -> tuple[int, str | None]:
+        """The folder's (channels, dtype); a :class:`UserError` naming the first file that disagrees."""
+        if not infos:
+            return channels or 3, None
+        counts = Counter(info.channels for info in infos.values())
+        native = channels or _majority([infos[i].channels for i in sorted(infos)])
+        dtypes = Counter(info.dtype for info in infos.values())
+        dtype = _majority([infos[i].dtype for i in sorted(infos)])
+        n = len(infos)
+        for i in sorted(infos):
+            info, path = infos[i], self.samples[i][0]
+            if not can_convert(info.channels, native):
+                want = f"in_chans={channels}" if channels else f"{counts[native]} of {n} files have {native}"
+                raise UserError(f"{path}: {info.describe()}, but this folder's images need {native} "
+                                f"channel(s) ({want}); every file of a folder must have the same "
+                                "channel count")
+            if info.dtype != dtype:
+                other = ImageInfo(native, dtype).depth
+                raise UserError(f"{path}: {info.describe()}, but {dtypes[dtype]} of {n} files of {self.root} "
+                                f"are {other}; every file of a folder must have the same bit depth")
+        return native, dtype
 
     def __getitem__(self, index: int) -> tuple[torch.Tensor, int]:
         """``(transform(image), class_index)``; an unreadable file is replaced by the next readable one."""
-        for offset in range(len(self.samples)):
-            path, target = self.samples[(index + offset) % len(self.samples)]
+        n = len(self.samples)
+        for offset in range(n):
+            k = (index + offset) % n
+            if self._failed[k]:
+                continue
+            path, target = self.samples[k]
             try:
                 image = self.loader(path)
+                info = channels_of(image)
+                if not can_convert(info, self.channels):
+                    raise UnreadableImage(f"{path}: {info} channels, not {self.channels}")
             except UNREADABLE:
-                self.bad_files.append(path)
-                self._warn(f"skipping unreadable image {path}; the count so far is kept in .skipped")
+                self._failed[k] = 1
+                if not self._warned:
+                    self._warned = True
+                    _note(f"skipping unreadable image {path} (the total is reported at the end)")
                 continue
             return self.transform(image), target
         raise UserError(f"image folder {self.root}: no readable image left")
 
 
+def _majority(values: list) -> object:
+    """The most frequent value; ties go to the one met first."""
+    counts = Counter(values)
+    return max(counts, key=lambda v: (counts[v], -values.index(v)))
+
+
+def skipped_total(dataset: object) -> int:
+    """Unreadable files skipped by ``dataset`` (0 for data sets that never skip), over all ``torchrun``
+    ranks: the scan count (the same on every rank) plus the union of the load-time marks."""
+    base = getattr(dataset, "base", None) or getattr(dataset, "dataset", None)
+    if not isinstance(dataset, SafeImageFolder):
+        return skipped_total(base) if base is not None else 0
+    failed = dataset._failed
+    if torch.distributed.is_available() and torch.distributed.is_initialized():
+        failed = failed.clone()
+        backend = torch.distributed.get_backend()
+        if backend == "nccl":
+            failed = failed.cuda()
+        torch.distributed.all_reduce(failed, op=torch.distributed.ReduceOp.MAX)
+    return len(dataset.bad_files) + int(failed.sum())
+
+
 def _exts() -> str:
-    return ", ".join(sorted({e.lstrip(".") for e in IMG_EXTENSIONS}))
+    return ", ".join(sorted({e.lstrip(".") for e in EXTENSIONS}))

@@ -4,8 +4,10 @@ matplotlib — real images without a download, for demos and smoke tests.
 Which photos exist depends on the installed versions; whatever loads offline is used (typically 11:
 astronaut, chelsea, coffee, rocket, motorcycle, hubble_deep_field, immunohistochemistry, retina, china,
 flower, grace_hopper). The data set has a fixed virtual length; item ``i`` is a square crop of photo
-``i % n_photos`` (label = photo index). ``train`` crops are random (torch's global RNG, so the usual
-seeding and DataLoader worker seeding make them reproducible); ``val`` crops are fixed per index.
+``i % n_photos`` (label = photo index). Every photo is cut in two along its longer side: ``train`` crops
+come from the first two thirds, ``val`` crops from the last third, so no validation pixel is ever seen
+in training (:func:`split_box`). ``train`` crops are random (torch's global RNG, so the usual seeding and
+DataLoader worker seeding make them reproducible); ``val`` crops are fixed per index.
 """
 
 from __future__ import annotations
@@ -25,8 +27,10 @@ from colormae.errors import UserError
 SPLITS = ("train", "val")
 #: Virtual lengths: crops per epoch.
 LENGTHS = {"train": 2048, "val": 256}
-#: Side of the square crop taken from a photo before the transform (smaller photos use their short side).
+#: Side of the square crop taken from a photo before the transform (clipped to the split's short side).
 CROP = 256
+#: Fraction of each photo's longer side held out for ``val``.
+VAL_FRACTION = 1 / 3
 
 
 def _skimage(name: str) -> Callable[[], np.ndarray]:
@@ -93,11 +97,22 @@ def load_photos() -> tuple[tuple[str, ...], tuple[Image.Image, ...]]:
     return tuple(names), tuple(images)
 
 
+def split_box(width: int, height: int, split: str) -> tuple[int, int, int, int]:
+    """``(left, top, right, bottom)`` of a photo's ``split`` region: the longer side is cut at 2/3, train
+    on the first part, val on the rest (disjoint)."""
+    if width >= height:
+        cut = width - round(width * VAL_FRACTION)
+        return (0, 0, cut, height) if split == "train" else (cut, 0, width, height)
+    cut = height - round(height * VAL_FRACTION)
+    return (0, 0, width, cut) if split == "train" else (0, cut, width, height)
+
+
 class Photos(Dataset):
     """Square crops of the bundled photos; ``(transform(crop), photo_index)``.
 
     Args:
-        split: ``"train"`` (random crops, 2,048 per epoch) or ``"val"`` (256 fixed crops).
+        split: ``"train"`` (random crops, 2,048 per epoch) or ``"val"`` (256 fixed crops), each from its
+            own part of every photo (:func:`split_box`).
         transform: applied to the PIL crop; the default gives a ``(3, 256, 256)`` tensor in [0, 1].
         length: override the virtual length.
         crop: side of the square crop (clipped to each photo's short side).
@@ -123,11 +138,13 @@ class Photos(Dataset):
             raise IndexError(index)
         label = index % len(self.photos)
         photo = self.photos[label]
-        w, h = photo.size
+        x0, y0, x1, y1 = split_box(*photo.size, self.split)
+        w, h = x1 - x0, y1 - y0
         side = min(self.crop, w, h)
         if self.split == "train":
             top, left = (int(torch.randint(0, n - side + 1, ()).item()) for n in (h, w))
         else:  # a fixed crop per index
             gen = torch.Generator().manual_seed(index)
             top, left = (int(torch.randint(0, n - side + 1, (), generator=gen).item()) for n in (h, w))
-        return self.transform(photo.crop((left, top, left + side, top + side))), label
+        box = (x0 + left, y0 + top, x0 + left + side, y0 + top + side)
+        return self.transform(photo.crop(box)), label

@@ -22,9 +22,9 @@ import torch
 from safetensors.torch import load_file, save_file
 from torch import Tensor, nn
 from torch.utils.data import DataLoader, Dataset, Subset
-from tqdm.auto import tqdm
 
 from colormae.errors import UserError
+from colormae.progress import progress as progress_bar
 
 FEATURES = ("cls", "mean")
 
@@ -94,7 +94,7 @@ def extract_features(model: nn.Module, dataset: Dataset, *, feature: str = "cls"
     model.eval()
     feats, labels = [], []
     try:
-        for images, targets in tqdm(loader, desc=desc, disable=rank != 0 or not progress, leave=False):
+        for images, targets in progress_bar(loader, desc=desc, enabled=rank == 0 and progress, leave=False):
             images = images.to(device, non_blocking=True)
             feats.append(encode(model, images, feature))
             labels.append(torch.as_tensor(targets).to(device))
@@ -113,27 +113,74 @@ def extract_features(model: nn.Module, dataset: Dataset, *, feature: str = "cls"
 
 
 def feature_cache_key(**parts: object) -> str:
-    """A short hash identifying a feature set (checkpoint, data, split, feature type, image size...)."""
+    """A short hash of everything that changes a feature set: the weights (``fingerprint``: checkpoint
+    path, size and modification time, or ``random:<preset>`` and its seed), the data, split, transform
+    (its ``repr``: image size, normalisation), feature kind, seed and number of rows."""
     blob = json.dumps(parts, sort_keys=True, default=str).encode()
     return hashlib.sha256(blob).hexdigest()[:16]
+
+
+def weights_fingerprint(name: str | Path, seed: int = 0) -> str:
+    """What identifies a model's weights for the feature cache: ``path:size:mtime_ns`` of the checkpoint
+    file (of every file of a folder such as a Hugging Face ``save_pretrained`` one), so a rewritten
+    checkpoint is a new key; ``random:<preset>`` (or anything that is not a file) with its seed."""
+    p = Path(name).expanduser()
+    if not p.exists():
+        return f"{name}:seed={seed}"
+    p = p.resolve()
+    files = sorted(f for f in p.rglob("*") if f.is_file()) if p.is_dir() else [p]
+    return "|".join(f"{f}:{f.stat().st_size}:{f.stat().st_mtime_ns}" for f in files)
+
+
+def _dataset_labels(dataset: Dataset) -> Tensor | None:
+    """Labels of a data set without loading images, when it lists them (``targets``), else ``None``."""
+    targets = getattr(dataset, "targets", None)
+    if targets is None:
+        return None
+    return torch.as_tensor(list(targets) if not isinstance(targets, Tensor) else targets).long()
+
+
+def _valid_cache(blob: dict[str, Tensor], meta: dict[str, str] | None, key: str, dataset: Dataset) -> bool:
+    """A cached file is used only if it was written for ``key``, has one finite float32 row per sample
+    and (when the data set lists them) the same labels in the same order."""
+    feats, labels = blob.get("features"), blob.get("labels")
+    if feats is None or labels is None or (meta or {}).get("key") != key:
+        return False
+    n = len(dataset)  # type: ignore[arg-type]
+    if feats.ndim != 2 or feats.shape[0] != n or labels.shape != (n,) or feats.dtype != torch.float32:
+        return False
+    if not bool(torch.isfinite(feats).all()):
+        return False
+    expected = _dataset_labels(dataset)
+    return expected is None or torch.equal(expected, labels.long())
 
 
 def cached_features(model: nn.Module, dataset: Dataset, *, cache_dir: str | Path | None, key: str,
                     **kwargs: object) -> tuple[Tensor, Tensor]:
     """:func:`extract_features`, stored as ``<cache_dir>/features-<key>.safetensors`` and reused.
 
-    With ``cache_dir=None`` nothing is stored (features are still computed only once per call site).
-    Only rank 0 writes the file.
+    ``key`` should come from :func:`feature_cache_key`; it is also stored in the file's metadata, and a
+    file is reused only when the stored key, the row count, the dtype and (when the data set lists them)
+    the labels match and every value is finite; otherwise the features are recomputed and the file
+    rewritten. With ``cache_dir=None`` nothing is stored. Only rank 0 writes the file.
     """
     if cache_dir is None:
         return extract_features(model, dataset, **kwargs)  # type: ignore[arg-type]
     path = Path(cache_dir) / f"features-{key}.safetensors"
     if path.exists():
-        blob = load_file(str(path))
-        if blob["features"].shape[0] == len(dataset):  # type: ignore[arg-type]
+        try:
+            from safetensors import safe_open
+
+            with safe_open(str(path), framework="pt") as fh:
+                meta = fh.metadata()
+            blob = load_file(str(path))
+        except Exception:  # noqa: BLE001 - a damaged cache file is recomputed
+            blob, meta = {}, None
+        if _valid_cache(blob, meta, key, dataset):
             return blob["features"], blob["labels"]
     feats, labels = extract_features(model, dataset, **kwargs)  # type: ignore[arg-type]
     if _dist()[0] == 0:
         path.parent.mkdir(parents=True, exist_ok=True)
-        save_file({"features": feats.contiguous(), "labels": labels.contiguous()}, str(path))
+        save_file({"features": feats.contiguous(), "labels": labels.contiguous()}, str(path),
+                  metadata={"key": key})
     return feats, labels

@@ -1,5 +1,7 @@
 """The ``linprobe`` and ``knn`` jobs: checkpoint + data in, Top-1 / Top-5 (and a JSON file) out.
 
+Each takes its config (:mod:`colormae.jobs.probes`) and loads the model with :func:`colormae.load`.
+
 Both encode the train and val splits of the data once with the frozen encoder (eval mode, no grad;
 see :mod:`colormae.eval.features`), split over ranks under ``torchrun`` and gathered, then fit the
 probe on every rank identically; only rank 0 prints and writes. Data: ``mnist5k`` (the fixed 4,000 /
@@ -16,12 +18,14 @@ from typing import Any
 import torch
 from torch import Tensor
 
+from colormae.data.normalization import Normalization
 from colormae.errors import UserError
-from colormae.eval.features import cached_features, extract_features, feature_cache_key
+from colormae.eval.features import cached_features, extract_features, feature_cache_key, weights_fingerprint
 from colormae.eval.knn import knn_classify
 from colormae.eval.linprobe import train_linear_probe
 from colormae.eval.results import write_results
-from colormae.eval.source import Encoder, load_encoder
+from colormae.jobs.probes import EvalConfig, KnnConfig, LinprobeConfig
+from colormae.loading import Loaded, load
 
 
 @dataclass
@@ -45,82 +49,151 @@ def check_splits(data: str) -> None:
         raise UserError(f"{data}: evaluation needs train/ and val/ subfolders (one folder per class in each)")
 
 
-def _datasets(data: str, img_size: int, train_transform: Any = None):
+def at_image_size(loaded: Loaded, img_size: int | tuple[int, int] | list[int] | None) -> Loaded:
+    """``loaded`` for images of ``img_size`` ``(H, W)``: the model rebuilt at that size with its position
+    tables resampled (:func:`colormae.models.pos_embed.resample_pos_embed`: the fixed sin-cos table is
+    regenerated for the new grid, other tables resampled bicubically); unchanged when ``None`` or equal."""
+    import dataclasses
+
+    from colormae.models.mae import MaskedAutoencoder
+    from colormae.models.pos_embed import resize_mae, resize_vit
+
+    if img_size is None:
+        return loaded
+    hw = (img_size, img_size) if isinstance(img_size, int) else (int(img_size[0]), int(img_size[1]))
+    if hw == tuple(loaded.img_size):
+        return loaded
+    if isinstance(loaded.model, MaskedAutoencoder):
+        loaded.model = resize_mae(loaded.model, hw).eval()
+    else:
+        loaded.model = resize_vit(loaded.model, hw).eval()
+    loaded.config = dataclasses.replace(loaded.config, img_size=hw)
+    return loaded
+
+
+def eval_normalization(loaded: Loaded, data: str, normalize: str = "auto", *,
+                       progress: bool = True) -> Normalization:
+    """The normalisation evaluation uses: with ``normalize="auto"`` the one the model was trained with
+    (stored in its checkpoint; ImageNet for checkpoints without it and for foreign ones), else
+    ``normalize`` resolved for ``data``. ``random:<preset>`` has no training statistics: ``auto`` is
+    ImageNet for 3 channels, the data set's statistics otherwise."""
+    from colormae.data import is_builtin, normalization_from_checkpoint, resolve_normalization
+
+    if normalize == "auto" and loaded.kind != "random":
+        return normalization_from_checkpoint(loaded.checkpoint, loaded.in_chans)
+    return resolve_normalization(normalize, loaded.in_chans, data, builtin=is_builtin(data),
+                                 progress=progress)
+
+
+def _datasets(data: str, img_size: tuple[int, int], norm: Normalization | None = None,
+              train_transform: Any = None, limit: int | None = None):
+    from torch.utils.data import Subset
+
     from colormae.data import build_dataset, eval_transform, num_classes
 
     check_splits(data)
-    tf = eval_transform(img_size)
-    train = build_dataset(data, split="train", transform=train_transform or tf)
-    val = build_dataset(data, split="val", transform=tf)
+    tf = eval_transform(img_size, norm)
+    channels = norm.channels if norm is not None else None
+    train = build_dataset(data, split="train", transform=train_transform or tf, channels=channels)
+    val = build_dataset(data, split="val", transform=tf, channels=channels)
     if len(train) == 0 or len(val) == 0:
         raise UserError(f"{data}: the train and val splits must both hold images")
-    return train, val, num_classes(train)
+    n_cls = num_classes(train)
+    if limit is not None:
+        train, val = (Subset(ds, torch.linspace(0, len(ds) - 1, min(limit, len(ds))).round().long().tolist())
+                      for ds in (train, val))
+    return train, val, n_cls
 
 
-def encode_splits(encoder: Encoder, data: str, *, feature: str = "cls", batch_size: int = 256,
-                  device: str | torch.device = "cpu", num_workers: int = 0,
-                  cache_dir: str | Path | None = None, progress: bool = True) -> FeatureSet:
-    """Encode the train and val splits of ``data`` once (optionally cached on disk under ``cache_dir``)."""
-    train, val, n_cls = _datasets(data, encoder.img_size)
-    model = encoder.model.to(device)
+def encode_splits(loaded: Loaded, data: str, *, feature: str = "cls", batch_size: int = 256,
+                  device: str | torch.device = "cpu", num_workers: int = 0, limit: int | None = None,
+                  cache_dir: str | Path | None = None, progress: bool = True, normalize: str = "auto",
+                  seed: int = 0) -> FeatureSet:
+    """Encode the train and val splits of ``data`` once (optionally cached on disk under ``cache_dir``).
+
+    ``limit``: at most that many evenly spaced images of each split. The cache key covers the weights
+    (:func:`~colormae.eval.features.weights_fingerprint`: file path, size and modification time, or
+    ``random:<preset>`` and its seed), the data, the split, the transform (image size, normalisation),
+    the feature kind, the seed and the row count; :func:`~colormae.eval.features.cached_features` also
+    checks a cached file's stored key, dtype and labels before reusing it.
+    """
+    norm = eval_normalization(loaded, data, normalize, progress=progress)
+    train, val, n_cls = _datasets(data, loaded.img_size, norm, limit=limit)
+    model = loaded.model.to(device)
+    data_id = data if _is_builtin(data) else str(Path(data).expanduser().resolve())
+    weights = weights_fingerprint(loaded.name, seed)
     out = []
     for split, ds in (("train", train), ("val", val)):
-        key = feature_cache_key(model=encoder.name, data=data, split=split, feature=feature,
-                                img_size=encoder.img_size, n=len(ds))
+        transform = getattr(getattr(ds, "dataset", ds), "transform", None)
+        key = feature_cache_key(model=loaded.name, weights=weights, data=data_id, split=split,
+                                feature=feature, transform=repr(transform), seed=seed, n=len(ds))
         out += cached_features(model, ds, cache_dir=cache_dir, key=key, feature=feature,
                                batch_size=batch_size, device=device, num_workers=num_workers,
                                desc=f"{split} features", progress=progress)
     return FeatureSet(*out, num_classes=n_cls)
 
 
-def run_knn(ckpt: str, data: str, *, k: int = 20, temperature: float = 0.07, feature: str = "cls",
-            batch_size: int = 256, device: str | torch.device = "cpu", num_workers: int = 0,
-            out: str | Path | None = None, features: FeatureSet | None = None, seed: int = 0,
-            cache_dir: str | Path | None = None, progress: bool = True) -> dict[str, Any]:
-    """Weighted k-NN of ``ckpt``'s features on ``data``; results dict (also ``out/knn.json`` on rank 0)."""
-    encoder = load_encoder(ckpt, seed=seed)
-    fs = features or encode_splits(encoder, data, feature=feature, batch_size=batch_size, device=device,
-                                   num_workers=num_workers, cache_dir=cache_dir, progress=progress)
+def _is_builtin(data: str) -> bool:
+    from colormae.data import is_builtin
+
+    return is_builtin(data)
+
+
+def _load(cfg: EvalConfig) -> Loaded:
+    return at_image_size(load(cfg.ckpt, seed=cfg.seed), cfg.img_size)
+
+
+def _features(cfg: EvalConfig, loaded: Loaded, device: str | torch.device) -> FeatureSet:
+    return encode_splits(loaded, cfg.data, feature=cfg.feature, batch_size=cfg.batch_size, device=device,
+                         num_workers=cfg.num_workers or 0, limit=cfg.limit, cache_dir=cfg.cache_dir,
+                         progress=cfg.progress, normalize=cfg.normalize, seed=cfg.seed)
+
+
+def _header(cfg: EvalConfig, loaded: Loaded, fs: FeatureSet) -> dict[str, Any]:
+    return {"checkpoint": loaded.name, "source": loaded.kind if loaded.source_format == "colormae"
+            else f"{loaded.kind}:{loaded.source_format}", "data": cfg.data, "feature": cfg.feature,
+            "train_size": len(fs.train_y), "val_size": len(fs.val_y)}
+
+
+def knn(cfg: KnnConfig, *, device: str | torch.device = "cpu", features: FeatureSet | None = None
+        ) -> dict[str, Any]:
+    """Weighted k-NN of ``cfg.ckpt``'s features on ``cfg.data``; results (also ``out/knn.json``, rank 0)."""
+    loaded = _load(cfg)
+    fs = features or _features(cfg, loaded, device)
     acc = knn_classify(fs.train_x.to(device), fs.train_y, fs.val_x.to(device), fs.val_y,
-                       num_classes=fs.num_classes, k=k, temperature=temperature)
-    results = {"eval": "knn", "checkpoint": encoder.name, "source": encoder.kind, "data": data,
-               "feature": feature, "k": k, "temperature": temperature, "train_size": len(fs.train_y),
-               "val_size": len(fs.val_y), **acc}
-    _write(out, "knn.json", results)
+                       num_classes=fs.num_classes, k=cfg.k, temperature=cfg.temperature)
+    results = {"eval": "knn", **_header(cfg, loaded, fs), "k": cfg.k, "temperature": cfg.temperature, **acc}
+    _write(cfg.out, "knn.json", results)
     return results
 
 
-def run_linprobe(ckpt: str, data: str, *, feature: str = "cls", optimizer: str = "sgd", epochs: int = 90,
-                 batch_size: int = 256, lr: float | None = None, base_lr: float = 0.1,
-                 weight_decay: float = 0.0, warmup_epochs: int = 10, augment: bool = False,
-                 device: str | torch.device = "cpu", num_workers: int = 0, out: str | Path | None = None,
-                 features: FeatureSet | None = None, seed: int = 0, cache_dir: str | Path | None = None,
-                 progress: bool = True) -> dict[str, Any]:
-    """Linear probe of ``ckpt`` on ``data``; results dict (also ``out/linprobe.json`` on rank 0).
+def linprobe(cfg: LinprobeConfig, *, device: str | torch.device = "cpu", features: FeatureSet | None = None
+             ) -> dict[str, Any]:
+    """Linear probe of ``cfg.ckpt`` on ``cfg.data``; results (also ``out/linprobe.json`` on rank 0).
 
-    Without ``augment`` the features are computed once and reused every epoch; with it the training
+    Without ``cfg.augment`` the features are computed once and reused every epoch; with it the training
     split is re-encoded every epoch through MAE's random-resized-crop + flip.
     """
-    encoder = load_encoder(ckpt, seed=seed)
-    fs = features or encode_splits(encoder, data, feature=feature, batch_size=batch_size, device=device,
-                                   num_workers=num_workers, cache_dir=cache_dir, progress=progress)
+    loaded = _load(cfg)
+    fs = features or _features(cfg, loaded, device)
     train: Any = (fs.train_x, fs.train_y)
-    if augment:
+    if cfg.augment:
         from colormae.data import mae_transform
 
-        aug_train = _datasets(data, encoder.img_size, train_transform=mae_transform(encoder.img_size))[0]
-        model = encoder.model.to(device)
-        train = partial(_epoch_features, model, aug_train, feature=feature, batch_size=batch_size,
-                        device=device, num_workers=num_workers, progress=progress)
-    result = train_linear_probe(train, (fs.val_x, fs.val_y), num_classes=fs.num_classes, epochs=epochs,
-                                batch_size=batch_size, lr=lr, base_lr=base_lr, optimizer=optimizer,
-                                weight_decay=weight_decay, warmup_epochs=warmup_epochs, device=device,
-                                seed=seed, progress=progress and _rank() == 0)
-    results = {"eval": "linprobe", "checkpoint": encoder.name, "source": encoder.kind, "data": data,
-               "feature": feature, "optimizer": optimizer, "epochs": epochs, "batch_size": batch_size,
-               "augment": augment, "train_size": len(fs.train_y), "val_size": len(fs.val_y),
-               **result.as_dict()}
-    _write(out, "linprobe.json", results)
+        norm = eval_normalization(loaded, cfg.data, cfg.normalize, progress=False)
+        aug_train = _datasets(cfg.data, loaded.img_size, norm,
+                              train_transform=mae_transform(loaded.img_size, norm), limit=cfg.limit)[0]
+        model = loaded.model.to(device)
+        train = partial(_epoch_features, model, aug_train, feature=cfg.feature, batch_size=cfg.batch_size,
+                        device=device, num_workers=cfg.num_workers or 0, progress=cfg.progress)
+    result = train_linear_probe(train, (fs.val_x, fs.val_y), num_classes=fs.num_classes, epochs=cfg.epochs,
+                                batch_size=cfg.batch_size, lr=cfg.lr, base_lr=cfg.base_lr,
+                                optimizer=cfg.optimizer, weight_decay=cfg.weight_decay,
+                                warmup_epochs=cfg.warmup_epochs, device=device, seed=cfg.seed,
+                                progress=cfg.progress and _rank() == 0)
+    results = {"eval": "linprobe", **_header(cfg, loaded, fs), "optimizer": cfg.optimizer,
+               "epochs": cfg.epochs, "batch_size": cfg.batch_size, "augment": cfg.augment, **result.as_dict()}
+    _write(cfg.out, "linprobe.json", results)
     return results
 
 

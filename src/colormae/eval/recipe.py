@@ -11,7 +11,7 @@ heavy RandAugment at 32 px leaves a short run with soft targets it fits best wit
 :func:`finetune_recipe` gives values that move with the data (number of training images), the model
 (depth) and the batch; a setting passed as ``"auto"`` to :func:`colormae.eval.finetune.finetune` takes
 its value from here, any explicit value wins, and :data:`PAPER` is MAE's recipe for a one-line switch
-back (``finetune(..., **PAPER)``). The rules:
+back (``FinetuneConfig(..., **PAPER)``, or ``configs/finetune_mae_paper.yaml``). The rules:
 
 - **Augmentation strength** ``s`` (0..1) grows with ``log(n_train)`` from 0 at :data:`SMALL_SET` images
   to 1 at :data:`LARGE_SET` (ImageNet). Mixup / CutMix alphas are ``s`` times MAE's and are switched off
@@ -49,7 +49,7 @@ SMALL_DECAY = 0.85
 #: Value of a setting that :func:`resolve_auto` fills in.
 AUTO = "auto"
 
-#: MAE's ViT-B fine-tuning recipe (He et al. 2022, Table 11) in :func:`finetune`'s keywords.
+#: MAE's ViT-B fine-tuning recipe (He et al. 2022, Table 11) as ``FinetuneConfig`` settings.
 PAPER: dict[str, Any] = {
     "base_lr": 5e-4, "lr": None, "layer_decay": 0.65, "weight_decay": 0.05, "drop_path": 0.1,
     "mixup": 0.8, "cutmix": 1.0, "smoothing": 0.1, "auto_augment": "rand-m9-mstd0.5-inc1",

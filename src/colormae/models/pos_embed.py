@@ -43,3 +43,111 @@ def sincos_2d(embed_dim: int, grid: int | tuple[int, int], *, cls_token: bool = 
     if cls_token:
         emb = torch.cat([torch.zeros(1, embed_dim, dtype=emb.dtype), emb], dim=0)
     return emb.float()
+
+
+#: How far (max abs difference) a table may be from :func:`sincos_2d` and still count as one.
+SINCOS_TOLERANCE = 1e-4
+
+
+def is_sincos(table: Tensor, grid: int | tuple[int, int], *, num_prefix_tokens: int = 1) -> bool:
+    """Whether ``table`` (``([1,] P + L, D)``) is the fixed 2-D sin-cos embedding of ``grid`` (zero [CLS]
+    rows), as every MAE / ColorMAE checkpoint holds."""
+    t = table.reshape(-1, table.shape[-1]).detach().float().cpu()
+    d = t.shape[-1]
+    gh, gw = (grid, grid) if isinstance(grid, int) else grid
+    if d % 4 or t.shape[0] != num_prefix_tokens + gh * gw:
+        return False
+    ref = sincos_2d(d, (gh, gw))
+    prefix_zero = bool((t[:num_prefix_tokens].abs() <= SINCOS_TOLERANCE).all())
+    return prefix_zero and bool(((t[num_prefix_tokens:] - ref).abs() <= SINCOS_TOLERANCE).all())
+
+
+def resample_pos_embed(table: Tensor, old_grid: int | tuple[int, int], new_grid: int | tuple[int, int], *,
+                       num_prefix_tokens: int = 1, method: str = "auto") -> Tensor:
+    """A position-embedding table for another patch grid.
+
+    Args:
+        table: ``(1, P + L_old, D)`` or ``(P + L_old, D)``: ``P`` prefix ([CLS]) rows, then the grid
+            row-major.
+        old_grid, new_grid: ``(grid_h, grid_w)`` (or an int for a square grid).
+        num_prefix_tokens: ``P``; prefix rows are kept as they are.
+        method: ``"sincos"`` regenerates the fixed sin-cos embedding for the new grid (patches keep unit
+            spacing, as a model created at that size has; exact, so 8x8 -> 12x8 -> 8x8 returns the
+            table); ``"bicubic"`` resamples the table as an image (timm's ``resample_abs_pos_embed``,
+            antialiased; what MAE / DeiT do for learned tables); ``"auto"``: ``sincos`` when the table is
+            a sin-cos table (:func:`is_sincos`), else ``bicubic``.
+
+    Returns:
+        a table of the same layout, dtype and device for ``new_grid``; the input itself when the grids
+        are equal (so a model at its own size is unchanged).
+    """
+    og = (old_grid, old_grid) if isinstance(old_grid, int) else tuple(old_grid)
+    ng = (new_grid, new_grid) if isinstance(new_grid, int) else tuple(new_grid)
+    if og == ng:
+        return table
+    squeeze = table.dim() == 2
+    t = table[None] if squeeze else table
+    if t.shape[1] != num_prefix_tokens + og[0] * og[1]:
+        raise ValueError(f"position table of {t.shape[1]} rows does not fit a {og[0]}x{og[1]} grid "
+                         f"with {num_prefix_tokens} prefix token(s)")
+    if method == "auto":
+        method = "sincos" if is_sincos(t, og, num_prefix_tokens=num_prefix_tokens) else "bicubic"
+    if method == "sincos":
+        grid_rows = sincos_2d(t.shape[-1], ng).to(device=t.device, dtype=t.dtype)[None]
+        out = torch.cat([t[:, :num_prefix_tokens], grid_rows], dim=1)
+    elif method == "bicubic":
+        from timm.layers import resample_abs_pos_embed
+
+        out = resample_abs_pos_embed(t, list(ng), list(og), num_prefix_tokens=num_prefix_tokens)
+    else:
+        raise ValueError(f"unknown resampling method {method!r}")
+    return out[0] if squeeze else out
+
+
+#: Position-embedding entries of a :class:`~colormae.models.MaskedAutoencoder` state dict.
+POS_EMBED_KEYS = ("encoder.pos_embed", "decoder_pos_embed")
+
+
+def resize_pos_embeds(state_dict: dict[str, Tensor], old_grid: tuple[int, int], new_grid: tuple[int, int],
+                      *, keys: tuple[str, ...] = POS_EMBED_KEYS, method: str = "auto") -> dict[str, Tensor]:
+    """A copy of ``state_dict`` whose position tables (``keys`` present) are resampled to ``new_grid``
+    with :func:`resample_pos_embed`; everything else is shared, not copied."""
+    out = dict(state_dict)
+    for key in keys:
+        if key in out:
+            out[key] = resample_pos_embed(out[key], old_grid, new_grid, method=method)
+    return out
+
+
+def resize_mae(model, img_size: int | tuple[int, int], *, method: str = "auto"):
+    """The same :class:`~colormae.models.MaskedAutoencoder` for images of ``img_size`` (``(H, W)``): a new
+    model of that size holding ``model``'s weights, its position tables resampled with
+    :func:`resample_pos_embed`. Returns ``model`` itself when the size is unchanged."""
+    import dataclasses
+
+    from colormae.models.mae import MaskedAutoencoder
+
+    hw = (img_size, img_size) if isinstance(img_size, int) else (int(img_size[0]), int(img_size[1]))
+    if hw == tuple(model.config.image_hw):
+        return model
+    config = dataclasses.replace(model.config, img_size=hw)
+    param = next(model.parameters())
+    resized = MaskedAutoencoder(config).to(device=param.device, dtype=param.dtype)
+    state = resize_pos_embeds(model.state_dict(), model.config.grid, config.grid, method=method)
+    resized.load_state_dict(state)
+    return resized.train(model.training)
+
+
+def resize_vit(vit, img_size: int | tuple[int, int], *, method: str = "auto"):
+    """A timm ``VisionTransformer`` (e.g. a fine-tuned classifier) for ``img_size`` ``(H, W)``, in place:
+    ``set_input_size`` then the old table resampled with :func:`resample_pos_embed`. Returns ``vit``."""
+    hw = (img_size, img_size) if isinstance(img_size, int) else (int(img_size[0]), int(img_size[1]))
+    old_grid = tuple(vit.patch_embed.grid_size)
+    old = vit.pos_embed.detach().clone()
+    vit.set_input_size(img_size=hw)
+    new_grid = tuple(vit.patch_embed.grid_size)
+    if new_grid != old_grid:
+        table = resample_pos_embed(old, old_grid, new_grid, num_prefix_tokens=vit.num_prefix_tokens,
+                                   method=method)
+        vit.pos_embed.data = table.to(vit.pos_embed.dtype)
+    return vit

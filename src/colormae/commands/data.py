@@ -1,0 +1,74 @@
+"""``colormae data``: look at a data set before training on it (``data stats``: normalisation statistics)."""
+
+from __future__ import annotations
+
+import argparse
+
+STATS_DESCRIPTION = """\
+Compute the per-channel mean and std of a data set in one pass (every pixel of every image at its stored
+size, scaled to [0, 1] by its bit depth; an evenly spaced sample of --max-images images on large folders)
+and write them to DIR/colormae_stats.json, where `pretrain normalize=dataset` (and normalize=auto for data
+that is not 3-channel) reads them. A folder with train/ and val/ is measured on train/.
+"""
+
+EXAMPLES = """\
+examples:
+  colormae data stats /data/sentinel2                 # -> /data/sentinel2/colormae_stats.json
+  colormae data stats /data/xray --max-images 2000
+  colormae data stats /data/s2 --names B4,B3,B2,B8    # band names, kept for figures
+"""
+
+
+def register(sub: argparse._SubParsersAction) -> None:
+    """Add ``colormae data`` and ``colormae data stats``."""
+    parser = sub.add_parser("data", help="data set tools: per-channel statistics for normalize=dataset",
+                            description=__doc__)
+    data_sub = parser.add_subparsers(dest="data_command", metavar="WHAT")
+    stats = data_sub.add_parser("stats", help="per-channel mean and std -> DIR/colormae_stats.json",
+                                description=STATS_DESCRIPTION, epilog=EXAMPLES,
+                                formatter_class=argparse.RawDescriptionHelpFormatter)
+    stats.add_argument("data", metavar="DIR", help="an image folder (or a built-in data set: printed only)")
+    stats.add_argument("--in-chans", type=int, default=None, metavar="C",
+                       help="channels the model will see (default: what the folder's images have)")
+    stats.add_argument("--max-images", type=int, default=None, metavar="N",
+                       help="read at most N images, evenly spaced (default 10000; 0: all)")
+    stats.add_argument("--names", default=None, metavar="A,B,...",
+                       help="channel names, stored with the stats")
+    stats.add_argument("--workers", type=int, default=0, help="data-loading worker processes (default 0)")
+    stats.add_argument("--no-progress", action="store_true", help="hide the progress bar")
+    stats.set_defaults(func=run_stats)
+    parser.set_defaults(func=lambda args: parser.print_help() or 2)
+
+
+def run_stats(args: argparse.Namespace) -> int:
+    """Compute, write and print the statistics."""
+    import json
+
+    from colormae.data.build import is_builtin
+    from colormae.data.stats import MAX_IMAGES, compute_stats, stats_path
+    from colormae.errors import UserError
+
+    if args.in_chans is not None and args.in_chans < 1:
+        raise UserError(f"--in-chans must be positive, got {args.in_chans}")
+    if args.max_images is not None and args.max_images < 0:
+        raise UserError(f"--max-images must be 0 (all) or positive, got {args.max_images}")
+    limit = MAX_IMAGES if args.max_images is None else (args.max_images or None)
+    stats = compute_stats(args.data, channels=args.in_chans, max_images=limit, num_workers=args.workers,
+                          progress=not args.no_progress)
+    names = [n.strip() for n in args.names.split(",")] if args.names else None
+    if names is not None and len(names) != stats.channels:
+        raise UserError(f"--names gives {len(names)} names for {stats.channels} channels")
+    fmt = ", ".join
+    line = (f"{stats.channels} channel(s), {stats.images} of {stats.total} images, {stats.pixels} pixels: "
+            f"mean {fmt(f'{v:.6g}' for v in stats.mean)}  std {fmt(f'{v:.6g}' for v in stats.std)}")
+    if is_builtin(args.data):
+        print(f"{args.data}: {line} (built-in data set: normalize=dataset computes these itself)")
+        return 0
+    entry = {**stats.to_dict(), "channel_names": names}
+    path = stats_path(args.data)
+    try:
+        path.write_text(json.dumps(entry, indent=2) + "\n", encoding="utf-8")
+    except OSError as err:
+        raise UserError(f"cannot write {path}: {err.strerror or err}") from None
+    print(f"{line}; wrote {path}")
+    return 0

@@ -1,0 +1,169 @@
+"""Per-channel mean and std of a data set in one pass (``colormae data stats DIR``), and its stats file.
+
+Pixels are read as the model gets them before normalisation: scaled to [0, 1] by their bit depth and
+brought to the model's channel count, at their stored size (no crop or resize), so every pixel of every
+image counts once. Each image's mean and sum of squared deviations are merged into the running totals
+(Chan et al.'s parallel variance update) in float64: one pass, no catastrophic cancellation. The std is
+the population std (numpy's default ``ddof=0``). Large folders are sampled: ``max_images`` images evenly
+spaced over the (class-sorted) file list, so every class contributes.
+
+The result is written as ``DIR/colormae_stats.json`` (:data:`STATS_FILE`), where ``normalize=dataset``
+finds it (for a ``DIR/train`` split, in ``DIR`` too).
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import torch
+from torch.utils.data import DataLoader, Dataset, Subset
+
+from colormae.errors import UserError
+from colormae.progress import progress as progress_bar
+
+STATS_FILE = "colormae_stats.json"
+FORMAT = "colormae-stats/1"
+#: Default cap on the images read for the statistics (``data stats --max-images``).
+MAX_IMAGES = 10_000
+
+
+@dataclass(frozen=True)
+class ChannelStats:
+    """Per-channel ``mean`` and ``std`` over ``pixels`` pixels of ``images`` of ``total`` images."""
+
+    mean: tuple[float, ...]
+    std: tuple[float, ...]
+    images: int
+    total: int
+    pixels: int
+    channels: int
+    dtype: str | None = None
+
+    @property
+    def sampled(self) -> bool:
+        """Whether only part of the data set was read."""
+        return self.images < self.total
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"format": FORMAT, "channels": self.channels, "mean": list(self.mean), "std": list(self.std),
+                "images": self.images, "total_images": self.total, "pixels": self.pixels,
+                "sampled": self.sampled, "dtype": self.dtype}
+
+
+def _first(sample: Any) -> Any:
+    return sample[0] if isinstance(sample, tuple | list) else sample
+
+
+def channel_stats(dataset: Dataset, *, max_images: int | None = MAX_IMAGES, num_workers: int = 0,
+                  progress: bool = True, desc: str = "stats") -> ChannelStats:
+    """Mean and std per channel of every pixel of ``dataset`` (items ``(C, H, W)`` float tensors, or
+    ``(image, label)``); with more than ``max_images`` items, an evenly spaced sample of that many."""
+    total = len(dataset)  # type: ignore[arg-type]
+    if total == 0:
+        raise UserError("the data set is empty")
+    if max_images is not None and total > max_images:
+        index = torch.linspace(0, total - 1, max_images).round().long().unique().tolist()
+        dataset = Subset(dataset, index)
+    n_images = len(dataset)  # type: ignore[arg-type]
+    loader = DataLoader(dataset, batch_size=None, shuffle=False, num_workers=num_workers)
+    count, mean, m2 = 0, None, None
+    channels = None
+    for sample in progress_bar(loader, total=n_images, desc=desc, enabled=progress, leave=False,
+                               unit="img"):
+        x = _first(sample).to(torch.float64)
+        if x.ndim != 3:
+            raise UserError(f"expected (C, H, W) images, got shape {tuple(x.shape)}")
+        if channels is None:
+            channels = x.shape[0]
+            mean, m2 = torch.zeros(channels, dtype=torch.float64), torch.zeros(channels, dtype=torch.float64)
+        flat = x.reshape(channels, -1)
+        n = flat.shape[1]
+        m = flat.mean(dim=1)
+        s = ((flat - m[:, None]) ** 2).sum(dim=1)
+        delta = m - mean
+        total_n = count + n
+        mean = mean + delta * (n / total_n)
+        m2 = m2 + s + delta**2 * (count * n / total_n)
+        count = total_n
+    std = (m2 / count).sqrt()
+    return ChannelStats(tuple(mean.tolist()), tuple(std.tolist()), n_images, total, count, int(channels))
+
+
+def stats_path(data: str | Path) -> Path:
+    """Where the stats file of a data folder is written: ``DIR/colormae_stats.json``."""
+    return Path(data).expanduser() / STATS_FILE
+
+
+def find_stats_file(data: str | Path) -> Path | None:
+    """The stats file of ``data``: in the folder itself, else in its parent when it is a train/val split."""
+    root = Path(data).expanduser()
+    for folder in (root, root.parent) if root.name in ("train", "val") else (root,):
+        if (folder / STATS_FILE).is_file():
+            return folder / STATS_FILE
+    return None
+
+
+def write_stats(stats: ChannelStats, data: str | Path) -> Path:
+    """Write ``stats`` to :func:`stats_path` of ``data``; returns the path."""
+    path = stats_path(data)
+    try:
+        path.write_text(json.dumps(stats.to_dict(), indent=2) + "\n", encoding="utf-8")
+    except OSError as err:
+        raise UserError(f"cannot write {path}: {err.strerror or err}") from None
+    return path
+
+
+def read_stats(path: str | Path) -> dict[str, Any]:
+    """A stats file as a dict (``channels``, ``mean``, ``std``, ...); one clear line if it is not one."""
+    path = Path(path)
+    try:
+        data = json.loads(path.read_text(encoding="utf-8"))
+    except (OSError, ValueError) as err:
+        raise UserError(f"{path}: not a readable colormae stats file ({err})") from None
+    if not isinstance(data, dict) or data.get("format") != FORMAT or "mean" not in data or "std" not in data:
+        raise UserError(f"{path}: not a colormae stats file (write one with `colormae data stats DIR`)")
+    return data
+
+
+def compute_stats(data: str | Path, *, channels: int | None = None, max_images: int | None = MAX_IMAGES,
+                  num_workers: int = 0, progress: bool = True) -> ChannelStats:
+    """:func:`channel_stats` of a built-in data set or folder (its ``train`` split when it has one), read
+    at the data's channel count (or ``channels``)."""
+    from colormae.data.build import build_dataset, is_builtin
+    from colormae.data.transforms import raw_transform
+
+    if is_builtin(data):
+        channels = channels or 3
+        dataset = build_dataset(data, split="train", transform=raw_transform(channels))
+    else:  # one header scan: the folder gives its channel count, then the transform is set
+        dataset = build_dataset(data, split="train", channels=channels)
+        channels = dataset.channels
+        dataset.transform = raw_transform(channels)
+    stats = channel_stats(dataset, max_images=max_images, num_workers=num_workers, progress=progress,
+                          desc=f"stats of {data}")
+    dtype = getattr(dataset, "dtype", None)
+    return ChannelStats(stats.mean, stats.std, stats.images, stats.total, stats.pixels, stats.channels, dtype)
+
+
+def dataset_normalization(data: str | Path, channels: int, *, builtin: bool = False,
+                          progress: bool = True):
+    """``normalize=dataset``: the stats file of a folder, or statistics computed now for a built-in set."""
+    from colormae.data.normalization import Normalization
+
+    if builtin:
+        stats = compute_stats(data, channels=channels, max_images=1000, progress=progress)
+        return Normalization(stats.mean, stats.std, "dataset", source=f"{data} (computed)")
+    path = find_stats_file(data)
+    if path is None:
+        raise UserError(f"{data} has no {STATS_FILE}: run `colormae data stats {data}` first "
+                        "(or use normalize=imagenet or normalize=none)")
+    entry = read_stats(path)
+    if int(entry.get("channels", len(entry["mean"]))) != channels:
+        raise UserError(f"{path} holds statistics of {entry.get('channels')} channels but the model sees "
+                        f"{channels}; rerun `colormae data stats` with in_chans={channels}")
+    return Normalization(tuple(entry["mean"]), tuple(entry["std"]), "dataset",
+                         tuple(entry["channel_names"]) if entry.get("channel_names") else None,
+                         source=str(path))
