@@ -63,12 +63,14 @@ def test_resolve_auto_fills_only_auto_values():
 
 
 def test_paper_config_file_is_maes_recipe():
+    from pathlib import Path
+
     import yaml
 
     from colormae.config import load_config
     from colormae.jobs.finetune import FinetuneConfig
 
-    values = yaml.safe_load(open("configs/finetune_mae_paper.yaml"))
+    values = yaml.safe_load((Path(__file__).parents[2] / "configs" / "finetune_mae_paper.yaml").read_text())
     cfg = load_config(FinetuneConfig, values={"ckpt": "random:mae_vit_micro_32px", "out": "x", **values})
     assert {k: getattr(cfg, k) for k in PAPER} == PAPER
     assert load_config(FinetuneConfig, values={"ckpt": "c", "out": "x"}).layer_decay == AUTO
