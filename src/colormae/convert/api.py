@@ -59,8 +59,9 @@ def detect_layout(src: Source) -> str:
         return "colormae"
     if "patch_embed.proj.weight" in keys:
         return "mae" if "decoder_embed.weight" in keys else "timm"
-    raise ConversionError(f"{src.path}: unknown checkpoint layout (first keys: {list_keys(keys)}); "
-                          f"pass --from {{{', '.join(FROM_LAYOUTS[1:])}}} if you know it")
+    raise ConversionError(f"{src.path}: unknown checkpoint layout (first keys: {list_keys(keys)}); if you "
+                          f"know its project, convert it with `colormae convert {src.path} -o model.pt "
+                          f"--from {{{','.join(FROM_LAYOUTS[1:])}}}`")
 
 
 def load_into(model: torch.nn.Module, sd: dict[str, Tensor], *,
