@@ -20,12 +20,14 @@ import torch
 
 from colormae.masking.base import (
     Grid,
+    Masks,
     check_batch_size,
     check_ratio,
     mask_from_scores,
     num_keep,
     parse_grid,
     resolve_device,
+    visible_ids,
 )
 
 #: BEiT's defaults: smallest block area in patches, aspect-ratio bounds, proposals before giving up.
@@ -54,6 +56,11 @@ class BlockMasking:
     def __call__(self, batch_size: int, grid: Grid, *, generator: torch.Generator | None = None,
                  device: torch.device | str | None = None) -> torch.Tensor:
         """Masks ``(B, gh*gw)`` bool, True = masked."""
+        return self.draw(batch_size, grid, generator=generator, device=device).mask
+
+    def draw(self, batch_size: int, grid: Grid, *, generator: torch.Generator | None = None,
+             device: torch.device | str | None = None) -> Masks:
+        """Masks ``(B, gh*gw)`` and their ``ids_keep (B, K)``."""
         b = check_batch_size(batch_size)
         gh, gw = parse_grid(grid)
         dev = resolve_device(device, generator)
@@ -62,7 +69,8 @@ class BlockMasking:
         mask = self._blocks(b, gh, gw, target, generator, dev).view(b, length)
         # Pad (or trim) to the exact count: masked patches score in [1, 2), the others in [0, 1).
         scores = mask.to(torch.float32) + torch.rand(b, length, generator=generator, device=dev)
-        return mask_from_scores(scores, target, largest=True).logical_not_()
+        mask = mask_from_scores(scores, target, largest=True).mask.logical_not_()
+        return Masks(mask, visible_ids(mask, length - target))
 
     def _blocks(self, b: int, gh: int, gw: int, target: int, generator: torch.Generator | None,
                 dev: torch.device) -> torch.Tensor:

@@ -34,9 +34,11 @@ import torch
 from colormae.errors import UserError
 from colormae.masking.base import (
     Grid,
+    Masks,
     check_batch_size,
     check_ratio,
     mask_from_scores,
+    masks_from_ids,
     num_keep,
     parse_grid,
     resolve_device,
@@ -159,6 +161,11 @@ class ColorNoiseMasking:
     def __call__(self, batch_size: int, grid: Grid, *, generator: torch.Generator | None = None,
                  device: torch.device | str | None = None) -> torch.Tensor:
         """Masks ``(B, gh*gw)`` bool, True = masked; the largest window values stay visible."""
+        return self.draw(batch_size, grid, generator=generator, device=device).mask
+
+    def draw(self, batch_size: int, grid: Grid, *, generator: torch.Generator | None = None,
+             device: torch.device | str | None = None) -> Masks:
+        """Masks ``(B, gh*gw)`` and their ``ids_keep (B, K)``."""
         b = check_batch_size(batch_size)
         gh, gw = parse_grid(grid)
         dev = resolve_device(device, generator)
@@ -175,8 +182,8 @@ class ColorNoiseMasking:
         return mask_from_scores(windows, num_keep(gh * gw, self.ratio), largest=True)
 
     def _independent(self, bank: torch.Tensor, b: int, gh: int, gw: int,
-                     generator: torch.Generator | None) -> torch.Tensor:
-        """Per-sample pattern, crop offset and flips, read in one gather: masks ``(B, gh*gw)``.
+                     generator: torch.Generator | None) -> Masks:
+        """Per-sample pattern, crop offset and flips, read in one gather: masks ``(B, gh*gw)`` and ids.
 
         The gather copies ``gw``-long row segments, one per window row: ``index_select`` over an
         overlapping ``as_strided`` view of the flat bank whose row ``i`` is the ``gw`` values starting at
@@ -201,7 +208,7 @@ class ColorNoiseMasking:
         ids = torch.topk(_rank_as_normalized(windows), keep, dim=1, sorted=False).indices  # (B, keep)
         ids = mirror.index_select(0, (ids + flips[:, :1] * length).view(-1)).view(b, keep)
         self._last = (index, top, left, flips)
-        return torch.ones(b, length, dtype=torch.bool, device=dev).scatter_(1, ids, False)
+        return masks_from_ids(ids, length)
 
     def _tables(self, gh: int, gw: int, w: int, dev: torch.device) -> tuple[torch.Tensor, torch.Tensor]:
         """Cached per shape and device: ``row_steps (2, gh)``, the flat offsets of a window's rows from its

@@ -7,6 +7,7 @@ import torch
 from colormae.errors import UserError
 from colormae.masking.base import (
     Grid,
+    Masks,
     check_batch_size,
     check_ratio,
     mask_from_scores,
@@ -37,6 +38,11 @@ class RandomMasking:
     def __call__(self, batch_size: int, grid: Grid, *, generator: torch.Generator | None = None,
                  device: torch.device | str | None = None) -> torch.Tensor:
         """Masks ``(B, gh*gw)`` bool, True = masked."""
+        return self.draw(batch_size, grid, generator=generator, device=device).mask
+
+    def draw(self, batch_size: int, grid: Grid, *, generator: torch.Generator | None = None,
+             device: torch.device | str | None = None) -> Masks:
+        """Masks ``(B, gh*gw)`` and their ``ids_keep (B, K)``."""
         b = check_batch_size(batch_size)
         gh, gw = parse_grid(grid)
         dev = resolve_device(device, generator)
