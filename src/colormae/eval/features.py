@@ -21,10 +21,11 @@ from pathlib import Path
 import torch
 from safetensors.torch import load_file, save_file
 from torch import Tensor, nn
-from torch.utils.data import DataLoader, Dataset, Subset
+from torch.utils.data import Dataset
 from tqdm.auto import tqdm
 
 from colormae.errors import UserError
+from colormae.train.loader import build_eval_loader
 
 FEATURES = ("cls", "mean")
 
@@ -86,10 +87,9 @@ def extract_features(model: nn.Module, dataset: Dataset, *, feature: str = "cls"
     n = len(dataset)  # type: ignore[arg-type]
     if n == 0:
         raise UserError("the dataset is empty")
-    shard = Subset(dataset, list(range(rank, n, world))) if world > 1 else dataset
     counts = [len(range(r, n, world)) for r in range(world)]
-    loader = DataLoader(shard, batch_size=batch_size, shuffle=False, num_workers=num_workers,
-                        pin_memory=device.type == "cuda")
+    loader = build_eval_loader(dataset, batch_size=batch_size, num_workers=num_workers, device=device,
+                               rank=rank, world_size=world)
     was_training = model.training
     model.eval()
     feats, labels = [], []

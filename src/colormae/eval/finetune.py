@@ -22,13 +22,14 @@ from typing import Any
 
 import torch
 from torch import nn
-from torch.utils.data import DataLoader, Dataset, Subset
+from torch.utils.data import Dataset
 from tqdm.auto import tqdm
 
 from colormae.errors import UserError
 from colormae.eval.classifier import classifier_config, classifier_from_mae
 from colormae.eval.layer_decay import finetune_optimizer
 from colormae.eval.results import TopKMeter, write_results
+from colormae.train.loader import build_eval_loader
 
 #: MAE's fine-tuning augmentation (Table 11): RandAugment(9, 0.5), increasing severity.
 RAND_AUGMENT = "rand-m9-mstd0.5-inc1"
@@ -45,10 +46,8 @@ def evaluate(model: nn.Module, dataset: Dataset, *, batch_size: int = 256,
     rank, world = 0, 1
     if torch.distributed.is_available() and torch.distributed.is_initialized():
         rank, world = torch.distributed.get_rank(), torch.distributed.get_world_size()
-    n = len(dataset)  # type: ignore[arg-type]
-    shard = Subset(dataset, list(range(rank, n, world))) if world > 1 else dataset
-    loader = DataLoader(shard, batch_size=batch_size, shuffle=False, num_workers=num_workers,
-                        generator=torch.Generator())
+    loader = build_eval_loader(dataset, batch_size=batch_size, num_workers=num_workers, device=device,
+                               rank=rank, world_size=world)
     was_training = model.training
     model.eval()
     meter = TopKMeter((1, 5))
@@ -185,10 +184,10 @@ def finetune(out_dir: str | Path, ckpt: str, *, data: str = "mnist5k", epochs: i
 
     def validate(epoch_done: int) -> None:
         record: dict[str, Any] = {"epoch": epoch_done, **evaluate(model, val_ds, batch_size=batch_size * 2,
-                                                                  device=dev, num_workers=0)}
+                                                                  device=dev, num_workers=num_workers)}
         if ema is not None:
             record.update({f"ema_{k}": v for k, v in evaluate(ema.module, val_ds, batch_size=batch_size * 2,
-                                                              device=dev).items()})
+                                                              device=dev, num_workers=num_workers).items()})
         history.append(record)
         if info.is_main:
             out.mkdir(parents=True, exist_ok=True)
