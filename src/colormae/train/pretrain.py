@@ -19,7 +19,6 @@ from tqdm.auto import tqdm
 from colormae.errors import UserError
 from colormae.train.distributed import cleanup_distributed, init_distributed, seed_everything
 from colormae.train.engine import FitResult, fit, plan_steps
-from colormae.train.loader import build_train_loader
 from colormae.train.optim import build_adamw
 from colormae.train.schedule import WarmupCosine, scaled_lr
 
@@ -41,7 +40,8 @@ def split_schedule(masking: str, mask_schedule: Sequence[Sequence[Any]] | None) 
 
 
 def pretrain(out_dir: str | Path, *, model: str = "mae_vit_base_patch16", norm_pix_loss: bool = True,
-             data: str = "mnist5k", img_size: int | None = None, num_workers: int = 2,
+             data: str = "mnist5k", img_size: int | None = None, num_workers: int | str | None = 2,
+             data_backend: str = "cpu", grad_checkpointing: bool = False, bank_dtype: str = "float32",
              masking: str = "green", mask_ratio: float = 0.75, mask_mode: str = "independent",
              bank: str | None = None, bank_size: int = 3072, pattern_size: int = 256,
              mask_schedule: Sequence[Sequence[Any]] | None = None,
@@ -57,13 +57,16 @@ def pretrain(out_dir: str | Path, *, model: str = "mae_vit_base_patch16", norm_p
 
     ``resume``: ``True`` continues from the newest checkpoint in ``out_dir`` (fresh start if none), a path
     continues from that checkpoint or run directory. ``stop_at_step`` stops early, as if interrupted.
+    ``num_workers``: a count or ``None`` / ``"auto"``; ``data_backend``: ``"cpu"`` or ``"gpu"``
+    (:mod:`colormae.train.pretrain_data`); ``grad_checkpointing``: activation checkpointing of every
+    block; ``bank_dtype``: colour-mask bank storage on the device, ``"float32"`` or ``"float16"``.
     """
     job = {k: v for k, v in locals().items() if k not in _NOT_CONFIG}
     if config is None:
         config = {k: list(v) if isinstance(v, tuple) else v for k, v in job.items()}
-    from colormae.data import build_dataset, mae_transform
-    from colormae.masking import build_masking
+    from colormae.masking import build_masking, draw_masks
     from colormae.models import create_mae
+    from colormae.train.pretrain_data import build_pretrain_data
 
     joined_here = not (tdist.is_available() and tdist.is_initialized())
     info, dev = init_distributed(device)
@@ -71,13 +74,15 @@ def pretrain(out_dir: str | Path, *, model: str = "mae_vit_base_patch16", norm_p
         torch.manual_seed(seed)  # the same initial weights on every rank
         overrides = {"norm_pix_loss": norm_pix_loss, **({"img_size": img_size} if img_size else {})}
         net = create_mae(model, **overrides).to(dev)
+        net.set_grad_checkpointing(grad_checkpointing)
         seed_everything(seed + info.rank)
-        dataset = build_dataset(data, split="train", transform=mae_transform(net.config.img_size))
-        loader = build_train_loader(dataset, batch_size=batch_size, seed=seed, dist=info,
-                                    num_workers=num_workers, device=dev, drop_last=True)
+        source = build_pretrain_data(data, net.config.img_size, backend=data_backend, batch_size=batch_size,
+                                     seed=seed, dist=info, num_workers=num_workers, device=dev,
+                                     in_chans=net.config.in_chans)
+        dataset, loader = source.dataset, source.loader
         first, later = split_schedule(masking, mask_schedule)
         strategy = build_masking(first, mask_ratio, bank=bank, mode=mask_mode, seed=seed, schedule=later,
-                                 bank_size=bank_size, pattern_size=pattern_size)
+                                 bank_size=bank_size, pattern_size=pattern_size, bank_dtype=bank_dtype)
         mask_gen = torch.Generator(device=dev).manual_seed(seed + info.rank)  # distinct masks per rank
 
         effective = batch_size * accum_steps * info.world_size
@@ -93,9 +98,9 @@ def pretrain(out_dir: str | Path, *, model: str = "mae_vit_base_patch16", norm_p
         grid = net.grid
 
         def step_fn(m: torch.nn.Module, batch: Any, step: int) -> tuple[torch.Tensor, dict[str, float]]:
-            images = batch[0].to(dev, non_blocking=True)
-            mask = strategy(images.shape[0], grid, generator=mask_gen, device=dev)
-            return m(images, mask).loss, {}
+            images = source.images(batch)
+            masks = draw_masks(strategy, images.shape[0], grid, generator=mask_gen, device=dev)
+            return m(images, masks.mask, masks.ids_keep).loss, {}  # ids handed over: no host sync
 
         if info.is_main:
             n_params = sum(p.numel() for p in net.parameters()) / 1e6
