@@ -10,6 +10,7 @@ from PIL import Image
 from torchvision import transforms as T
 
 from colormae.data import SafeImageFolder, mae_transform
+from colormae.data.device_normalize import DeviceNormalize, mae_uint8_transform
 from colormae.data.gpu_augment import GpuAugment
 from colormae.data.gpu_reader import EncodedCrops, collate_encoded
 from colormae.train.loader import SeededDataset, build_train_loader
@@ -112,3 +113,13 @@ def test_loader_with_workers_is_exact_and_counts_a_file_that_does_not_decode(fol
     # the undecodable sample was replaced by another image of the batch
     same = [(i, j) for i in range(9) for j in range(i + 1, 9) if torch.equal(images[i], images[j])]
     assert len(same) == 1
+
+
+def test_cpu_path_8bit_crops_normalised_later_equal_mae_transform(folder):
+    keys = [(epoch, index) for epoch in (0, 1) for index in range(8)]
+    reference = SeededDataset(SafeImageFolder(folder, transform=mae_transform(SIZE)), seed=5)
+    crops = SeededDataset(SafeImageFolder(folder, transform=mae_uint8_transform(SIZE)), seed=5)
+    batch = torch.stack([crops[key][0] for key in keys])
+    assert batch.dtype == torch.uint8 and batch.shape == (16, 3, SIZE, SIZE)
+    expected = torch.stack([reference[key][0] for key in keys])
+    torch.testing.assert_close(DeviceNormalize("cpu")(batch), expected, rtol=0, atol=1e-5)

@@ -20,6 +20,7 @@ import torch
 import torch.nn.functional as F
 from torchvision.io import ImageReadMode, decode_jpeg
 
+from colormae.data.device_normalize import DeviceNormalize
 from colormae.data.gpu_reader import EncodedBatch
 from colormae.data.transforms import MEAN, STD
 from colormae.errors import UserError
@@ -40,8 +41,7 @@ class GpuAugment:
                  mean: tuple[float, ...] = MEAN, std: tuple[float, ...] = STD) -> None:
         self.size = (img_size, img_size) if isinstance(img_size, int) else tuple(img_size)
         self.device = torch.device(device)
-        self.mean = torch.tensor(mean, device=self.device).view(1, -1, 1, 1) * 255.0
-        self.std = torch.tensor(std, device=self.device).view(1, -1, 1, 1) * 255.0
+        self.normalize = DeviceNormalize(self.device, mean, std)
         self.skipped = 0
 
     def decode(self, payloads: list[torch.Tensor]) -> list[torch.Tensor | None]:
@@ -89,7 +89,7 @@ class GpuAugment:
                 source = i if images[i] is not None else good[(i + 1) % len(good)]
                 crops.append(self._crop_resize(images[source], boxes[source], flips[source]))  # type: ignore
             x = torch.cat(crops).clamp_(0.0, 255.0).round_()  # PIL's 8-bit result
-            return (x - self.mean) / self.std
+            return self.normalize(x)
 
     def _crop_resize(self, image: torch.Tensor, box: list[int], flip: bool) -> torch.Tensor:
         """``image uint8 (3, H, W)`` -> ``(1, 3, h, w)`` float in [0, 255] (not yet rounded)."""
