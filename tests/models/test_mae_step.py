@@ -34,7 +34,9 @@ def test_wrong_ids_are_caught_under_the_debug_flag(micro, gen, monkeypatch):
     micro(images, masks.mask, masks.ids_keep)
 
 
-def test_pretraining_forward_and_loss_have_no_graph_break(micro, gen):
+@pytest.mark.parametrize("checkpointing", [False, True])
+def test_pretraining_forward_and_loss_have_no_graph_break(micro, gen, checkpointing):
+    micro.set_grad_checkpointing(checkpointing)
     images = torch.randn(4, 3, 32, 32, generator=gen)
     masks = ColorNoiseMasking("green", bank_size=8, pattern_size=16).draw(4, micro.grid, generator=gen)
 
