@@ -39,11 +39,12 @@ class Masks(NamedTuple):
     Attributes:
         mask: bool ``(B, L)``, True = masked.
         ids_keep: int64 ``(B, K)``, the visible patches of each row in ascending order
-            (:func:`colormae.models.ids.mask_to_ids` of ``mask``, computed without a host-device sync).
+            (:func:`colormae.models.ids.mask_to_ids` of ``mask``, computed without a host-device sync);
+            always set by ``draw`` (None only inside a plain strategy call, which returns the mask alone).
     """
 
     mask: torch.Tensor
-    ids_keep: torch.Tensor
+    ids_keep: torch.Tensor | None
 
 
 def draw_masks(strategy: MaskingStrategy, batch_size: int, grid: Grid, *,
@@ -114,19 +115,21 @@ def resolve_device(device: torch.device | str | None, generator: torch.Generator
     return dev
 
 
-def mask_from_scores(scores: torch.Tensor, keep: int, *, largest: bool) -> Masks:
+def mask_from_scores(scores: torch.Tensor, keep: int, *, largest: bool, with_ids: bool = True) -> Masks:
     """Masks keeping, per row, the ``keep`` largest (or smallest) scores visible.
 
     ``scores: (B, L)`` float; returns the bool mask ``(B, L)``, True = masked, exactly ``L - keep`` True per
-    row (ties broken by ``topk``, so the count is exact even when scores repeat), and its ``ids_keep``.
+    row (ties broken by ``topk``, so the count is exact even when scores repeat), and its ``ids_keep``
+    (None unless ``with_ids``: sorting them costs a plain mask call ~20 % on the CPU).
     ``topk`` + ``scatter`` is the same selection as MAE's ``argsort`` then ``[:, :len_keep]`` but about
     twice as fast on CPU (measured by ``benchmarks/masking.py``), so every strategy shares it.
     """
     ids = torch.topk(scores, keep, dim=1, largest=largest, sorted=False).indices
-    return masks_from_ids(ids, scores.shape[1])
+    return masks_from_ids(ids, scores.shape[1], with_ids=with_ids)
 
 
-def masks_from_ids(ids: torch.Tensor, length: int) -> Masks:
-    """:class:`Masks` of rows whose visible patches are ``ids (B, K)`` (any order, no repeats)."""
+def masks_from_ids(ids: torch.Tensor, length: int, *, with_ids: bool = True) -> Masks:
+    """:class:`Masks` of rows whose visible patches are ``ids (B, K)`` (any order, no repeats);
+    ``ids_keep`` sorted ascending, or None unless ``with_ids``."""
     mask = torch.ones(ids.shape[0], length, dtype=torch.bool, device=ids.device).scatter_(1, ids, False)
-    return Masks(mask, ids.sort(dim=1).values)
+    return Masks(mask, ids.sort(dim=1).values if with_ids else None)

@@ -56,11 +56,15 @@ class BlockMasking:
     def __call__(self, batch_size: int, grid: Grid, *, generator: torch.Generator | None = None,
                  device: torch.device | str | None = None) -> torch.Tensor:
         """Masks ``(B, gh*gw)`` bool, True = masked."""
-        return self.draw(batch_size, grid, generator=generator, device=device).mask
+        return self._draw(batch_size, grid, generator, device, with_ids=False).mask
 
     def draw(self, batch_size: int, grid: Grid, *, generator: torch.Generator | None = None,
              device: torch.device | str | None = None) -> Masks:
-        """Masks ``(B, gh*gw)`` and their ``ids_keep (B, K)``."""
+        """Masks ``(B, gh*gw)`` and their ``ids_keep (B, K)`` (the same masks as a call)."""
+        return self._draw(batch_size, grid, generator, device, with_ids=True)
+
+    def _draw(self, batch_size: int, grid: Grid, generator: torch.Generator | None,
+              device: torch.device | str | None, *, with_ids: bool) -> Masks:
         b = check_batch_size(batch_size)
         gh, gw = parse_grid(grid)
         dev = resolve_device(device, generator)
@@ -69,8 +73,8 @@ class BlockMasking:
         mask = self._blocks(b, gh, gw, target, generator, dev).view(b, length)
         # Pad (or trim) to the exact count: masked patches score in [1, 2), the others in [0, 1).
         scores = mask.to(torch.float32) + torch.rand(b, length, generator=generator, device=dev)
-        mask = mask_from_scores(scores, target, largest=True).mask.logical_not_()
-        return Masks(mask, visible_ids(mask, length - target))
+        mask = mask_from_scores(scores, target, largest=True, with_ids=False).mask.logical_not_()
+        return Masks(mask, visible_ids(mask, length - target) if with_ids else None)
 
     def _blocks(self, b: int, gh: int, gw: int, target: int, generator: torch.Generator | None,
                 dev: torch.device) -> torch.Tensor:

@@ -161,11 +161,15 @@ class ColorNoiseMasking:
     def __call__(self, batch_size: int, grid: Grid, *, generator: torch.Generator | None = None,
                  device: torch.device | str | None = None) -> torch.Tensor:
         """Masks ``(B, gh*gw)`` bool, True = masked; the largest window values stay visible."""
-        return self.draw(batch_size, grid, generator=generator, device=device).mask
+        return self._draw(batch_size, grid, generator, device, with_ids=False).mask
 
     def draw(self, batch_size: int, grid: Grid, *, generator: torch.Generator | None = None,
              device: torch.device | str | None = None) -> Masks:
-        """Masks ``(B, gh*gw)`` and their ``ids_keep (B, K)``."""
+        """Masks ``(B, gh*gw)`` and their ``ids_keep (B, K)`` (the same masks as a call)."""
+        return self._draw(batch_size, grid, generator, device, with_ids=True)
+
+    def _draw(self, batch_size: int, grid: Grid, generator: torch.Generator | None,
+              device: torch.device | str | None, *, with_ids: bool) -> Masks:
         b = check_batch_size(batch_size)
         gh, gw = parse_grid(grid)
         dev = resolve_device(device, generator)
@@ -177,12 +181,12 @@ class ColorNoiseMasking:
             if h < gh or w < gw:
                 raise UserError(f"noise patterns of {h}x{w} are smaller than the {gh}x{gw} patch grid")
             if self.mode == "independent":
-                return self._independent(bank, b, gh, gw, generator)
+                return self._independent(bank, b, gh, gw, generator, with_ids)
             windows = self._reference_windows(bank, b, gh, gw, generator)
-        return mask_from_scores(windows, num_keep(gh * gw, self.ratio), largest=True)
+        return mask_from_scores(windows, num_keep(gh * gw, self.ratio), largest=True, with_ids=with_ids)
 
     def _independent(self, bank: torch.Tensor, b: int, gh: int, gw: int,
-                     generator: torch.Generator | None) -> Masks:
+                     generator: torch.Generator | None, with_ids: bool) -> Masks:
         """Per-sample pattern, crop offset and flips, read in one gather: masks ``(B, gh*gw)`` and ids.
 
         The gather copies ``gw``-long row segments, one per window row: ``index_select`` over an
@@ -208,7 +212,7 @@ class ColorNoiseMasking:
         ids = torch.topk(_rank_as_normalized(windows), keep, dim=1, sorted=False).indices  # (B, keep)
         ids = mirror.index_select(0, (ids + flips[:, :1] * length).view(-1)).view(b, keep)
         self._last = (index, top, left, flips)
-        return masks_from_ids(ids, length)
+        return masks_from_ids(ids, length, with_ids=with_ids)
 
     def _tables(self, gh: int, gw: int, w: int, dev: torch.device) -> tuple[torch.Tensor, torch.Tensor]:
         """Cached per shape and device: ``row_steps (2, gh)``, the flat offsets of a window's rows from its

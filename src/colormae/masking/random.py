@@ -38,17 +38,21 @@ class RandomMasking:
     def __call__(self, batch_size: int, grid: Grid, *, generator: torch.Generator | None = None,
                  device: torch.device | str | None = None) -> torch.Tensor:
         """Masks ``(B, gh*gw)`` bool, True = masked."""
-        return self.draw(batch_size, grid, generator=generator, device=device).mask
+        return self._draw(batch_size, grid, generator, device, with_ids=False).mask
 
     def draw(self, batch_size: int, grid: Grid, *, generator: torch.Generator | None = None,
              device: torch.device | str | None = None) -> Masks:
-        """Masks ``(B, gh*gw)`` and their ``ids_keep (B, K)``."""
+        """Masks ``(B, gh*gw)`` and their ``ids_keep (B, K)`` (the same masks as a call)."""
+        return self._draw(batch_size, grid, generator, device, with_ids=True)
+
+    def _draw(self, batch_size: int, grid: Grid, generator: torch.Generator | None,
+              device: torch.device | str | None, *, with_ids: bool) -> Masks:
         b = check_batch_size(batch_size)
         gh, gw = parse_grid(grid)
         dev = resolve_device(device, generator)
         draw = torch.rand if self.noise == "uniform" else torch.randn
         scores = draw(b, gh * gw, generator=generator, device=dev)
-        return mask_from_scores(scores, num_keep(gh * gw, self.ratio), largest=False)
+        return mask_from_scores(scores, num_keep(gh * gw, self.ratio), largest=False, with_ids=with_ids)
 
     def __repr__(self) -> str:
         return f"RandomMasking(ratio={self.ratio}, noise={self.noise!r})"
