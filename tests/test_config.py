@@ -1,13 +1,13 @@
 """Typed configs: YAML + key=value overrides, type coercion, errors that name the key."""
 
 import dataclasses
-import inspect
 from pathlib import Path
 
 import pytest
 
-from colormae.config import PretrainConfig, config_to_dict, load_config, write_config
+from colormae.config import load_config, write_config
 from colormae.errors import UserError
+from colormae.jobs.pretrain import PretrainConfig
 
 REPO = Path(__file__).resolve().parents[1]
 
@@ -71,16 +71,38 @@ def test_write_and_read_back(tmp_path):
     assert load_config(PretrainConfig, tmp_path / "config.yaml") == cfg
 
 
-def test_pretrain_signature_matches_config():
-    """pretrain() takes exactly the config keys (plus run options) with the same defaults."""
-    from colormae.train.pretrain import pretrain
+def test_every_job_generates_its_command_line():
+    """Each setting is declared once, in its job's dataclass; the CLI flags and help come from it."""
+    import argparse
 
-    params = inspect.signature(pretrain).parameters
-    defaults = config_to_dict(PretrainConfig())
-    for f in dataclasses.fields(PretrainConfig):
-        assert f.name in params, f.name
-        default = params[f.name].default
-        assert (list(default) if isinstance(default, tuple) else default) == defaults[f.name], f.name
+    from colormae.config import add_config_arguments
+    from colormae.jobs import load_jobs
+
+    jobs = load_jobs()
+    assert {j.name for j in jobs} >= {"pretrain", "finetune", "linprobe", "knn", "sweep", "demo"}
+    for job in jobs:
+        parser = argparse.ArgumentParser()
+        add_config_arguments(parser, job.config)
+        dests = {a.dest for a in parser._actions}
+        for f in dataclasses.fields(job.config):
+            assert f.name in dests, (job.name, f.name)
+            assert f.metadata.get("help"), (job.name, f.name)  # every setting explains itself in --help
+
+
+def test_flags_and_overrides_go_through_the_same_checks():
+    from colormae.cli import build_parser
+    from colormae.config import config_from_args, split_overrides
+
+    parser = build_parser()
+    args, extra = parser.parse_known_args(["finetune", "random:x", "--layer-decay", "0.5", "mixup=0",
+                                           "--no-progress", "epochs=none", "max_steps=7"])
+    overrides, rest = split_overrides(extra)
+    cfg = config_from_args(args.job.config, args, overrides)
+    assert (cfg.ckpt, cfg.layer_decay, cfg.mixup, cfg.progress, cfg.epochs, cfg.max_steps) == (
+        "random:x", 0.5, 0.0, False, None, 7) and rest == []
+    args, extra = parser.parse_known_args(["finetune", "random:x", "--layer-decay", "2"])
+    with pytest.raises(UserError, match="'layer_decay': 2.0 is above the maximum 1.0"):
+        config_from_args(args.job.config, args, [])
 
 
 @pytest.mark.parametrize("name", ["cpu_demo.yaml", "colormae_vit_base_300e.yaml"])

@@ -1,3 +1,13 @@
 """colormae: Masked Autoencoder pretraining with data-independent colour-noise masks (ColorMAE)."""
 
 __version__ = "0.1.0"
+
+__all__ = ["load", "__version__"]
+
+
+def __getattr__(name: str):  # PEP 562: ``colormae.load`` without importing torch on ``import colormae``
+    if name in ("load", "Loaded"):
+        from colormae import loading
+
+        return getattr(loading, name)
+    raise AttributeError(f"module 'colormae' has no attribute {name!r}")

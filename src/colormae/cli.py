@@ -1,8 +1,10 @@
-"""The ``colormae`` command line: one sub-command per module in :mod:`colormae.commands`.
+"""The ``colormae`` command line: the jobs of :mod:`colormae.jobs` plus the tool commands.
 
-Each module in :data:`COMMANDS` exposes ``register(subparsers)``, which adds its parser and sets
-``func`` (called with the parsed namespace, returning an exit code or ``None``). The CLI is the only
-place where typed config objects meet strings; everything below it takes explicit arguments.
+A job's arguments are generated from its config dataclass (``--config FILE``, a ``--flag`` per
+setting, ``key=value`` overrides); tool commands (``patterns``, ``convert``, ``viz``) are modules in
+:mod:`colormae.commands` exposing ``register(subparsers)``, which adds a parser and sets ``func``
+(called with the parsed namespace, returning an exit code or ``None``). User mistakes print one
+``error:`` line and exit 2.
 """
 
 from __future__ import annotations
@@ -15,22 +17,14 @@ from collections.abc import Sequence
 from colormae import __version__
 from colormae.errors import UserError
 
-#: Sub-command modules, in the order ``--help`` lists them.
-COMMANDS: tuple[str, ...] = (
-    "patterns",
-    "pretrain",
-    "demo",
-    "linprobe",
-    "knn",
-    "finetune",
-    "convert",
-    "viz",
-    "sweep",
-)
+#: Tool commands (not jobs), listed after the jobs by ``--help``.
+COMMANDS: tuple[str, ...] = ("patterns", "convert", "viz")
 
 
 def build_parser() -> argparse.ArgumentParser:
-    """The top-level parser with every sub-command registered."""
+    """The top-level parser with every job and command registered."""
+    from colormae.jobs import load_jobs, register
+
     parser = argparse.ArgumentParser(
         prog="colormae",
         description="Masked Autoencoder pretraining with data-independent colour-noise masks (ColorMAE).",
@@ -38,27 +32,50 @@ def build_parser() -> argparse.ArgumentParser:
     )
     parser.add_argument("--version", action="version", version=f"colormae {__version__}")
     sub = parser.add_subparsers(dest="command", metavar="COMMAND")
+    for job in load_jobs():
+        register(sub, job)
     for name in COMMANDS:
         importlib.import_module(f"colormae.commands.{name}").register(sub)
     return parser
 
 
-def main(argv: Sequence[str] | None = None) -> int:
-    """Entry point of the console script; returns the process exit code."""
-    parser = build_parser()
-    args = parser.parse_args(argv)
+def _dispatch(parser: argparse.ArgumentParser, argv: Sequence[str] | None) -> int:
+    from colormae.config import split_overrides
+    from colormae.jobs import build_config, run_job
+
+    args, extra = parser.parse_known_args(argv)
+    overrides, rest = split_overrides(extra)
+    job = getattr(args, "job", None)
+    if rest or (overrides and job is None):
+        parser.error(f"unrecognized arguments: {' '.join(rest or overrides)}")
+    if job is not None:
+        return run_job(job, build_config(job, args, overrides))
     if not getattr(args, "func", None):
         parser.print_help()
         return 2
+    return int(args.func(args) or 0)
+
+
+def _one_line_warning(message: Warning | str, category: type[Warning], filename: str, lineno: int,
+                      line: str | None = None) -> str:
+    """Warnings as users read them: ``warning: <text>``, without Python's source line."""
+    return f"warning: {message}\n"
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Entry point of the console script; returns the process exit code."""
+    import warnings
+
+    warnings.formatwarning = _one_line_warning
+    parser = build_parser()
     try:
-        code = args.func(args)
+        return _dispatch(parser, argv)
     except UserError as err:
         print(f"error: {err}", file=sys.stderr)
         return 2
     except KeyboardInterrupt:
         print("interrupted", file=sys.stderr)
         return 130
-    return int(code or 0)
 
 
 if __name__ == "__main__":

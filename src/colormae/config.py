@@ -1,10 +1,14 @@
-"""Typed run configuration: flat dataclasses, YAML files and ``key=value`` command-line overrides.
+"""One config system for every job: a dataclass per job, declared once, read from YAML, flags and
+``key=value``.
 
-One place turns strings into typed values: :func:`load_config` reads a YAML mapping and/or
-``key=value`` overrides, coerces each value to its field's type (``int``, ``float``, ``bool``, ``str``,
-``Literal[...]``, ``X | None``, tuples and lists of those) and checks the field's bounds. Unknown keys
-and bad values raise :class:`~colormae.errors.UserError` naming the key. These dataclasses stop at the
-CLI: library functions take explicit arguments (``pretrain(**config_to_dict(cfg))``).
+A job's settings are the fields of one dataclass, each declared with :func:`setting` (default, help
+text, role, checks). From that dataclass :func:`add_config_arguments` generates the command line
+(``--config FILE``, a ``--flag`` per field, positional fields, and ``key=value`` overrides) and
+:func:`load_config` builds the typed object from defaults, then a YAML file, then given values, then
+overrides. One place turns strings into typed values (:func:`coerce`: ``int``, ``float``, ``bool``,
+``str``, ``Literal[...]``, ``X | None``, tuples and lists of those) and checks bounds; unknown keys and
+bad values raise :class:`~colormae.errors.UserError` naming the key. The job function takes the config
+object; below the job, functions take explicit arguments.
 
 PyYAML is imported lazily; without it, configs can still be given as ``key=value`` overrides and
 ``config.yaml`` is written as JSON (which is valid YAML).
@@ -12,13 +16,14 @@ PyYAML is imported lazily; without it, configs can still be given as ``key=value
 
 from __future__ import annotations
 
+import argparse
 import dataclasses
 import difflib
 import json
 import types
 import typing
 from collections.abc import Iterable, Mapping
-from dataclasses import dataclass, field
+from dataclasses import field
 from pathlib import Path
 from typing import Any, Literal, TypeVar
 
@@ -27,56 +32,28 @@ from colormae.errors import UserError
 T = TypeVar("T")
 
 
-def _f(default: Any, help: str, **bounds: float) -> Any:
-    """A dataclass field with a help text and optional ``min`` / ``max`` (inclusive) / ``below`` bounds."""
+#: What a setting is for, which decides how ``--resume`` and ``config.yaml`` treat it:
+#: ``train`` changes what is trained (refused on resume unless ``--allow-changes``; saved);
+#: ``run`` is bookkeeping that may change on resume (intervals, workers, length; saved);
+#: ``io`` is where and how this one invocation runs (paths, device, progress; not saved).
+ROLES = ("train", "run", "io")
+
+
+def setting(default: Any, help: str, *, role: str = "train", positional: bool = False,
+            required: bool = False, const: Any = None, metavar: str | None = None, **bounds: float) -> Any:
+    """A config field declared once: its default, help text, role and checks.
+
+    ``positional``: a command-line argument without a flag (e.g. ``CKPT``); ``required``: the job refuses
+    to start without a value; ``const``: the value of the bare flag (``--resume`` alone means
+    ``"auto"``); ``bounds``: ``min`` / ``max`` (inclusive) and ``below`` (exclusive) for numbers.
+    """
+    if role not in ROLES:
+        raise ValueError(f"role must be one of {ROLES}, got {role!r}")  # a programming error
+    meta = {"help": help, "role": role, "positional": positional, "required": required, "const": const,
+            "metavar": metavar, **bounds}
     if isinstance(default, (list, dict)):
-        return field(default_factory=lambda: default, metadata={"help": help, **bounds})
-    return field(default=default, metadata={"help": help, **bounds})
-
-
-@dataclass
-class PretrainConfig:
-    """``colormae pretrain``: every key of a YAML config (defaults: the paper's ViT-B/16 recipe)."""
-
-    # model
-    model: str = _f("mae_vit_base_patch16", "model preset (colormae.models.PRESETS)")
-    norm_pix_loss: bool = _f(True, "normalized-pixel loss (paper default)")
-    # data
-    data: str = _f("mnist5k", "built-in dataset (mnist5k, photos) or an ImageFolder path")
-    img_size: int | None = _f(None, "input size in pixels (default: the preset's)", min=1)
-    num_workers: int = _f(2, "DataLoader worker processes per device (0 = load in the main process)", min=0)
-    # masking
-    masking: str = _f(
-        "green", "masking strategy: random, random-white, block, red, blue, green, purple, white")
-    mask_ratio: float = _f(0.75, "fraction of patches masked (paper: 0.75)", min=0.0, below=1.0)
-    mask_mode: Literal["independent", "reference", "online"] = _f(
-        "independent", "colour masks: independent pattern per sample, reference (official code), online")
-    bank: str | None = _f(None, "pattern bank .npz for colour masking (default: generated)")
-    bank_size: int = _f(3072, "patterns in a generated bank (paper: 3072)", min=1)
-    pattern_size: int = _f(256, "side of a generated pattern in pixels (paper: 256)", min=1)
-    mask_schedule: list[tuple[int, str]] | None = _f(
-        None, "change masking by epoch, e.g. [[0, green], [100, blue]] (overrides masking)")
-    # optimisation
-    epochs: int = _f(300, "training epochs (paper: 300; 800 / 1600 for longer schedules)", min=1)
-    warmup_epochs: float = _f(40.0, "linear lr warmup length in epochs (paper: 40)", min=0.0)
-    max_steps: int | None = _f(None, "cap on optimizer steps (quick runs; the schedule spans the cap)", min=1)
-    batch_size: int = _f(64, "images per device per micro-step", min=1)
-    accum_steps: int = _f(1, "gradient accumulation micro-steps per optimizer step", min=1)
-    base_lr: float = _f(1.5e-4, "lr per 256 images: lr = base_lr x effective batch / 256 (paper: 1.5e-4)",
-                        min=0.0)
-    lr: float | None = _f(None, "absolute peak lr (overrides base_lr scaling)", min=0.0)
-    min_lr: float = _f(0.0, "lr at the end of the cosine decay", min=0.0)
-    weight_decay: float = _f(0.05, "AdamW weight decay (paper: 0.05)", min=0.0)
-    betas: tuple[float, float] = _f((0.9, 0.95), "AdamW betas (paper: 0.9, 0.95)")
-    grad_clip: float | None = _f(None, "clip gradients to this global norm", min=0.0)
-    amp: Literal["auto", "none", "bf16", "fp16"] = _f(
-        "auto", "mixed precision (auto: bf16 on CUDA, none on CPU)")
-    compile: bool = _f(False, "torch.compile the model")
-    seed: int = _f(0, "seed of model init, data order, augmentation and masks", min=0)
-    # bookkeeping
-    ckpt_every: int = _f(1000, "write a checkpoint every N optimizer steps (0: only the final one)", min=0)
-    keep_last: int = _f(3, "keep the newest K step checkpoints (0: keep all)", min=0)
-    log_every: int = _f(10, "log metrics every N optimizer steps", min=1)
+        return field(default_factory=lambda: default, metadata=meta)
+    return field(default=default, metadata=meta)
 
 
 def config_keys(cls: type) -> dict[str, dataclasses.Field]:
@@ -84,13 +61,14 @@ def config_keys(cls: type) -> dict[str, dataclasses.Field]:
     return {f.name: f for f in dataclasses.fields(cls)}
 
 
-def config_help(cls: type) -> str:
-    """One line per key: ``name = default  help`` (for ``--help`` epilogs)."""
-    lines = []
-    for f in dataclasses.fields(cls):
-        default = f.default_factory() if f.default_factory is not dataclasses.MISSING else f.default
-        lines.append(f"  {f.name} = {_dump(default)}\n      {f.metadata.get('help', '')}")
-    return "\n".join(lines)
+def default_of(f: dataclasses.Field) -> Any:
+    """A field's default value."""
+    return f.default_factory() if f.default_factory is not dataclasses.MISSING else f.default
+
+
+def role_of(f: dataclasses.Field) -> str:
+    """A field's role (see :data:`ROLES`); ``train`` when undeclared."""
+    return f.metadata.get("role", "train")
 
 
 def _dump(value: Any) -> str:
@@ -259,13 +237,118 @@ def load_config(cls: type[T], path: str | Path | None = None, overrides: Iterabl
     return cls(**out)
 
 
-def config_to_dict(cfg: Any) -> dict[str, Any]:
-    """A config dataclass as a plain dict of JSON/YAML types (tuples become lists)."""
+def _plain(v: Any) -> Any:
+    return [_plain(x) for x in v] if isinstance(v, (list, tuple)) else v
 
-    def plain(v: Any) -> Any:
-        return [plain(x) for x in v] if isinstance(v, (list, tuple)) else v
 
-    return {k: plain(v) for k, v in dataclasses.asdict(cfg).items()}
+def config_to_dict(cfg: Any, roles: Iterable[str] = ROLES) -> dict[str, Any]:
+    """A config dataclass as a plain dict of JSON/YAML types (tuples become lists), fields of ``roles``."""
+    roles = tuple(roles)
+    return {f.name: _plain(getattr(cfg, f.name)) for f in dataclasses.fields(cfg) if role_of(f) in roles}
+
+
+def saved_config(cfg: Any) -> dict[str, Any]:
+    """What a run records in ``config.yaml`` and its checkpoints: the ``train`` and ``run`` settings."""
+    return config_to_dict(cfg, roles=("train", "run"))
+
+
+def changed_settings(before: Mapping[str, Any], cfg: Any, roles: Iterable[str] = ("train",)
+                     ) -> list[tuple[str, Any, Any]]:
+    """``(key, before, now)`` for each setting of ``roles`` whose value in ``cfg`` differs from ``before``
+    (a saved config; keys it lacks count as their defaults)."""
+    roles = tuple(roles)
+    changed = []
+    for f in dataclasses.fields(cfg):
+        if role_of(f) not in roles:
+            continue
+        old, now = _plain(before.get(f.name, default_of(f))), _plain(getattr(cfg, f.name))
+        if old != now:
+            changed.append((f.name, old, now))
+    return changed
+
+
+def check_required(cfg: Any) -> None:
+    """Refuse a config whose ``required`` settings are unset, naming the first."""
+    for f in dataclasses.fields(cfg):
+        if f.metadata.get("required") and getattr(cfg, f.name) in (None, ""):
+            name = f.name.upper() if f.metadata.get("positional") else "--" + f.name.replace("_", "-")
+            raise UserError(f"{name} is required ({f.metadata.get('help', '')})")
+
+
+# ------------------------------------------------------------------------------------ command line
+def add_config_arguments(parser: argparse.ArgumentParser, cls: type) -> None:
+    """Generate ``cls``'s command line: ``--config FILE``, positional fields, one ``--flag`` per field.
+
+    Flags store raw strings under the field name (coerced later by :func:`config_from_args`, so a flag
+    and a ``key=value`` are checked the same way); ``bool`` fields get ``--flag`` / ``--no-flag``.
+    ``key=value`` overrides are the command's leftover arguments (see :func:`split_overrides`).
+    """
+    hints = typing.get_type_hints(cls)
+    parser.add_argument("--config", metavar="FILE", default=None,
+                        help="YAML file of settings (keys as the flags below, with underscores)")
+    for f in dataclasses.fields(cls):
+        meta = f.metadata
+        default = default_of(f)
+        shown = "" if default in (None, "") else f" (default: {_dump(default)})"
+        text = meta.get("help", "") + shown
+        if meta.get("positional"):
+            parser.add_argument(f.name, metavar=meta.get("metavar") or f.name.upper(), nargs="?",
+                                default=argparse.SUPPRESS, help=text)
+            continue
+        flag = "--" + f.name.replace("_", "-")
+        if hints[f.name] is bool:
+            parser.add_argument(flag, dest=f.name, action=argparse.BooleanOptionalAction,
+                                default=argparse.SUPPRESS, help=meta.get("help", "") + shown)
+            continue
+        kwargs: dict[str, Any] = {"dest": f.name, "default": argparse.SUPPRESS, "help": text,
+                                  "metavar": meta.get("metavar") or _metavar(hints[f.name])}
+        if meta.get("const") is not None:
+            kwargs.update(nargs="?", const=meta["const"])
+        parser.add_argument(flag, **kwargs)
+
+
+def _metavar(tp: Any) -> str:
+    origin, args = typing.get_origin(tp), typing.get_args(tp)
+    if origin is Literal:
+        return "{" + ",".join(map(str, args)) + "}"
+    if origin in (typing.Union, types.UnionType):
+        return _metavar(next(a for a in args if a is not type(None)))
+    return {int: "N", float: "X", str: "VALUE", bool: "BOOL"}.get(tp, "VALUE")
+
+
+def split_overrides(extra: Iterable[str]) -> tuple[list[str], list[str]]:
+    """Leftover command-line words as ``(key=value overrides, anything else)``."""
+    overrides, rest = [], []
+    for word in extra:
+        (overrides if "=" in word and not word.startswith("-") else rest).append(word)
+    return overrides, rest
+
+
+def config_from_args(cls: type[T], args: argparse.Namespace, overrides: Iterable[str] = (),
+                     base: Mapping[str, Any] | None = None) -> T:
+    """Build ``cls`` from parsed arguments: defaults, ``base`` (e.g. a run's saved config), ``--config``,
+    then the flags and ``key=value`` overrides given. A positional value that reads ``key=value`` for a
+    known key is taken as an override (``colormae knn k=5 runs/x`` and ``--resume lr=1`` work)."""
+    keys = config_keys(cls)
+    given = {k: v for k, v in vars(args).items() if k in keys}
+    overrides = list(overrides)
+    for f in keys.values():  # ``CKPT`` or ``--resume [PATH]`` that swallowed a ``key=value``
+        value = given.get(f.name)
+        optional_value = f.metadata.get("positional") or f.metadata.get("const") is not None
+        if optional_value and isinstance(value, str) and value.partition("=")[0].strip() in keys \
+                and "=" in value:
+            overrides.insert(0, value)
+            if f.metadata.get("const") is not None:
+                given[f.name] = f.metadata["const"]
+            else:
+                del given[f.name]
+    values = dict(base or {})
+    path = getattr(args, "config", None)
+    if path is not None:
+        values.update(read_yaml(path))
+    flags = [f"{k}={v}" if not isinstance(v, bool) else f"{k}={str(v).lower()}" for k, v in given.items()]
+    cfg = load_config(cls, values=values, overrides=[*flags, *overrides])
+    return cfg
 
 
 def write_config(cfg: Any, path: str | Path) -> Path:

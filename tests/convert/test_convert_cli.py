@@ -35,3 +35,14 @@ def test_convert_cli_not_a_checkpoint(tmp_path, capsys):
     assert main(["convert", str(tmp_path / "notes.pth"), "-o", str(tmp_path / "y.pt")]) == 2
     err = capsys.readouterr().err
     assert err.startswith("error: ") and "not a PyTorch checkpoint" in err and "notes.pth" in err
+
+
+def test_convert_output_mistakes_are_one_line(tmp_path, capsys):
+    from colormae.cli import main
+
+    (tmp_path / "folder").mkdir()
+    (tmp_path / "file").write_text("x")
+    assert main(["convert", "random:mae_vit_micro_32px", "-o", str(tmp_path / "folder")]) == 2
+    assert "an existing folder" in capsys.readouterr().err
+    assert main(["convert", "random:mae_vit_micro_32px", "-o", str(tmp_path / "file"), "--to", "hf"]) == 2
+    assert "existing file" in capsys.readouterr().err

@@ -25,7 +25,9 @@ def test_knn_and_linprobe_commands_write_json(tmp_path, tiny_folder, capsys):
 @pytest.mark.parametrize(("argv", "message"), [
     (["knn", "random:no_such_preset"], "unknown model"),
     (["knn", "/no/such/ckpt.pt"], "no such checkpoint"),
-    (["knn", "random:mae_vit_micro_32px", "--k", "0"], "--k must be at least 1"),
+    (["knn", "random:mae_vit_micro_32px", "--k", "0"], "'k': 0 is below the minimum 1"),
+    (["knn"], "CKPT is required"),
+    (["knn", "random:mae_vit_micro_32px", "--feature", "max"], "'feature': 'max' is not one of cls, mean"),
 ])
 def test_user_errors_are_one_line(argv, message, capsys, tiny_folder):
     assert main([*argv, "--data", str(tiny_folder), "--no-progress"]) == 2

@@ -4,16 +4,23 @@ import json
 
 import torch
 
-from colormae.eval.classifier import load_classifier
+from colormae import load
+from colormae.config import load_config
 from colormae.eval.finetune import finetune
+from colormae.jobs.finetune import FinetuneConfig
 from colormae.train.checkpoint import load_checkpoint
 
-ARGS = dict(epochs=2, batch_size=8, num_workers=0, progress=False, ema_decay=0.9, seed=3, warmup_epochs=1)
+ARGS = dict(epochs=2, batch_size=8, num_workers=0, progress=False, ema_decay=0.9, seed=3, warmup_epochs=1,
+            ckpt="random:mae_vit_micro_32px")
+
+
+def job(out, **kw) -> FinetuneConfig:
+    return load_config(FinetuneConfig, values={**ARGS, "out": str(out), **kw})
 
 
 def test_finetune_runs_evaluates_and_resumes_exactly(tmp_path, tiny_folder):
     data = str(tiny_folder)
-    full = finetune(tmp_path / "full", "random:mae_vit_micro_32px", data=data, **ARGS)
+    full = finetune(job(tmp_path / "full", data=data))
     # 24 train images / batch 8 = 3 steps per epoch; a validation line after each of the 2 epochs
     assert full["steps"] == 6
     lines = [json.loads(x) for x in (tmp_path / "full" / "eval.jsonl").read_text().splitlines()]
@@ -21,26 +28,30 @@ def test_finetune_runs_evaluates_and_resumes_exactly(tmp_path, tiny_folder):
     assert all(0 <= x["top1"] <= 100 and x["top5"] == 100.0 and "ema_top1" in x for x in lines)
     assert json.loads((tmp_path / "full" / "finetune.json").read_text())["top1"] == lines[-1]["top1"]
 
-    finetune(tmp_path / "cut", "random:mae_vit_micro_32px", data=data, stop_at_step=4, **ARGS)
-    finetune(tmp_path / "cut", "random:mae_vit_micro_32px", data=data, resume=True, **ARGS)
+    finetune(job(tmp_path / "cut", data=data), stop_at_step=4)
+    finetune(job(tmp_path / "cut", data=data, resume="auto"))
     a, b = load_checkpoint(tmp_path / "full"), load_checkpoint(tmp_path / "cut")
     assert a["kind"] == "finetune" and a["model_config"]["num_classes"] == 3 and a["step"] == b["step"] == 6
     for key in ("model", "ema"):
         for name, value in a[key].items():
             assert torch.equal(value, b[key][name]), f"{key}.{name}"
-    clf = load_classifier(tmp_path / "full")
-    assert clf(torch.randn(2, 3, 32, 32)).shape == (2, 3)
+    loaded = load(tmp_path / "full")
+    assert loaded.kind == "finetune" and loaded.source_format == "colormae"
+    assert loaded.model(torch.randn(2, 3, 32, 32)).shape == (2, 3)
+    ema = load(tmp_path / "full", ema=True).model.state_dict()
+    assert all(torch.equal(ema[k], a["ema"][k]) for k in ema)
 
 
 def test_demo_probes_table(tmp_path, tiny_folder):
     from colormae.convert import export_colormae
-    from colormae.eval.demo import demo_probes
+    from colormae.experiments.demo_probes import demo_probes
     from colormae.models import create_mae
 
     torch.manual_seed(5)
     export_colormae(create_mae("mae_vit_micro_32px"), tmp_path / "run" / "checkpoints" / "step-00000001.pt")
-    table = demo_probes(tmp_path / "run", data=str(tiny_folder), quick=True)
-    lines = table.splitlines()
+    probes = demo_probes(tmp_path / "run", data=str(tiny_folder), quick=True)
+    lines = probes["table"].splitlines()
+    assert set(probes["knn"]) == set(probes["linprobe"]) == {"pretrained", "random_init"}
     assert lines[2].startswith("| encoder |") and lines[4].startswith("| pretrained |")
     assert lines[5].startswith("| random init |") and len(lines) == 6
     saved = json.loads((tmp_path / "run" / "eval" / "probes.json").read_text())

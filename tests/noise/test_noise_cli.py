@@ -33,7 +33,7 @@ def test_generate_sigma_and_dtype_options(tmp_path):
 
 def test_generate_default_name(tmp_path, monkeypatch):
     monkeypatch.chdir(tmp_path)
-    assert main(["patterns", "generate", "--color", "white", "--count", "2", "--size", "4"]) == 0
+    assert main(["patterns", "generate", "--color", "white", "--count", "2", "--size", "8"]) == 0
     assert (tmp_path / "white_2.npz").is_file()
 
 
@@ -50,10 +50,11 @@ def test_user_mistakes_print_one_line(tmp_path, monkeypatch, capsys, argv, messa
     assert err.startswith("error: ") and message in err and "\n" not in err
 
 
-def test_bad_size_is_an_argparse_error(capsys):
+@pytest.mark.parametrize(("size", "message"), [("8x", "size must be N or HxW"), ("2", "too small")])
+def test_bad_size_is_an_argparse_error(capsys, size, message):
     with pytest.raises(SystemExit) as info:
-        main(["patterns", "generate", "--color", "red", "--size", "8x"])
-    assert info.value.code == 2 and "size must be N or HxW" in capsys.readouterr().err
+        main(["patterns", "generate", "--color", "red", "--size", size])
+    assert info.value.code == 2 and message in capsys.readouterr().err
 
 
 def test_describe_prints_each_file(tmp_path, capsys):

@@ -21,11 +21,13 @@ def _rank_main(rank: int, world: int, port: int, out: str) -> None:
     os.environ.update(MASTER_ADDR="127.0.0.1", MASTER_PORT=str(port), RANK=str(rank), LOCAL_RANK=str(rank),
                       WORLD_SIZE=str(world))
     torch.set_num_threads(1)
+    from colormae.jobs.pretrain import PretrainConfig
     from colormae.train.pretrain import pretrain
 
-    result = pretrain(out, model="mae_vit_micro_32px", data="mnist5k", num_workers=0, masking="green",
-                      bank_size=16, pattern_size=16, epochs=1, max_steps=3, batch_size=4, warmup_epochs=0,
-                      lr=1e-3, amp="none", ckpt_every=0, log_every=1, device="cpu", progress=False)
+    result = pretrain(PretrainConfig(
+        out=out, model="mae_vit_micro_32px", data="mnist5k", num_workers=0, masking="green", bank_size=16,
+        pattern_size=16, epochs=1, max_steps=3, batch_size=4, warmup_epochs=0, lr=1e-3, amp="none",
+        ckpt_every=0, log_every=1, device="cpu", progress=False))
     torch.save(result.model.state_dict(), os.path.join(out, f"rank{rank}.pt"))
 
 

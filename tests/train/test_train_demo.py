@@ -22,6 +22,10 @@ def test_demo_quick_writes_probes_and_figures(tmp_path, capsys):
         assert str(path) in out
     assert "| pretrained |" in (tmp_path / "probes.md").read_text()
     assert (tmp_path / "pretrain_quick" / "checkpoints").is_dir()
+    summary = json.loads((tmp_path / "summary.json").read_text())
+    for probe in ("linprobe", "knn"):
+        assert set(summary[probe]) == {"pretrained", "random_init"}
+        assert all(0.0 <= v <= 100.0 for v in summary[probe].values())
     # running it again reuses the finished pretraining instead of refusing the folder
     assert main(["demo", "--quick", "--out", str(tmp_path), "--device", "cpu"]) == 0
 

@@ -6,7 +6,7 @@ import json
 
 import pytest
 import torch
-from toy import NoisyPoints, TinyNet, make_step_fn
+from toy import NoisyPoints, TinyNet, assert_identical, make_step_fn, run_toy, weights
 
 from colormae.errors import UserError
 from colormae.train import checkpoint as ckpt_io
@@ -14,31 +14,6 @@ from colormae.train.engine import fit
 from colormae.train.loader import build_train_loader
 from colormae.train.optim import build_adamw
 from colormae.train.schedule import WarmupCosine
-
-
-def run_toy(out_dir, *, total=12, accum=2, stop_at=None, resume=None, ckpt_every=4, keep_last=3,
-            step_fn=None, epochs=100, log_every=1, lr=1e-2):
-    """Train TinyNet on NoisyPoints; returns (model, FitResult)."""
-    torch.manual_seed(0)
-    model = TinyNet()
-    loader = build_train_loader(NoisyPoints(), batch_size=8, seed=3, num_workers=0)
-    opt = build_adamw(model, lr)
-    gen = torch.Generator().manual_seed(7)
-    result = fit(model, loader, step_fn or make_step_fn(gen), opt, WarmupCosine(lr, 2, total), epochs=epochs,
-                 max_steps=total, accum_steps=accum, grad_clip=1.0, out_dir=out_dir, ckpt_every=ckpt_every,
-                 keep_last=keep_last, log_every=log_every, resume=resume, stop_at_step=stop_at,
-                 generators={"mask": gen}, payload={"kind": "pretrain", "config": {"a": 1}}, progress=False)
-    return model, result
-
-
-def weights(model):
-    return {k: v.clone() for k, v in model.state_dict().items()}
-
-
-def assert_identical(a, b):
-    assert a.keys() == b.keys()
-    for k in a:
-        assert torch.equal(a[k], b[k]), k
 
 
 def test_loss_falls(tmp_path):
@@ -127,9 +102,13 @@ def test_bad_amp_and_tiny_dataset(tmp_path):
 
 
 def test_sigterm_saves_a_checkpoint(tmp_path):
+    """SIGTERM mid-step: the step finishes, is saved, and resuming from it is bit-exact."""
     import os
     import signal
 
+    from colormae.train.signals import TrainingInterrupted
+
+    straight, _ = run_toy(tmp_path / "a", total=10, accum=1, ckpt_every=0)
     calls = {"n": 0}
     gen = torch.Generator().manual_seed(7)
     inner = make_step_fn(gen)
@@ -137,11 +116,13 @@ def test_sigterm_saves_a_checkpoint(tmp_path):
     def terminated(model, batch, step):
         calls["n"] += 1
         if calls["n"] == 4:
-            os.kill(os.getpid(), signal.SIGTERM)  # e.g. a cluster's time limit
+            os.kill(os.getpid(), signal.SIGTERM)  # e.g. a cluster's time limit, during step 4
         return inner(model, batch, step)
 
     before = signal.getsignal(signal.SIGTERM)
-    with pytest.raises(KeyboardInterrupt):
-        run_toy(tmp_path, total=10, accum=1, ckpt_every=0, step_fn=terminated)
-    assert [p.name for p in ckpt_io.list_checkpoints(tmp_path)] == [ckpt_io.checkpoint_name(3)]
+    with pytest.raises(TrainingInterrupted, match="SIGTERM at step 4"):
+        run_toy(tmp_path / "b", total=10, accum=1, ckpt_every=0, step_fn=terminated, gen=gen)
+    assert [p.name for p in ckpt_io.list_checkpoints(tmp_path / "b")] == [ckpt_io.checkpoint_name(4)]
     assert signal.getsignal(signal.SIGTERM) is before
+    resumed, _ = run_toy(tmp_path / "b", total=10, accum=1, ckpt_every=0, resume=True)
+    assert_identical(weights(straight), weights(resumed))

@@ -36,3 +36,22 @@ def test_lr_scale_groups():
     assert scales["fc1.weight"] == scales["fc1.bias"] == 0.5 and scales["fc2.weight"] == 1.0
     assert sum(len(g["params"]) for g in groups) == len(list(TinyNet().parameters()))
     assert torch.optim.AdamW(groups, lr=1.0)  # extra keys are accepted by torch
+
+
+def test_no_weight_decay_names_are_honoured():
+    """A 2-D parameter named by ``no_weight_decay()`` (timm's convention) gets no decay."""
+    from torch import nn
+
+    from colormae.train.optim import param_groups
+
+    class Net(nn.Module):
+        def __init__(self) -> None:
+            super().__init__()
+            self.table = nn.Parameter(torch.zeros(4, 4))
+            self.weight = nn.Parameter(torch.zeros(4, 4))
+
+        def no_weight_decay(self) -> set[str]:
+            return {"table"}
+
+    groups = {g["weight_decay"]: g["names"] for g in param_groups(Net(), 0.05)}
+    assert groups == {0.0: ["table"], 0.05: ["weight"]}

@@ -6,7 +6,9 @@ import pytest
 import torch
 from PIL import Image
 
+from colormae.config import load_config
 from colormae.errors import UserError
+from colormae.jobs.pretrain import PretrainConfig
 from colormae.train.pretrain import pretrain
 from colormae.train.pretrain_data import build_pretrain_data
 
@@ -47,9 +49,13 @@ def test_gpu_backend_run_resumes_bit_exactly(jpegs, tmp_path):
     kw = dict(model="mae_vit_micro_32px", data=str(jpegs), data_backend="gpu", num_workers=1,
               grad_checkpointing=True, bank_dtype="float16", bank_size=16, pattern_size=16, batch_size=8,
               epochs=2, warmup_epochs=0.5, lr=1e-3, ckpt_every=0, device="cpu", progress=False)
-    straight = pretrain(tmp_path / "a", **kw)  # 3 steps per epoch: the resume crosses an epoch
+
+    def job(out, **more):
+        return load_config(PretrainConfig, values={**kw, "out": str(out), **more})
+
+    straight = pretrain(job(tmp_path / "a"))  # 3 steps per epoch: the resume crosses an epoch
     assert straight.step == 6 and straight.loss is not None and np.isfinite(straight.loss)
-    pretrain(tmp_path / "b", **kw, stop_at_step=2)
-    resumed = pretrain(tmp_path / "b", **kw, resume=True).model.state_dict()
+    pretrain(job(tmp_path / "b"), stop_at_step=2)
+    resumed = pretrain(job(tmp_path / "b", resume="auto")).model.state_dict()
     for k, v in straight.model.state_dict().items():
         assert torch.equal(v, resumed[k]), k

@@ -52,26 +52,31 @@ def run(args: argparse.Namespace) -> int:
     import json
     from pathlib import Path
 
-    from colormae.convert import convert, timm_spec
-    from colormae.train.checkpoint import latest_checkpoint
+    from colormae.convert import export_colormae, export_hf, export_timm, timm_spec
+    from colormae.errors import UserError
+    from colormae.loading import load
 
-    src = Path(args.src)
-    if src.is_dir() and (src / "checkpoints").is_dir():
-        found = latest_checkpoint(src)
-        if found is None:
-            from colormae.errors import UserError
-
-            raise UserError(f"{src}: no checkpoints in this run directory")
-        src = found
+    dst = Path(args.out)
+    if args.to == "hf" and dst.is_file():
+        raise UserError(f"-o {dst}: --to hf writes a folder, and this is an existing file")
+    if args.to != "hf" and dst.is_dir():
+        raise UserError(f"-o {dst}: an existing folder; --to {args.to} writes a file (e.g. {dst}/model.pt)")
     overrides = {k: v for k, v in (("num_heads", args.num_heads),
                                    ("decoder_num_heads", args.decoder_num_heads)) if v is not None}
-    imported = convert(src, args.out, from_=args.from_, to=args.to, **overrides)
-    cfg = imported.model.config
-    print(f"read {src} as {imported.layout}: ViT {cfg.embed_dim}x{cfg.depth} ({cfg.num_heads} heads), "
-          f"patch {cfg.patch_size}, {cfg.img_size} px; decoder {cfg.decoder_embed_dim}x{cfg.decoder_depth}")
-    for note in imported.notes:
+    loaded = load(args.src, from_=args.from_, **overrides)
+    model, cfg = loaded.mae(), loaded.config
+    if args.to == "timm":
+        export_timm(model, dst)
+    elif args.to == "hf":
+        export_hf(model, dst)
+    else:
+        export_colormae(model, dst, source=loaded.name, layout=loaded.source_format)
+    print(f"read {loaded.name} as {loaded.source_format}: ViT {cfg.embed_dim}x{cfg.depth} ({cfg.num_heads} "
+          f"heads), patch {cfg.patch_size}, {cfg.img_size} px; decoder {cfg.decoder_embed_dim}x"
+          f"{cfg.decoder_depth}")
+    for note in loaded.notes:
         print(f"note: {note}")
-    print(f"wrote {args.out} ({args.to})")
+    print(f"wrote {dst} ({args.to})")
     if args.to == "timm":
         name, kwargs = timm_spec(cfg)
         print(f"load with timm.create_model({name!r}, pretrained=False, num_classes=0, "

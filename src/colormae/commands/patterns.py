@@ -17,6 +17,10 @@ The paper uses 3072 patterns of 256x256 (the defaults); the same seed always giv
 """
 
 
+#: Smallest pattern side: the 8x8 window of the smallest model's patch grid.
+MIN_SIZE = 8
+
+
 def _size(text: str) -> tuple[int, int]:
     """``"256"`` -> (256, 256); ``"128x256"`` -> (128, 256)."""
     try:
@@ -27,6 +31,9 @@ def _size(text: str) -> tuple[int, int]:
         parts *= 2
     if len(parts) != 2 or min(parts) < 1:
         raise argparse.ArgumentTypeError(f"size must be N or HxW with positive sides, got {text!r}")
+    if min(parts) < MIN_SIZE:
+        raise argparse.ArgumentTypeError(f"size {text!r} is too small: a pattern must cover a patch grid "
+                                         f"window, at least {MIN_SIZE}x{MIN_SIZE} (the paper's are 256)")
     return parts[0], parts[1]
 
 

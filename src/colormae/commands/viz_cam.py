@@ -7,7 +7,7 @@ import argparse
 
 def register(sub: argparse._SubParsersAction) -> None:
     """Add ``colormae viz cam``."""
-    from colormae.viz.inputs import add_overlay_command
+    from colormae.commands.viz import add_overlay_command
 
     add_overlay_command(
         sub, "cam", figure="colormae.viz.cam:cam_figure",

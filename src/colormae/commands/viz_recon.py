@@ -11,7 +11,7 @@ DEFAULT_MASKINGS = "random,blue,green,purple,red"  # supplement Fig. 3
 
 def register(sub: argparse._SubParsersAction) -> None:
     """Add ``colormae viz recon``."""
-    from colormae.viz.inputs import add_input_arguments
+    from colormae.commands.viz import add_input_arguments
 
     parser = sub.add_parser(
         "recon", help="original | masked | reconstruction | reconstruction + visible, per masking",
@@ -32,13 +32,16 @@ def register(sub: argparse._SubParsersAction) -> None:
 
 def run(args: argparse.Namespace) -> int:
     """Draw the figure and print its path."""
-    from colormae.viz.inputs import image_size_of, load_images, load_model
+    from colormae.loading import load
+    from colormae.viz.inputs import image_size_of, load_images
     from colormae.viz.masks import build_figure_maskings
     from colormae.viz.recon import reconstruction_figure
 
-    model, kind = load_model(args.checkpoint, args.device)
-    if kind != "pretrain":
-        raise UserError(f"{args.checkpoint}: reconstructions need a pre-training checkpoint, not {kind!r}")
+    loaded = load(args.checkpoint, map_location=args.device)
+    if loaded.kind == "finetune":
+        raise UserError(f"{args.checkpoint}: reconstructions need a pre-training checkpoint, not a "
+                        "fine-tuned classifier")
+    model = loaded.model
     names = [n.strip() for n in args.maskings.split(",") if n.strip()]
     if not names:
         raise UserError("--maskings is empty")

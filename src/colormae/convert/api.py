@@ -178,7 +178,7 @@ def export_hf(model: MaskedAutoencoder, dst: str | Path) -> Path:
 
 
 def export_colormae(model: MaskedAutoencoder, dst: str | Path, *, source: str = "", layout: str = "") -> Path:
-    """Save as our pretraining checkpoint (``kind="pretrain"``, step 0), readable by ``load_mae``."""
+    """Save as our pretraining checkpoint (``kind="pretrain"``, step 0), readable by ``colormae.load``."""
     from colormae.train.checkpoint import save_checkpoint
 
     payload = {"kind": "pretrain", "model": {k: v.detach().clone() for k, v in model.state_dict().items()},

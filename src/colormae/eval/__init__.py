@@ -1,7 +1,7 @@
 """Evaluating an encoder: frozen-feature k-NN and linear probe, end-to-end fine-tuning, Top-1 / Top-5.
 
 Light modules are imported here; the jobs (``colormae.eval.probes``, ``colormae.eval.finetune``,
-``colormae.eval.demo``) are imported on demand because they pull in the data and training packages.
+``colormae.experiments.demo_probes``) are imported on demand: they pull in the data and training packages.
 """
 
 from colormae.eval.features import FEATURES, encode, extract_features, pool_tokens

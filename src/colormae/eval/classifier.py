@@ -9,12 +9,10 @@ Head weights start at ``trunc_normal(std=2e-5)`` as in MAE.
 
 from __future__ import annotations
 
-from dataclasses import asdict, fields
+from dataclasses import asdict
 from functools import partial
-from pathlib import Path
 from typing import Any
 
-import torch
 from timm.models.vision_transformer import VisionTransformer
 from torch import nn
 
@@ -63,26 +61,3 @@ def classifier_from_mae(mae: MaskedAutoencoder, num_classes: int, *, global_pool
 def classifier_config(config: MAEConfig, num_classes: int, global_pool: str) -> dict[str, Any]:
     """``model_config`` of a fine-tuning checkpoint: the MAE config + ``num_classes`` + ``global_pool``."""
     return {**asdict(config), "num_classes": num_classes, "global_pool": global_pool}
-
-
-def load_classifier(path_or_run_dir: str | Path, map_location: str | torch.device = "cpu",
-                    *, ema: bool = False) -> VisionTransformer:
-    """Rebuild the classifier of a fine-tuning checkpoint (``kind="finetune"``), in eval mode.
-
-    ``ema=True`` loads the EMA weights when the checkpoint has them.
-    """
-    from colormae.train.checkpoint import load_checkpoint
-
-    ckpt = load_checkpoint(path_or_run_dir, map_location="cpu")
-    if ckpt.get("kind") != "finetune":
-        raise UserError(f"{path_or_run_dir}: a {ckpt.get('kind')!r} checkpoint, not a fine-tuning one")
-    cfg = dict(ckpt["model_config"])
-    num_classes = int(cfg.pop("num_classes"))
-    pool = cfg.pop("global_pool", "avg")
-    known = {f.name for f in fields(MAEConfig)}
-    model = vit_classifier(MAEConfig(**{k: v for k, v in cfg.items() if k in known}), num_classes,
-                           global_pool=pool)
-    if ema and "ema" not in ckpt:
-        raise UserError(f"{path_or_run_dir}: no EMA weights in this checkpoint")
-    model.load_state_dict(ckpt["ema"] if ema else ckpt["model"])
-    return model.to(map_location).eval()

@@ -22,9 +22,9 @@ import torch
 from safetensors.torch import load_file, save_file
 from torch import Tensor, nn
 from torch.utils.data import Dataset
-from tqdm.auto import tqdm
 
 from colormae.errors import UserError
+from colormae.progress import progress as progress_bar
 from colormae.train.loader import build_eval_loader
 
 FEATURES = ("cls", "mean")
@@ -94,7 +94,7 @@ def extract_features(model: nn.Module, dataset: Dataset, *, feature: str = "cls"
     model.eval()
     feats, labels = [], []
     try:
-        for images, targets in tqdm(loader, desc=desc, disable=rank != 0 or not progress, leave=False):
+        for images, targets in progress_bar(loader, desc=desc, enabled=rank == 0 and progress, leave=False):
             images = images.to(device, non_blocking=True)
             feats.append(encode(model, images, feature))
             labels.append(torch.as_tensor(targets).to(device))

@@ -9,7 +9,7 @@ metrics - is :func:`colormae.train.engine.fit`; this module only supplies the mo
 ``step_fn`` and a validation pass (Top-1 / Top-5) at every epoch boundary.
 
 Checkpoints are ``kind="finetune"`` with ``model_config`` = the MAE config + ``num_classes`` +
-``global_pool``, plus ``ema`` (EMA weights) when EMA is on; :func:`colormae.eval.classifier.load_classifier`
+``global_pool``, plus ``ema`` (EMA weights) when EMA is on; :func:`colormae.load`
 rebuilds the classifier. Validation results go to ``<out>/eval.jsonl`` (one line per epoch) and
 ``<out>/finetune.json`` (the last epoch).
 """
@@ -23,12 +23,14 @@ from typing import Any
 import torch
 from torch import nn
 from torch.utils.data import Dataset
-from tqdm.auto import tqdm
 
 from colormae.errors import UserError
 from colormae.eval.classifier import classifier_config, classifier_from_mae
 from colormae.eval.layer_decay import finetune_optimizer
 from colormae.eval.results import TopKMeter, write_results
+from colormae.jobs.finetune import FinetuneConfig
+from colormae.progress import progress as progress_bar
+from colormae.progress import write
 from colormae.train.loader import build_eval_loader
 
 #: MAE's fine-tuning augmentation (Table 11): RandAugment(9, 0.5), increasing severity.
@@ -51,7 +53,7 @@ def evaluate(model: nn.Module, dataset: Dataset, *, batch_size: int = 256,
     was_training = model.training
     model.eval()
     meter = TopKMeter((1, 5))
-    for images, targets in tqdm(loader, desc="val", leave=False, disable=not progress or rank != 0):
+    for images, targets in progress_bar(loader, desc="val", leave=False, enabled=progress and rank == 0):
         logits = model(images.to(device, non_blocking=True))
         meter.update(logits.float(), torch.as_tensor(targets).to(logits.device))
     model.train(was_training)
@@ -86,76 +88,69 @@ def train_transform(img_size: int, *, auto_augment: str | None = RAND_AUGMENT, r
                             re_mode="pixel", re_count=1, mean=MEAN, std=STD)])
 
 
-def finetune(out_dir: str | Path, ckpt: str, *, data: str = "mnist5k", epochs: int = 10,
-             batch_size: int = 64, base_lr: float = 1e-3, lr: float | None = None, layer_decay: float = 0.65,
-             weight_decay: float = 0.05, drop_path: float = 0.1, mixup: float = 0.8, cutmix: float = 1.0,
-             smoothing: float = 0.1, auto_augment: str | None = RAND_AUGMENT, reprob: float = 0.25,
-             crop_min: float = 0.08, warmup_epochs: int = 1, min_lr: float = 1e-6,
-             ema_decay: float | None = None, global_pool: str = "avg", accum_steps: int = 1,
-             amp: str = "none", grad_clip: float | None = None, device: str | None = None,
-             resume: str | Path | bool | None = None, seed: int = 0,
-             num_workers: int = 2, max_steps: int | None = None, stop_at_step: int | None = None,
-             ckpt_every: int | None = None, keep_last: int = 2, progress: bool = True) -> dict[str, Any]:
-    """Fine-tune ``ckpt``'s encoder on ``data`` into ``out_dir``; returns the final results dict.
+def finetune(cfg: FinetuneConfig, *, stop_at_step: int | None = None) -> dict[str, Any]:
+    """Fine-tune ``cfg.ckpt``'s encoder on ``cfg.data`` into ``cfg.out``; returns the final results dict.
 
-    ``ckpt`` is anything :func:`colormae.eval.source.load_encoder` reads that holds an MAE (a
-    pretraining run or checkpoint, a foreign checkpoint, ``random:<preset>`` for training from
-    scratch). ``lr`` defaults to ``base_lr * effective_batch / 256``. Checkpoints are written every
-    epoch unless ``ckpt_every`` (steps) says otherwise; ``resume`` continues bit-exactly.
+    ``cfg.ckpt`` is anything :func:`colormae.load` reads that holds an MAE (a pretraining run or
+    checkpoint, a foreign checkpoint, ``random:<preset>`` for training from scratch). The lr defaults to
+    ``base_lr * effective_batch / 256``. Checkpoints are written every epoch unless ``ckpt_every`` (steps)
+    says otherwise; ``resume`` continues bit-exactly.
     """
     from timm.data import Mixup
     from timm.loss import LabelSmoothingCrossEntropy, SoftTargetCrossEntropy
 
+    from colormae.config import saved_config
     from colormae.data import build_dataset, eval_transform, num_classes
     from colormae.eval.probes import check_splits
-    from colormae.eval.source import load_encoder
+    from colormae.loading import load
     from colormae.train.checkpoint import load_checkpoint
     from colormae.train.distributed import init_distributed, seed_everything
     from colormae.train.engine import fit, plan_steps, resolve_resume
-    from colormae.train.loader import build_train_loader
-    from colormae.train.schedule import WarmupCosine, scaled_lr
+    from colormae.train.loader import build_train_loader, resolve_num_workers
+    from colormae.train.schedule import WarmupCosine, scaled_lr, warmup_steps
 
-    check_splits(data)
-    info, dev = init_distributed(device)
-    seed_everything(seed + info.rank)
-    encoder = load_encoder(ckpt, seed=seed)
-    if encoder.kind == "finetune":
-        raise UserError(f"{ckpt}: already a fine-tuned classifier; pass the pretraining checkpoint")
-    mae = encoder.model
-    img = encoder.img_size
-    tf = train_transform(img, auto_augment=auto_augment, reprob=reprob, crop_min=crop_min)
-    train_ds = build_dataset(data, split="train", transform=tf)
-    val_ds = build_dataset(data, split="val", transform=eval_transform(img))
+    check_splits(cfg.data)
+    info, dev = init_distributed(cfg.device)
+    seed_everything(cfg.seed + info.rank)
+    loaded = load(cfg.ckpt, seed=cfg.seed)
+    if loaded.kind == "finetune":
+        raise UserError(f"{cfg.ckpt}: already a fine-tuned classifier; pass the pretraining checkpoint")
+    mae = loaded.mae()
+    img = loaded.img_size
+    auto_augment = None if (cfg.auto_augment or "none").lower() == "none" else cfg.auto_augment
+    tf = train_transform(img, auto_augment=auto_augment, reprob=cfg.reprob, crop_min=cfg.crop_min)
+    train_ds = build_dataset(cfg.data, split="train", transform=tf)
+    val_ds = build_dataset(cfg.data, split="val", transform=eval_transform(img))
     n_cls = num_classes(train_ds)
-    model = classifier_from_mae(mae, n_cls, global_pool=global_pool, drop_path_rate=drop_path).to(dev)
-    effective = batch_size * accum_steps * info.world_size
-    peak = lr if lr is not None else scaled_lr(base_lr, effective)
-    optimizer = finetune_optimizer(model, peak, weight_decay=weight_decay, layer_decay=layer_decay)
-    loader = build_train_loader(train_ds, batch_size=batch_size, seed=seed, dist=info,
-                                num_workers=num_workers, device=dev)
+    model = classifier_from_mae(mae, n_cls, global_pool=cfg.global_pool, drop_path_rate=cfg.drop_path).to(dev)
+    effective = cfg.batch_size * cfg.accum_steps * info.world_size
+    peak = cfg.lr if cfg.lr is not None else scaled_lr(cfg.base_lr, effective)
+    optimizer = finetune_optimizer(model, peak, weight_decay=cfg.weight_decay, layer_decay=cfg.layer_decay)
+    workers = resolve_num_workers(cfg.num_workers)  # None: from the CPUs of each local process
+    loader = build_train_loader(train_ds, batch_size=cfg.batch_size, seed=cfg.seed, dist=info,
+                                num_workers=workers, device=dev)
     steps_per_epoch, total = plan_steps(
-        loader, epochs=epochs, accum_steps=accum_steps, max_steps=max_steps,
-        too_small=f"{data}: {len(train_ds)} images are too few for an effective batch of {effective}")
-    schedule = WarmupCosine(peak, min(warmup_epochs * steps_per_epoch, total // 2), total, min_lr)
+        loader, epochs=cfg.epochs, accum_steps=cfg.accum_steps, max_steps=cfg.max_steps,
+        too_small=f"{cfg.data}: {len(train_ds)} images are too few for an effective batch of {effective}")
+    warmup = warmup_steps(cfg.warmup_steps, cfg.warmup_epochs, steps_per_epoch, total // 2)
+    schedule = WarmupCosine(peak, warmup, total, cfg.min_lr)
+    amp = ("bf16" if dev.type == "cuda" else "none") if cfg.amp == "auto" else cfg.amp
+    mixup, cutmix, smoothing, batch_size = cfg.mixup, cfg.cutmix, cfg.smoothing, cfg.batch_size
+    ema_decay = cfg.ema_decay
 
     use_mix = mixup > 0 or cutmix > 0
     if use_mix and batch_size % 2:
-        raise UserError(f"--batch-size must be even with mixup / cutmix (got {batch_size})")
+        raise UserError(f"batch_size must be even with mixup / cutmix (got {batch_size})")
     mixer = Mixup(mixup_alpha=mixup, cutmix_alpha=cutmix, label_smoothing=smoothing,
                   num_classes=n_cls) if use_mix else None
     criterion: nn.Module = (SoftTargetCrossEntropy() if use_mix else
                             LabelSmoothingCrossEntropy(smoothing) if smoothing > 0 else nn.CrossEntropyLoss())
 
-    out = Path(out_dir)
-    resume_path = resolve_resume(resume, out)
+    out = Path(cfg.out)
+    resume_path = resolve_resume(cfg.resume, out)
     ema = None
-    settings = {"ckpt": str(ckpt), "data": data, "epochs": epochs, "batch_size": batch_size, "lr": peak,
-                "layer_decay": layer_decay, "weight_decay": weight_decay, "drop_path": drop_path,
-                "mixup": mixup, "cutmix": cutmix, "smoothing": smoothing, "auto_augment": auto_augment or "",
-                "reprob": reprob, "crop_min": crop_min, "warmup_epochs": warmup_epochs,
-                "ema_decay": ema_decay or 0.0, "global_pool": global_pool, "seed": seed}
-    payload: dict[str, Any] = {"kind": "finetune", "config": settings,
-                               "model_config": classifier_config(mae.config, n_cls, global_pool)}
+    payload: dict[str, Any] = {"kind": "finetune", "config": saved_config(cfg),
+                               "model_config": classifier_config(mae.config, n_cls, cfg.global_pool)}
     if ema_decay:
         from timm.utils import ModelEmaV3
 
@@ -184,17 +179,17 @@ def finetune(out_dir: str | Path, ckpt: str, *, data: str = "mnist5k", epochs: i
 
     def validate(epoch_done: int) -> None:
         record: dict[str, Any] = {"epoch": epoch_done, **evaluate(model, val_ds, batch_size=batch_size * 2,
-                                                                  device=dev, num_workers=num_workers)}
+                                                                  device=dev, num_workers=workers)}
         if ema is not None:
             record.update({f"ema_{k}": v for k, v in evaluate(ema.module, val_ds, batch_size=batch_size * 2,
-                                                              device=dev, num_workers=num_workers).items()})
+                                                              device=dev, num_workers=workers).items()})
         history.append(record)
         if info.is_main:
             out.mkdir(parents=True, exist_ok=True)
             with (out / "eval.jsonl").open("a") as fh:
                 fh.write(json.dumps(record) + "\n")
-            tqdm.write("val " + "  ".join(f"{k} {v:.2f}" if isinstance(v, float) else f"{k} {v}"
-                                          for k, v in record.items()))
+            write("val " + "  ".join(f"{k} {v:.2f}" if isinstance(v, float) else f"{k} {v}"
+                                     for k, v in record.items()))
 
     def on_epoch_start(epoch: int) -> None:
         if state["first"]:  # epoch 0, or the epoch a resumed run continues: nothing new to validate
@@ -202,15 +197,18 @@ def finetune(out_dir: str | Path, ckpt: str, *, data: str = "mnist5k", epochs: i
             return
         validate(epoch)
 
-    result = fit(model, loader, step_fn, optimizer, schedule, epochs=epochs, max_steps=max_steps,
-                 accum_steps=accum_steps, amp=amp, grad_clip=grad_clip, device=dev, dist=info, out_dir=out,
-                 ckpt_every=ckpt_every or steps_per_epoch, keep_last=keep_last, resume=resume_path or None,
+    result = fit(model, loader, step_fn, optimizer, schedule, epochs=cfg.epochs, max_steps=cfg.max_steps,
+                 accum_steps=cfg.accum_steps, amp=amp, grad_clip=cfg.grad_clip, compile=cfg.compile,
+                 device=dev, dist=info, out_dir=out,
+                 ckpt_every=steps_per_epoch if cfg.ckpt_every is None else cfg.ckpt_every,
+                 keep_last=cfg.keep_last, log_every=cfg.log_every, resume=resume_path or None,
                  stop_at_step=stop_at_step, on_epoch_start=on_epoch_start, on_step_end=on_step_end,
-                 payload=payload, progress=progress, desc="finetune")
+                 payload=payload, progress=cfg.progress, desc="finetune")
     if not history or history[-1]["epoch"] != result.step / steps_per_epoch:
         validate(result.step // steps_per_epoch if result.step % steps_per_epoch == 0
                  else round(result.step / steps_per_epoch, 3))
-    final = {"eval": "finetune", "checkpoint": str(result.checkpoint), "source": str(ckpt), "data": data,
+    final = {"eval": "finetune", "checkpoint": str(result.checkpoint), "source": str(cfg.ckpt),
+             "data": cfg.data,
              "steps": result.step, "train_loss": result.loss, **history[-1], "history": history}
     if info.is_main:
         write_results(out / "finetune.json", final)

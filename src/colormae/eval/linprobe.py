@@ -22,10 +22,10 @@ import torch
 from timm.optim import Lars
 from timm.scheduler import CosineLRScheduler
 from torch import Tensor, nn
-from tqdm.auto import tqdm
 
 from colormae.errors import UserError
 from colormae.eval.results import topk_accuracy
+from colormae.progress import progress as progress_bar
 
 OPTIMIZERS = ("lars", "sgd")
 
@@ -116,7 +116,7 @@ def train_linear_probe(train: tuple[Tensor, Tensor] | FeatureSource, val: tuple[
     loss_fn = nn.CrossEntropyLoss()
     history: list[dict[str, float]] = []
     step = 0
-    bar = tqdm(range(epochs), desc="linear probe", disable=not progress, leave=False)
+    bar = progress_bar(range(epochs), desc="linear probe", enabled=progress, leave=False)
     for epoch in bar:
         if epoch > 0 and fixed is None:
             feats, labels = train(epoch)  # type: ignore[operator]

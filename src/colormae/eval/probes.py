@@ -1,5 +1,7 @@
 """The ``linprobe`` and ``knn`` jobs: checkpoint + data in, Top-1 / Top-5 (and a JSON file) out.
 
+Each takes its config (:mod:`colormae.jobs.probes`) and loads the model with :func:`colormae.load`.
+
 Both encode the train and val splits of the data once with the frozen encoder (eval mode, no grad;
 see :mod:`colormae.eval.features`), split over ranks under ``torchrun`` and gathered, then fit the
 probe on every rank identically; only rank 0 prints and writes. Data: ``mnist5k`` (the fixed 4,000 /
@@ -21,7 +23,8 @@ from colormae.eval.features import cached_features, extract_features, feature_ca
 from colormae.eval.knn import knn_classify
 from colormae.eval.linprobe import train_linear_probe
 from colormae.eval.results import write_results
-from colormae.eval.source import Encoder, load_encoder
+from colormae.jobs.probes import EvalConfig, KnnConfig, LinprobeConfig
+from colormae.loading import Loaded, load
 
 
 @dataclass
@@ -45,7 +48,9 @@ def check_splits(data: str) -> None:
         raise UserError(f"{data}: evaluation needs train/ and val/ subfolders (one folder per class in each)")
 
 
-def _datasets(data: str, img_size: int, train_transform: Any = None):
+def _datasets(data: str, img_size: tuple[int, int], train_transform: Any = None, limit: int | None = None):
+    from torch.utils.data import Subset
+
     from colormae.data import build_dataset, eval_transform, num_classes
 
     check_splits(data)
@@ -54,73 +59,82 @@ def _datasets(data: str, img_size: int, train_transform: Any = None):
     val = build_dataset(data, split="val", transform=tf)
     if len(train) == 0 or len(val) == 0:
         raise UserError(f"{data}: the train and val splits must both hold images")
-    return train, val, num_classes(train)
+    n_cls = num_classes(train)
+    if limit is not None:
+        train, val = (Subset(ds, torch.linspace(0, len(ds) - 1, min(limit, len(ds))).round().long().tolist())
+                      for ds in (train, val))
+    return train, val, n_cls
 
 
-def encode_splits(encoder: Encoder, data: str, *, feature: str = "cls", batch_size: int = 256,
-                  device: str | torch.device = "cpu", num_workers: int = 0,
+def encode_splits(loaded: Loaded, data: str, *, feature: str = "cls", batch_size: int = 256,
+                  device: str | torch.device = "cpu", num_workers: int = 0, limit: int | None = None,
                   cache_dir: str | Path | None = None, progress: bool = True) -> FeatureSet:
-    """Encode the train and val splits of ``data`` once (optionally cached on disk under ``cache_dir``)."""
-    train, val, n_cls = _datasets(data, encoder.img_size)
-    model = encoder.model.to(device)
+    """Encode the train and val splits of ``data`` once (optionally cached on disk under ``cache_dir``).
+
+    ``limit``: at most that many evenly spaced images of each split.
+    """
+    train, val, n_cls = _datasets(data, loaded.img_size, limit=limit)
+    model = loaded.model.to(device)
     out = []
     for split, ds in (("train", train), ("val", val)):
-        key = feature_cache_key(model=encoder.name, data=data, split=split, feature=feature,
-                                img_size=encoder.img_size, n=len(ds))
+        key = feature_cache_key(model=loaded.name, data=data, split=split, feature=feature,
+                                img_size=loaded.img_size, n=len(ds))
         out += cached_features(model, ds, cache_dir=cache_dir, key=key, feature=feature,
                                batch_size=batch_size, device=device, num_workers=num_workers,
                                desc=f"{split} features", progress=progress)
     return FeatureSet(*out, num_classes=n_cls)
 
 
-def run_knn(ckpt: str, data: str, *, k: int = 20, temperature: float = 0.07, feature: str = "cls",
-            batch_size: int = 256, device: str | torch.device = "cpu", num_workers: int = 0,
-            out: str | Path | None = None, features: FeatureSet | None = None, seed: int = 0,
-            cache_dir: str | Path | None = None, progress: bool = True) -> dict[str, Any]:
-    """Weighted k-NN of ``ckpt``'s features on ``data``; results dict (also ``out/knn.json`` on rank 0)."""
-    encoder = load_encoder(ckpt, seed=seed)
-    fs = features or encode_splits(encoder, data, feature=feature, batch_size=batch_size, device=device,
-                                   num_workers=num_workers, cache_dir=cache_dir, progress=progress)
+def _features(cfg: EvalConfig, loaded: Loaded, device: str | torch.device) -> FeatureSet:
+    return encode_splits(loaded, cfg.data, feature=cfg.feature, batch_size=cfg.batch_size, device=device,
+                         num_workers=cfg.num_workers or 0, limit=cfg.limit, cache_dir=cfg.cache_dir,
+                         progress=cfg.progress)
+
+
+def _header(cfg: EvalConfig, loaded: Loaded, fs: FeatureSet) -> dict[str, Any]:
+    return {"checkpoint": loaded.name, "source": loaded.kind if loaded.source_format == "colormae"
+            else f"{loaded.kind}:{loaded.source_format}", "data": cfg.data, "feature": cfg.feature,
+            "train_size": len(fs.train_y), "val_size": len(fs.val_y)}
+
+
+def knn(cfg: KnnConfig, *, device: str | torch.device = "cpu", features: FeatureSet | None = None
+        ) -> dict[str, Any]:
+    """Weighted k-NN of ``cfg.ckpt``'s features on ``cfg.data``; results (also ``out/knn.json``, rank 0)."""
+    loaded = load(cfg.ckpt, seed=cfg.seed)
+    fs = features or _features(cfg, loaded, device)
     acc = knn_classify(fs.train_x.to(device), fs.train_y, fs.val_x.to(device), fs.val_y,
-                       num_classes=fs.num_classes, k=k, temperature=temperature)
-    results = {"eval": "knn", "checkpoint": encoder.name, "source": encoder.kind, "data": data,
-               "feature": feature, "k": k, "temperature": temperature, "train_size": len(fs.train_y),
-               "val_size": len(fs.val_y), **acc}
-    _write(out, "knn.json", results)
+                       num_classes=fs.num_classes, k=cfg.k, temperature=cfg.temperature)
+    results = {"eval": "knn", **_header(cfg, loaded, fs), "k": cfg.k, "temperature": cfg.temperature, **acc}
+    _write(cfg.out, "knn.json", results)
     return results
 
 
-def run_linprobe(ckpt: str, data: str, *, feature: str = "cls", optimizer: str = "sgd", epochs: int = 90,
-                 batch_size: int = 256, lr: float | None = None, base_lr: float = 0.1,
-                 weight_decay: float = 0.0, warmup_epochs: int = 10, augment: bool = False,
-                 device: str | torch.device = "cpu", num_workers: int = 0, out: str | Path | None = None,
-                 features: FeatureSet | None = None, seed: int = 0, cache_dir: str | Path | None = None,
-                 progress: bool = True) -> dict[str, Any]:
-    """Linear probe of ``ckpt`` on ``data``; results dict (also ``out/linprobe.json`` on rank 0).
+def linprobe(cfg: LinprobeConfig, *, device: str | torch.device = "cpu", features: FeatureSet | None = None
+             ) -> dict[str, Any]:
+    """Linear probe of ``cfg.ckpt`` on ``cfg.data``; results (also ``out/linprobe.json`` on rank 0).
 
-    Without ``augment`` the features are computed once and reused every epoch; with it the training
+    Without ``cfg.augment`` the features are computed once and reused every epoch; with it the training
     split is re-encoded every epoch through MAE's random-resized-crop + flip.
     """
-    encoder = load_encoder(ckpt, seed=seed)
-    fs = features or encode_splits(encoder, data, feature=feature, batch_size=batch_size, device=device,
-                                   num_workers=num_workers, cache_dir=cache_dir, progress=progress)
+    loaded = load(cfg.ckpt, seed=cfg.seed)
+    fs = features or _features(cfg, loaded, device)
     train: Any = (fs.train_x, fs.train_y)
-    if augment:
+    if cfg.augment:
         from colormae.data import mae_transform
 
-        aug_train = _datasets(data, encoder.img_size, train_transform=mae_transform(encoder.img_size))[0]
-        model = encoder.model.to(device)
-        train = partial(_epoch_features, model, aug_train, feature=feature, batch_size=batch_size,
-                        device=device, num_workers=num_workers, progress=progress)
-    result = train_linear_probe(train, (fs.val_x, fs.val_y), num_classes=fs.num_classes, epochs=epochs,
-                                batch_size=batch_size, lr=lr, base_lr=base_lr, optimizer=optimizer,
-                                weight_decay=weight_decay, warmup_epochs=warmup_epochs, device=device,
-                                seed=seed, progress=progress and _rank() == 0)
-    results = {"eval": "linprobe", "checkpoint": encoder.name, "source": encoder.kind, "data": data,
-               "feature": feature, "optimizer": optimizer, "epochs": epochs, "batch_size": batch_size,
-               "augment": augment, "train_size": len(fs.train_y), "val_size": len(fs.val_y),
-               **result.as_dict()}
-    _write(out, "linprobe.json", results)
+        aug_train = _datasets(cfg.data, loaded.img_size, train_transform=mae_transform(loaded.img_size),
+                              limit=cfg.limit)[0]
+        model = loaded.model.to(device)
+        train = partial(_epoch_features, model, aug_train, feature=cfg.feature, batch_size=cfg.batch_size,
+                        device=device, num_workers=cfg.num_workers or 0, progress=cfg.progress)
+    result = train_linear_probe(train, (fs.val_x, fs.val_y), num_classes=fs.num_classes, epochs=cfg.epochs,
+                                batch_size=cfg.batch_size, lr=cfg.lr, base_lr=cfg.base_lr,
+                                optimizer=cfg.optimizer, weight_decay=cfg.weight_decay,
+                                warmup_epochs=cfg.warmup_epochs, device=device, seed=cfg.seed,
+                                progress=cfg.progress and _rank() == 0)
+    results = {"eval": "linprobe", **_header(cfg, loaded, fs), "optimizer": cfg.optimizer,
+               "epochs": cfg.epochs, "batch_size": cfg.batch_size, "augment": cfg.augment, **result.as_dict()}
+    _write(cfg.out, "linprobe.json", results)
     return results
 
 

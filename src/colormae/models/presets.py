@@ -24,9 +24,8 @@ PRESETS: dict[str, MAEConfig] = {
     "mae_vit_huge_patch14": MAEConfig(
         patch_size=14, embed_dim=1280, depth=32, num_heads=16, **_PAPER_DECODER
     ),
-    # CPU demo: 32 px images, 4 px patches (8x8 grid), a narrow ViT and a light decoder. Sized so that
-    # a step of batch 64 at ratio 0.75 costs ~2.2 GMAC forward (~150-200 ms fwd+bwd+AdamW on 2 cores):
-    # the demo's ~1,500 steps take a few minutes.
+    # CPU demo: 32 px images, 4 px patches (8x8 grid), a narrow ViT and a light decoder: a step of batch
+    # 64 at ratio 0.75 costs ~2.2 GMAC forward (timings: README, benchmarks/pretrain.py).
     "mae_vit_tiny_32px": MAEConfig(
         img_size=32, patch_size=4, embed_dim=128, depth=6, num_heads=4,
         decoder_embed_dim=96, decoder_depth=2, decoder_num_heads=3,

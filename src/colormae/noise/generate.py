@@ -46,7 +46,8 @@ from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
 import torch
-from tqdm.auto import tqdm
+
+from colormae.progress import progress as progress_bar
 
 try:  # optional fast CPU FFT (see the module docstring); scipy comes with scikit-image / scikit-learn
     import scipy.fft as _scipy_fft
@@ -162,7 +163,7 @@ def generate_patterns(color: str, count: int, size: int | tuple[int, int], *, se
             default generator of that device).
         device: where to draw and filter; default the generator's device, else the CPU.
         dtype: floating dtype of the result (computation is float32, or float64 for float64).
-        progress: show a tqdm bar over chunks.
+        progress: show a progress bar over chunks.
         **sigmas: σ options, see the module docstring.
 
     Returns:
@@ -202,7 +203,7 @@ def sample_patterns(color: str, count: int, size: int | tuple[int, int], *, seed
     if per_pattern is not None:
         chunk = max(2, chunk // 2)  # per-pattern transfer functions and the mirrored spectrum cost more
     starts = range(0, count, chunk)
-    with tqdm(total=count, unit="pattern", desc=f"{color} noise", disable=not progress) as bar:
+    with progress_bar(total=count, unit="pattern", desc=f"{color} noise", enabled=progress) as bar:
         if color in ("white", "uniform"):
             draw = torch.randn if color == "white" else torch.rand
             for start in starts:

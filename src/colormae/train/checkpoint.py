@@ -10,6 +10,8 @@ from __future__ import annotations
 import os
 import re
 import tempfile
+import warnings
+from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
@@ -20,6 +22,18 @@ from colormae.errors import UserError
 FORMAT = "colormae/1"
 CKPT_DIR = "checkpoints"
 _STEP_RE = re.compile(r"^step-(\d+)\.pt$")
+#: Temporary files of :func:`save_checkpoint` (``.step-00000012.pt.abc123.tmp``).
+_TMP_GLOB = ".step-*.pt.*.tmp"
+#: Suffix given to a checkpoint that did not load when a resume fell back past it (kept, not deleted).
+CORRUPT_SUFFIX = ".corrupt"
+
+
+class CorruptCheckpoint(UserError):
+    """A checkpoint file that exists but cannot be read (truncated by a crash, damaged on disk)."""
+
+
+class NonFiniteCheckpoint(UserError):
+    """A checkpoint whose weights hold NaN or infinity (a diverged run): refused for evaluation and resume."""
 
 
 def checkpoint_name(step: int) -> str:
@@ -46,6 +60,18 @@ def save_checkpoint(path: str | Path, payload: dict[str, Any]) -> Path:
         Path(tmp).unlink(missing_ok=True)
         raise
     return path
+
+
+def remove_stale_temporaries(run_dir: str | Path) -> list[Path]:
+    """Delete the temporary files a crash (e.g. SIGKILL) left behind mid-write; returns what was removed.
+
+    Call it only when no other process writes checkpoints into ``run_dir`` (the start of a run, rank 0).
+    """
+    folder = Path(run_dir) / CKPT_DIR
+    removed = sorted(folder.glob(_TMP_GLOB)) if folder.is_dir() else []
+    for tmp in removed:
+        tmp.unlink(missing_ok=True)
+    return removed
 
 
 def list_checkpoints(run_dir: str | Path) -> list[Path]:
@@ -84,25 +110,75 @@ def resolve_checkpoint(path_or_run_dir: str | Path) -> Path:
     return path
 
 
-def load_checkpoint(path_or_run_dir: str | Path, map_location: str | torch.device = "cpu") -> dict[str, Any]:
-    """Load a colormae checkpoint dict safely (``weights_only=True``)."""
-    path = resolve_checkpoint(path_or_run_dir)
+def nonfinite_tensors(state_dict: Mapping[str, Any]) -> list[str]:
+    """Names of the floating-point tensors of ``state_dict`` holding NaN or infinity (meta tensors pass)."""
+    bad = []
+    for name, value in state_dict.items():
+        if (isinstance(value, torch.Tensor) and value.is_floating_point() and not value.is_meta
+                and not bool(torch.isfinite(value).all())):
+            bad.append(name)
+    return bad
+
+
+def require_finite(state_dict: Mapping[str, Any], source: str | Path) -> None:
+    """Raise :class:`NonFiniteCheckpoint` (one line naming ``source``) if any weight is NaN or infinite."""
+    bad = nonfinite_tensors(state_dict)
+    if bad:
+        more = f" and {len(bad) - 1} more" if len(bad) > 1 else ""
+        raise NonFiniteCheckpoint(f"{source}: weights are not finite (NaN or inf in {bad[0]}{more}): the run "
+                                  "diverged before this checkpoint; use an earlier one")
+
+
+def _read(path: Path, map_location: str | torch.device, *, mmap: bool = False) -> dict[str, Any]:
+    """``torch.load`` a colormae checkpoint file; unreadable -> :class:`CorruptCheckpoint`."""
     try:
-        ckpt = torch.load(path, map_location=map_location, weights_only=True)
+        ckpt = torch.load(path, map_location=map_location, weights_only=True, mmap=mmap)
+    except FileNotFoundError:
+        raise
     except Exception as err:  # noqa: BLE001 - any unreadable file is a user-facing error
-        raise UserError(f"{path}: not a readable checkpoint ({type(err).__name__}: {err})") from err
+        reason = str(err).split(". ")[0].splitlines()[0] if str(err) else "unreadable"
+        raise CorruptCheckpoint(f"{path}: not a readable checkpoint, perhaps truncated by a crash "
+                                f"({type(err).__name__}: {reason})") from err
     if not isinstance(ckpt, dict) or ckpt.get("format") != FORMAT:
         raise UserError(f"{path}: not a colormae checkpoint (use `colormae convert` for other formats)")
     return ckpt
 
 
-def load_mae(path_or_run_dir: str | Path, map_location: str | torch.device = "cpu"):
-    """Rebuild the :class:`~colormae.models.MaskedAutoencoder` saved in a pretraining checkpoint."""
-    from colormae.models import MAEConfig, MaskedAutoencoder
+def load_checkpoint(path_or_run_dir: str | Path, map_location: str | torch.device = "cpu", *,
+                    finite: bool = True) -> dict[str, Any]:
+    """Load a colormae checkpoint dict safely (``weights_only=True``).
 
-    ckpt = load_checkpoint(path_or_run_dir, map_location=map_location)
-    if ckpt.get("kind") != "pretrain":
-        raise UserError(f"{path_or_run_dir}: a {ckpt.get('kind')!r} checkpoint, not a pretraining one")
-    model = MaskedAutoencoder(MAEConfig(**ckpt["model_config"]))
-    model.load_state_dict(ckpt["model"])
-    return model.to(map_location).eval()
+    ``finite=True`` refuses weights (``model``, ``ema``) holding NaN or infinity (:func:`require_finite`),
+    so nothing evaluates or resumes a diverged run.
+    """
+    path = resolve_checkpoint(path_or_run_dir)
+    ckpt = _read(path, map_location)
+    if finite:
+        for key in ("model", "ema"):
+            if isinstance(ckpt.get(key), Mapping):
+                require_finite(ckpt[key], path)
+    return ckpt
+
+
+def newest_readable_checkpoint(run_dir: str | Path) -> Path | None:
+    """The newest step checkpoint of ``run_dir`` that opens, or ``None`` when there is none.
+
+    A newer one that does not open (truncated by a crash, damaged) is renamed to ``*.pt.corrupt`` (kept
+    for inspection, out of the way of pruning and of the next resume) with a warning, and the previous
+    one is tried. Only the file's index is read here (``mmap``), not its tensors.
+    """
+    for path in reversed(list_checkpoints(run_dir)):
+        try:
+            _read(path, "cpu", mmap=True)
+        except CorruptCheckpoint as err:
+            warnings.warn(f"{err}; falling back to the previous checkpoint", stacklevel=2)
+            try:  # several ranks may race to do this: the first one wins, the others find it gone
+                os.replace(path, path.with_name(path.name + CORRUPT_SUFFIX))
+            except OSError:
+                pass
+            continue
+        except FileNotFoundError:  # another rank just moved it aside
+            continue
+        return path
+    return None
+

@@ -98,6 +98,50 @@ def all_gather_object(obj: Any, info: DistInfo) -> list[Any]:
     return out
 
 
+def local_world_size() -> int:
+    """Processes of this job on this machine (torchrun's ``LOCAL_WORLD_SIZE``; 1 when unset)."""
+    try:
+        return max(1, int(os.environ.get("LOCAL_WORLD_SIZE", 1)))
+    except ValueError as err:
+        raise UserError(f"bad torchrun environment variable LOCAL_WORLD_SIZE: {err}") from err
+
+
+class RankVote:
+    """Ranks agree on a small number (the largest wins) once per step, without waiting for each other.
+
+    :meth:`submit` starts an all-reduce (MAX) of this rank's value and returns the agreed value of the
+    *previous* call: the collective overlaps a whole step, so its network round trip (a ring over all
+    ranks) never delays training. Every rank gets the same answer at the same call, so all act on it at
+    the same step, one step after the request. It runs on its own gloo group of CPU tensors: no GPU
+    sync, no interleaving with DDP's gradient all-reduces. For one process, :meth:`submit` returns its
+    value at once. Creating it is collective (every rank, same point), as is every :meth:`submit`.
+    """
+
+    def __init__(self, info: DistInfo) -> None:
+        self.active = info.distributed and tdist.is_initialized()
+        self._group = tdist.new_group(backend="gloo") if self.active else None
+        self._pending: tuple[Any, torch.Tensor] | None = None
+
+    def submit(self, value: int) -> int:
+        """Offer ``value``; returns the largest value all ranks offered at the previous call (0 at first)."""
+        if not self.active:
+            return value
+        agreed = self.finish()
+        tensor = torch.tensor([value], dtype=torch.int64)
+        work = tdist.all_reduce(tensor, op=tdist.ReduceOp.MAX, group=self._group, async_op=True)
+        self._pending = (work, tensor)
+        return agreed
+
+    def finish(self) -> int:
+        """Wait for the vote in flight, if any, and return its result (0 if none)."""
+        if self._pending is None:
+            return 0
+        work, tensor = self._pending
+        self._pending = None
+        work.wait()
+        return int(tensor.item())
+
+
 def seed_everything(seed: int) -> None:
     """Seed torch (CPU and CUDA), numpy and python ``random``; pass ``seed + rank`` for per-rank streams."""
     torch.manual_seed(seed)

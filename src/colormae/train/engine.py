@@ -6,15 +6,27 @@ per-step lr (times each group's ``lr_scale``), gradient accumulation with DDP ``
 non-final micro-steps, bf16 autocast or fp16 with a ``GradScaler`` (CUDA), gradient clipping, optional
 ``torch.compile``, atomic checkpoints every N steps keeping the last K plus a final one, bit-exact
 resume (model, optimizer, scaler, step, data position and every RNG stream of every rank), metrics
-(``metrics.jsonl`` + TensorBoard), a tqdm bar, and a checkpoint on Ctrl-C or SIGTERM. Only rank 0
+(``metrics.jsonl`` + TensorBoard), a progress bar, and a checkpoint on Ctrl-C or SIGTERM. Only rank 0
 writes.
+
+Robustness, in one place:
+
+* A non-finite loss is tracked on the device every step (:mod:`colormae.train.finite`) and read where
+  the loop syncs anyway (logging) and before every checkpoint, which also checks the weights: a
+  diverged run stops with :class:`~colormae.train.finite.TrainingDiverged` naming the step and the last
+  good checkpoint, and never writes (nor prunes towards) a non-finite one.
+* SIGINT / SIGTERM only set a flag (:mod:`colormae.train.signals`); at each step boundary the ranks agree
+  on it (one 1-element all-reduce when distributed), save together with every rank's random state,
+  and raise :class:`~colormae.train.signals.TrainingInterrupted`. Nothing can interrupt an optimizer
+  step before its step counter moves, nor a checkpoint write.
+* At start: temporary files of a write killed mid-way are removed, a newest checkpoint that does not
+  open is set aside (``*.corrupt``) for the previous one, and ``metrics.jsonl`` is cut back to the
+  starting step.
 """
 
 from __future__ import annotations
 
 import math
-import signal
-import threading
 import time
 import warnings
 from collections.abc import Callable, Iterable
@@ -25,13 +37,22 @@ from typing import Any
 
 import torch
 from torch import nn
-from tqdm.auto import tqdm
 
 from colormae.errors import UserError
+from colormae.progress import progress as progress_bar
+from colormae.progress import write
 from colormae.train import checkpoint as ckpt_io
-from colormae.train.distributed import DistInfo, all_gather_object
+from colormae.train.distributed import DistInfo, RankVote, all_gather_object, barrier
+from colormae.train.finite import NonFiniteTracker, TrainingDiverged, weights_finite
 from colormae.train.metrics import MetricsLogger, peak_memory_mb
 from colormae.train.rng import capture_rng, restore_rng
+from colormae.train.signals import (
+    ForcedQuit,
+    StopSignals,
+    TrainingInterrupted,
+    shield_loader_workers,
+    signal_name,
+)
 
 StepFn = Callable[[nn.Module, Any, int], "tuple[torch.Tensor, dict[str, float]]"]
 AMP_MODES = ("none", "bf16", "fp16")
@@ -75,18 +96,28 @@ def _start_epoch(loader: Iterable, epoch: int, skip_batches: int) -> Any:
 
 
 def resolve_resume(resume: str | Path | bool | None, out_dir: Path | None) -> Path | None:
-    """The checkpoint to resume from: ``True`` = newest in ``out_dir`` (None if there is none)."""
+    """The checkpoint to resume from: ``True`` = newest in ``out_dir`` (None if there is none).
+
+    ``True`` or a run directory: the newest checkpoint that opens; a newer one that does not (truncated
+    by a crash) is set aside as ``*.pt.corrupt`` with a warning. A file: that file.
+    """
     if resume is None or resume is False:
         if out_dir is not None and ckpt_io.latest_checkpoint(out_dir) is not None:
             raise UserError(f"{out_dir} already holds checkpoints: pass --resume to continue that run, "
                             "or choose a new --out")
         return None
     if resume is True or resume == "auto":
-        return ckpt_io.latest_checkpoint(out_dir) if out_dir is not None else None
+        return ckpt_io.newest_readable_checkpoint(out_dir) if out_dir is not None else None
+    if Path(resume).is_dir():  # a run directory: its newest checkpoint that opens
+        found = ckpt_io.newest_readable_checkpoint(resume)
+        if found is None:
+            expected = Path(resume) / ckpt_io.CKPT_DIR / "step-*.pt"
+            raise UserError(f"{resume}: no readable checkpoints found (expected {expected})")
+        return found
     return ckpt_io.resolve_checkpoint(resume)
 
 
-def plan_steps(loader: Iterable, *, epochs: int, accum_steps: int = 1, max_steps: int | None = None,
+def plan_steps(loader: Iterable, *, epochs: int | None, accum_steps: int = 1, max_steps: int | None = None,
                too_small: str | None = None) -> tuple[int, int]:
     """``(steps_per_epoch, total_steps)`` that :func:`fit` will run for these settings.
 
@@ -97,12 +128,16 @@ def plan_steps(loader: Iterable, *, epochs: int, accum_steps: int = 1, max_steps
     if steps_per_epoch < 1:
         raise UserError(too_small or "the dataset is too small for one optimizer step per epoch: it needs at "
                         "least batch_size x accum_steps x world_size samples")
+    if epochs is None:  # the run's length is given in steps alone
+        if max_steps is None:
+            raise UserError("give the run's length: epochs or max_steps")
+        return steps_per_epoch, max_steps
     total_steps = epochs * steps_per_epoch
     return steps_per_epoch, total_steps if max_steps is None else min(total_steps, max_steps)
 
 
 def fit(model: nn.Module, loader: Iterable, step_fn: StepFn, optimizer: torch.optim.Optimizer,
-        lr_schedule: Callable[[int], float], *, epochs: int, max_steps: int | None = None,
+        lr_schedule: Callable[[int], float], *, epochs: int | None, max_steps: int | None = None,
         accum_steps: int = 1, amp: str = "none", grad_clip: float | None = None, compile: bool = False,
         device: torch.device | str = "cpu", dist: DistInfo | None = None,
         out_dir: str | Path | None = None, ckpt_every: int = 1000, keep_last: int = 3, log_every: int = 10,
@@ -119,6 +154,10 @@ def fit(model: nn.Module, loader: Iterable, step_fn: StepFn, optimizer: torch.op
     ``on_epoch_start(epoch)`` runs before each epoch's first batch; ``on_step_end(step)`` after each
     optimizer step (``step`` counts completed steps), before that step is logged or checkpointed (e.g. an
     EMA of the weights, whose state then lands in the same checkpoint).
+
+    Raises :class:`~colormae.train.finite.TrainingDiverged` when the loss or the weights stop being
+    finite, and :class:`~colormae.train.signals.TrainingInterrupted` (a ``KeyboardInterrupt``) after
+    saving on SIGINT / SIGTERM.
     """
     dist = dist or DistInfo()
     device = torch.device(device)
@@ -135,6 +174,10 @@ def fit(model: nn.Module, loader: Iterable, step_fn: StepFn, optimizer: torch.op
     autocast_dtype = {"bf16": torch.bfloat16, "fp16": torch.float16}.get(amp)
     generators = generators or {}
 
+    if out_dir is not None and dist.is_main:
+        stale = ckpt_io.remove_stale_temporaries(out_dir)
+        if stale:
+            write(f"removed {len(stale)} temporary checkpoint file(s) left by an interrupted write")
     step = 0
     resume_path = resolve_resume(resume, out_dir)
     if resume_path is not None:
@@ -154,8 +197,9 @@ def fit(model: nn.Module, loader: Iterable, step_fn: StepFn, optimizer: torch.op
         elif dist.is_main:
             warnings.warn(f"{resume_path}: saved with {len(ranks)} RNG stream(s) for {dist.world_size} "
                           "process(es); continuing with fresh random streams (not bit-exact)", stacklevel=2)
+        del state
         if dist.is_main:
-            tqdm.write(f"resuming from {resume_path} at step {step}")
+            write(f"resuming from {resume_path} at step {step}")
 
     model.train()
     train_model: nn.Module = model
@@ -168,33 +212,56 @@ def fit(model: nn.Module, loader: Iterable, step_fn: StepFn, optimizer: torch.op
         train_model = ddp_model
     if compile:
         train_model = torch.compile(train_model)  # type: ignore[assignment]
+    stop_vote = RankVote(dist)  # SIGINT / SIGTERM on any rank stops every rank at the same step
+    shield_loader_workers(loader)
 
     if out_dir is not None and dist.is_main and payload and payload.get("config") is not None:
         from colormae.config import write_config
 
         write_config(payload["config"], out_dir / "config.yaml")
-    logger = MetricsLogger(out_dir, enabled=dist.is_main)
-    bar = tqdm(total=total_steps, initial=step, desc=desc, unit="step", dynamic_ncols=True,
-               disable=not (progress and dist.is_main))
-    last_ckpt: Path | None = None
+    logger = MetricsLogger(out_dir, enabled=dist.is_main, start_step=step)
+    bar = progress_bar(total=total_steps, initial=step, desc=desc, unit="step",
+                       enabled=progress and dist.is_main)
+    last_ckpt: Path | None = None      # the last checkpoint this run wrote (rank 0)
+    good_ckpt: Path | None = resume_path  # the last finite checkpoint, known on every rank
     saved_step = step if resume_path is not None else -1
     rng_at_step = capture_rng(generators)  # RNG at the last step boundary (what a checkpoint must hold)
+    nonfinite = NonFiniteTracker(device)
     interval = {"loss": torch.zeros((), device=device), "n": 0, "extra": {}, "t0": time.perf_counter(),
                 "samples": 0}
     last_loss: float | None = None
     current_lr = lr_schedule(step)
 
-    def save(step_now: int, complete_rng: bool = True) -> Path | None:
-        states = all_gather_object(rng_at_step, dist) if complete_rng else [rng_at_step]
-        if not dist.is_main or out_dir is None:
+    def diverged(what: str) -> TrainingDiverged:
+        where = f"last good checkpoint {good_ckpt}" if good_ckpt is not None else "no checkpoint was saved"
+        return TrainingDiverged(f"training diverged: {what}; {where} (lower the lr, set grad_clip or use "
+                                "amp=bf16)")
+
+    def check_finite(step_now: int, *, weights: bool, collective: bool = True) -> None:
+        bad = nonfinite.first_bad_step(dist if collective else None)
+        if bad is not None:
+            raise diverged(f"the loss is not finite at step {bad}")
+        if weights and not weights_finite(model):
+            raise diverged(f"the weights are not finite after step {step_now}")
+
+    def save(step_now: int, collective: bool = True) -> Path | None:
+        """Checkpoint ``step_now`` (rank 0 writes); never a non-finite one, never cut short by a signal."""
+        nonlocal good_ckpt
+        check_finite(step_now, weights=True, collective=collective)
+        states = all_gather_object(rng_at_step, dist) if collective else [rng_at_step]
+        if out_dir is None:
             return None
-        path = ckpt_io.save_checkpoint(out_dir / ckpt_io.CKPT_DIR / ckpt_io.checkpoint_name(step_now), {
-            **(payload or {}), "model": model.state_dict(), "optimizer": optimizer.state_dict(),
-            "scaler": scaler.state_dict(), "rng": {"ranks": states}, "step": step_now,
-            "epoch": step_now // steps_per_epoch, "steps_per_epoch": steps_per_epoch,
-            "total_steps": total_steps})
-        ckpt_io.prune_checkpoints(out_dir, keep_last)
-        return path
+        path = out_dir / ckpt_io.CKPT_DIR / ckpt_io.checkpoint_name(step_now)
+        if dist.is_main:
+            with signals.saving():
+                ckpt_io.save_checkpoint(path, {
+                    **(payload or {}), "model": model.state_dict(), "optimizer": optimizer.state_dict(),
+                    "scaler": scaler.state_dict(), "rng": {"ranks": states}, "step": step_now,
+                    "epoch": step_now // steps_per_epoch, "steps_per_epoch": steps_per_epoch,
+                    "total_steps": total_steps})
+                ckpt_io.prune_checkpoints(out_dir, keep_last)
+        good_ckpt = path
+        return path if dist.is_main else None
 
     def log(step_now: int) -> float:
         loss = interval["loss"] / max(1, interval["n"])
@@ -203,10 +270,8 @@ def fit(model: nn.Module, loader: Iterable, step_fn: StepFn, optimizer: torch.op
 
             tdist.all_reduce(loss)
             loss = loss / dist.world_size
-        value = float(loss)
-        if not math.isfinite(value):
-            raise FloatingPointError(f"loss is {value} at step {step_now}: stopping "
-                                     "(lower the lr, clip gradients or use bf16)")
+        value = float(loss)  # the host sync of a logging step; the divergence check rides on it
+        check_finite(step_now, weights=False)
         elapsed = time.perf_counter() - interval["t0"]
         record = {"step": step_now, "epoch": step_now / steps_per_epoch, "loss": value, "lr": current_lr,
                   "img_per_s": interval["samples"] * dist.world_size / max(elapsed, 1e-9),
@@ -217,8 +282,25 @@ def fit(model: nn.Module, loader: Iterable, step_fn: StepFn, optimizer: torch.op
         interval.update(loss=torch.zeros((), device=device), n=0, extra={}, t0=time.perf_counter(), samples=0)
         return value
 
+    def stop_here(signum: int) -> None:
+        """Stop at this step boundary (every rank together): save with every rank's RNG, then raise."""
+        nonlocal last_ckpt, saved_step
+        if step != saved_step:
+            last_ckpt = save(step) or last_ckpt
+            saved_step = step
+        with signals.saving():
+            barrier(dist)  # nobody exits (and makes torchrun kill the rest) while rank 0 writes
+        stop_vote.finish()  # every rank submitted this boundary's vote: collect it, leave nothing in flight
+        bar.close()
+        why = signal_name(signum)
+        if dist.is_main:
+            saved = f"saved {good_ckpt}" if out_dir is not None else "nothing saved (no out_dir)"
+            write(f"stopped by {why} at step {step}: {saved}; continue with --resume")
+        raise TrainingInterrupted(f"stopped by {why} at step {step}", signum=signum)
+
     end_step = total_steps if stop_at_step is None else min(total_steps, stop_at_step)
-    previous_term = _term_as_interrupt()
+    consistent = True  # False from the optimizer step until the step counter and RNG snapshot follow it
+    signals = StopSignals().install()
     try:
         while step < end_step:
             epoch = step // steps_per_epoch
@@ -238,7 +320,9 @@ def fit(model: nn.Module, loader: Iterable, step_fn: StepFn, optimizer: torch.op
                                             enabled=autocast_dtype is not None):
                             loss, extra = step_fn(train_model, batch, step)
                         scaler.scale(loss / accum_steps).backward()
-                    interval["loss"] += loss.detach().float()
+                    detached = loss.detach().float()
+                    nonfinite.record(detached, step + 1)
+                    interval["loss"] += detached
                     interval["n"] += 1
                     interval["samples"] += _batch_len(batch)
                     for key, value in extra.items():
@@ -246,6 +330,9 @@ def fit(model: nn.Module, loader: Iterable, step_fn: StepFn, optimizer: torch.op
                 if grad_clip is not None:
                     scaler.unscale_(optimizer)
                     torch.nn.utils.clip_grad_norm_(model.parameters(), grad_clip)
+                # from here to the RNG snapshot the weights and the step counter disagree; signals
+                # only set a flag, so nothing but a forced quit can stop the program in between
+                consistent = False
                 scaler.step(optimizer)
                 scaler.update()
                 optimizer.zero_grad(set_to_none=True)
@@ -253,40 +340,45 @@ def fit(model: nn.Module, loader: Iterable, step_fn: StepFn, optimizer: torch.op
                 if on_step_end is not None:
                     on_step_end(step)
                 rng_at_step = capture_rng(generators)
+                consistent = True
                 bar.update(1)
                 if step % log_every == 0 or step == end_step:
                     last_loss = log(step)
                 if ckpt_every > 0 and step % ckpt_every == 0:
                     last_ckpt = save(step) or last_ckpt
                     saved_step = step
+                stop_signum = stop_vote.submit(signals.signum or 0)  # the same answer on every rank
+                if stop_signum:
+                    stop_here(stop_signum)
         if step != saved_step:
             last_ckpt = save(step) or last_ckpt
-    except KeyboardInterrupt:
+            saved_step = step
+        late = stop_vote.finish()  # a request in the last step: the run is complete and saved
+        if late:
+            stop_here(late)
+    except TrainingInterrupted:
+        raise
+    except TrainingDiverged:  # raised on every rank at the same collective check: the vote can be collected
+        stop_vote.finish()
+        raise
+    except KeyboardInterrupt as err:  # raised by the job's own code (or a forced quit), not by a signal
         bar.close()
-        if step != saved_step and out_dir is not None:
-            last_ckpt = save(step, complete_rng=False) or last_ckpt
+        if isinstance(err, ForcedQuit) or not consistent:
             if dist.is_main:
-                tqdm.write(f"interrupted: saved {last_ckpt} (step {step}); continue with --resume")
+                write(f"quit mid-step without saving; the last checkpoint is {good_ckpt}")
+            raise
+        if step != saved_step and out_dir is not None:
+            with signals.saving():
+                last_ckpt = save(step, collective=False) or last_ckpt  # the other ranks cannot be asked
+            if dist.is_main:
+                write(f"interrupted: saved {last_ckpt} (step {step}); continue with --resume")
         raise
     finally:
-        if previous_term is not None:
-            signal.signal(signal.SIGTERM, previous_term)
+        signals.restore()
         bar.close()
         logger.close()
     return FitResult(step=step, epoch=step // steps_per_epoch, loss=last_loss, checkpoint=last_ckpt,
                      model=model)
-
-
-def _raise_interrupt(signum: int, frame: Any) -> None:
-    raise KeyboardInterrupt(f"signal {signum}")
-
-
-def _term_as_interrupt() -> Any:
-    """Treat SIGTERM (cluster time limits, preemption, ``kill``) like Ctrl-C during training, so it also
-    saves a checkpoint; returns the previous handler, or ``None`` when not on the main thread."""
-    if threading.current_thread() is not threading.main_thread():
-        return None
-    return signal.signal(signal.SIGTERM, _raise_interrupt)
 
 
 def _batch_len(batch: Any) -> int:

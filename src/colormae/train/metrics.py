@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import json
 import math
+import os
 import resource
 import sys
 import warnings
@@ -27,10 +28,48 @@ def peak_memory_mb(device: torch.device) -> float:
     return rss / 2**20 if sys.platform == "darwin" else rss / 1024  # bytes on macOS, KiB on Linux
 
 
-class MetricsLogger:
-    """Append records to ``run_dir/metrics.jsonl`` and ``run_dir/tb``; a no-op when not ``enabled``."""
+def truncate_metrics(path: str | Path, step: int) -> int:
+    """Drop the records of ``path`` logged after ``step`` (and a torn last line); returns how many went.
 
-    def __init__(self, run_dir: str | Path | None, *, enabled: bool = True, tensorboard: bool = True) -> None:
+    A run resumed from the checkpoint of ``step`` logs the later steps again: without this they would
+    appear twice, and the steps would jump backwards at the resume. Records without a ``step`` are kept.
+    The file is rewritten atomically (temporary file + rename).
+    """
+    path = Path(path)
+    if not path.is_file():
+        return 0
+    kept, dropped = [], 0
+    with open(path, encoding="utf-8") as fh:
+        for line in fh:
+            if not line.strip():
+                continue
+            try:
+                record = json.loads(line)
+            except json.JSONDecodeError:  # a line torn by a crash mid-write
+                dropped += 1
+                continue
+            logged_at = record.get("step") if isinstance(record, dict) else None
+            if isinstance(logged_at, (int, float)) and logged_at > step:
+                dropped += 1
+                continue
+            kept.append(line if line.endswith("\n") else line + "\n")
+    if dropped:
+        tmp = path.with_name(f".{path.name}.tmp")
+        tmp.write_text("".join(kept), encoding="utf-8")
+        os.replace(tmp, path)
+    return dropped
+
+
+class MetricsLogger:
+    """Append records to ``run_dir/metrics.jsonl`` and ``run_dir/tb``; a no-op when not ``enabled``.
+
+    ``start_step``: the step the run starts from (0, or the resumed checkpoint's step). Records logged
+    after it by an earlier attempt are dropped from ``metrics.jsonl`` (:func:`truncate_metrics`) and
+    hidden in TensorBoard (``purge_step``), so a resumed run's steps never repeat or go backwards.
+    """
+
+    def __init__(self, run_dir: str | Path | None, *, enabled: bool = True, tensorboard: bool = True,
+                 start_step: int | None = None) -> None:
         self.enabled = enabled and run_dir is not None
         self._fh = None
         self._tb = None
@@ -38,6 +77,8 @@ class MetricsLogger:
             return
         run_dir = Path(run_dir)  # type: ignore[arg-type]
         run_dir.mkdir(parents=True, exist_ok=True)
+        if start_step is not None:
+            truncate_metrics(run_dir / METRICS_FILE, start_step)
         self._fh = open(run_dir / METRICS_FILE, "a", encoding="utf-8")  # noqa: SIM115 - closed in close()
         if tensorboard:
             try:
@@ -45,7 +86,8 @@ class MetricsLogger:
             except ImportError:
                 warnings.warn("tensorboard is not installed: writing metrics.jsonl only", stacklevel=2)
             else:
-                self._tb = SummaryWriter(str(run_dir / TB_DIR))
+                purge = None if start_step is None else start_step + 1
+                self._tb = SummaryWriter(str(run_dir / TB_DIR), purge_step=purge)
 
     def log(self, record: dict[str, Any]) -> None:
         """Write one record; numeric values other than ``step`` also go to TensorBoard at that step."""

@@ -27,13 +27,15 @@ def param_groups(model: nn.Module, weight_decay: float, *,
                  lr_scale: Callable[[str], float] | None = None) -> list[dict]:
     """Trainable parameters split into decay / no-decay groups (and by ``lr_scale(name)`` when given).
 
+    Names in ``model.no_weight_decay()`` (timm's convention, when the model has it) get no decay either.
     Each group has ``params``, ``weight_decay``, ``lr_scale`` and ``names`` (for inspection and tests).
     """
+    skip = set(model.no_weight_decay()) if hasattr(model, "no_weight_decay") else set()
     groups: dict[tuple[bool, float], dict] = {}
     for name, param in model.named_parameters():
         if not param.requires_grad:
             continue
-        decay = decays(name, param)
+        decay = decays(name, param) and name not in skip
         scale = float(lr_scale(name)) if lr_scale is not None else 1.0
         group = groups.setdefault((decay, scale), {
             "params": [], "names": [], "weight_decay": weight_decay if decay else 0.0, "lr_scale": scale})

@@ -22,6 +22,13 @@ def scaled_lr(base_lr: float, effective_batch: int) -> float:
     return base_lr * effective_batch / REFERENCE_BATCH
 
 
+def warmup_steps(steps: int | None, epochs: float, steps_per_epoch: int, total_steps: int) -> int:
+    """Warm-up length in optimizer steps: ``steps`` when given, else ``epochs`` x steps per epoch; at most
+    the whole run."""
+    n = steps if steps is not None else round(epochs * steps_per_epoch)
+    return min(total_steps, n)
+
+
 @dataclass(frozen=True)
 class WarmupCosine:
     """``lr(step)``: 0 at step 0, ``peak_lr`` at ``warmup_steps``, ``min_lr`` at ``total_steps``."""

@@ -40,7 +40,7 @@ def demo_figures(run_dir: str | Path, out_dir: str | Path, *, images: torch.Tens
     ``images`` (N, 3, H, W, normalised) or ``image_paths`` choose the pictures; by default ``num_images``
     built-in photos. Returns the paths written, in the order of the module docstring.
     """
-    from colormae.train.checkpoint import load_mae
+    from colormae.loading import load
     from colormae.viz.attention import attention_figure
     from colormae.viz.cam import cam_figure
     from colormae.viz.curves import plot_loss_curves
@@ -50,7 +50,7 @@ def demo_figures(run_dir: str | Path, out_dir: str | Path, *, images: torch.Tens
 
     run_dir, out = Path(run_dir), Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
-    model = load_mae(run_dir, map_location=device)
+    model = load(run_dir, map_location=device).mae()
     if images is None:
         images = load_images(image_paths, model.config.img_size, num_builtin=num_images)
     maskings = build_figure_maskings(FIG3_MASKINGS, ratio)

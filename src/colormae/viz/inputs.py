@@ -1,56 +1,61 @@
 """What the ``colormae viz`` commands draw from: a checkpoint (pre-trained or fine-tuned) and images.
 
-Images come from files (resized and centre-cropped by ``colormae.data.eval_transform``) or, when none is
-given, from the photos that install with scikit-image / scikit-learn / matplotlib.
+Models load through :func:`colormae.load`. Images come from files or folders of images (resized and
+centre-cropped by ``colormae.data.eval_transform``) or, when none is given, from the photos that install
+with scikit-image / scikit-learn / matplotlib.
 """
 
 from __future__ import annotations
 
-import argparse
 from collections.abc import Sequence
 from pathlib import Path
-
-import torch
-from torch import nn
+from typing import TYPE_CHECKING
 
 from colormae.errors import UserError
+
+if TYPE_CHECKING:  # torch is imported by the functions that need it, so ``--help`` stays fast
+    import torch
+    from torch import nn
 
 #: How many built-in photos are drawn when no image is given.
 DEFAULT_NUM_IMAGES = 4
 
 
-def load_model(path_or_run_dir: str | Path, device: str | torch.device = "cpu") -> tuple[nn.Module, str]:
-    """The model of a colormae checkpoint (file or run directory) in eval mode, and its kind.
-
-    Returns ``(model, "pretrain")`` (a :class:`~colormae.models.MaskedAutoencoder`) or
-    ``(model, "finetune")`` (the classifier of ``colormae.eval.classifier.load_classifier``).
-    """
-    from colormae.train.checkpoint import load_checkpoint, load_mae
-
-    kind = load_checkpoint(path_or_run_dir, map_location="meta").get("kind")
-    if kind == "pretrain":
-        return load_mae(path_or_run_dir, map_location=device), kind
-    if kind == "finetune":
-        from colormae.eval.classifier import load_classifier
-
-        return load_classifier(path_or_run_dir, map_location=device).eval(), kind
-    raise UserError(f"{path_or_run_dir}: unknown checkpoint kind {kind!r}")
-
-
-def image_size_of(model: nn.Module) -> int:
-    """Input side in pixels of a model holding a timm ViT."""
+def image_size_of(model: nn.Module) -> tuple[int, int]:
+    """Input ``(H, W)`` in pixels of a model holding a timm ViT."""
     from colormae.viz.attention import find_vit
 
     size = find_vit(model).patch_embed.img_size
-    return int(size[0] if isinstance(size, (tuple, list)) else size)
+    return (int(size[0]), int(size[1])) if isinstance(size, (tuple, list)) else (int(size), int(size))
 
 
-def load_images(paths: Sequence[str | Path], img_size: int, *,
+#: File endings read as images when IMAGES names a folder.
+IMAGE_SUFFIXES = (".jpg", ".jpeg", ".png", ".bmp", ".tif", ".tiff", ".webp")
+
+
+def expand_image_paths(paths: Sequence[str | Path], limit: int) -> list[Path]:
+    """Image files of ``paths``: a folder gives its first ``limit`` images (sorted, searched recursively)."""
+    files: list[Path] = []
+    for p in map(Path, paths):
+        if p.is_dir():
+            found = sorted(f for f in p.rglob("*") if f.suffix.lower() in IMAGE_SUFFIXES and f.is_file())
+            if not found:
+                raise UserError(f"{p}: no images found (looked for {', '.join(IMAGE_SUFFIXES)})")
+            files += found[:limit]
+        else:
+            files.append(p)
+    return files
+
+
+def load_images(paths: Sequence[str | Path], img_size: int | tuple[int, int], *,
                 num_builtin: int = DEFAULT_NUM_IMAGES) -> torch.Tensor:
-    """Images as a normalised batch ``(N, 3, img_size, img_size)``.
+    """Images as a normalised batch ``(N, 3, H, W)``.
 
-    ``paths`` are image files; when empty, ``num_builtin`` built-in photos are used instead.
+    ``paths`` are image files or folders (each gives its first ``num_builtin`` images); when empty,
+    ``num_builtin`` built-in photos are used instead.
     """
+    import torch
+
     from colormae import data
 
     if not paths:
@@ -59,12 +64,12 @@ def load_images(paths: Sequence[str | Path], img_size: int, *,
 
     transform = data.eval_transform(img_size)
     batch = []
-    for p in paths:
+    for p in expand_image_paths(paths, num_builtin):
         try:
             with Image.open(p) as im:
                 batch.append(transform(im.convert("RGB")))
         except FileNotFoundError:
-            raise UserError(f"{p}: no such image file") from None
+            raise UserError(f"{p}: no such image file or folder") from None
         except (UnidentifiedImageError, OSError) as err:
             raise UserError(f"{p}: not a readable image ({err})") from None
     return torch.stack(batch)
@@ -80,6 +85,8 @@ def run_label(path: str | Path) -> str:
 
 def load_models(paths: Sequence[str | Path], device: str | torch.device = "cpu") -> dict[str, nn.Module]:
     """``{label: model}`` of several checkpoints, labelled by run name (``#2``, ... added to repeats)."""
+    from colormae.loading import load
+
     models: dict[str, nn.Module] = {}
     for path in paths:
         label = run_label(path) or str(path)
@@ -87,43 +94,5 @@ def load_models(paths: Sequence[str | Path], device: str | torch.device = "cpu")
         while unique in models:
             n += 1
             unique = f"{label} #{n}"
-        models[unique] = load_model(path, device)[0]
+        models[unique] = load(path, map_location=device).model
     return models
-
-
-def add_input_arguments(parser: argparse.ArgumentParser, default_out: str) -> None:
-    """Arguments shared by the checkpoint-based ``viz`` commands (CKPT, IMAGES, -o, --num-images, ...)."""
-    parser.add_argument("checkpoint", metavar="CKPT",
-                        help="a colormae checkpoint file or run directory (its newest checkpoint)")
-    parser.add_argument("images", metavar="IMAGES", nargs="*",
-                        help="image files to draw (default: built-in photos)")
-    parser.add_argument("-o", "--out", default=default_out, help=f"output PNG (default: {default_out})")
-    parser.add_argument("--num-images", type=int, default=DEFAULT_NUM_IMAGES,
-                        help="how many built-in photos when no IMAGES are given (default: %(default)s)")
-    parser.add_argument("--device", default="cpu", help="torch device, e.g. cpu or cuda (default: cpu)")
-
-
-def add_overlay_command(sub: argparse._SubParsersAction, name: str, *, help: str, description: str,
-                        figure: str) -> None:
-    """Add a ``colormae viz <name>`` command that overlays per-model heat maps on images.
-
-    ``figure`` names the drawing function as ``"module:function"`` (imported only when the command
-    runs), called as ``function({label: model}, images, out_path) -> Path``.
-    """
-    parser = sub.add_parser(name, help=help, description=description)
-    add_input_arguments(parser, f"{name}.png")
-    parser.add_argument("--compare", metavar="CKPT", action="append", default=[],
-                        help="another checkpoint drawn as an extra row (e.g. MAE vs ColorMAE-G); repeatable")
-
-    def run(args: argparse.Namespace) -> int:
-        import importlib
-
-        module, function = figure.split(":")
-        draw = getattr(importlib.import_module(module), function)
-        models = load_models([args.checkpoint, *args.compare], args.device)
-        images = load_images(args.images, image_size_of(next(iter(models.values()))),
-                             num_builtin=args.num_images)
-        print(draw(models, images, args.out))
-        return 0
-
-    parser.set_defaults(func=run)

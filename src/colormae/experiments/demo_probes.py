@@ -7,6 +7,7 @@ Features of the 4,000 / 1,000 split are computed once per encoder and shared by 
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Any
 
 import torch
 
@@ -14,29 +15,31 @@ from colormae.eval.knn import knn_classify
 from colormae.eval.linprobe import train_linear_probe
 from colormae.eval.probes import encode_splits
 from colormae.eval.results import write_results
-from colormae.eval.source import RANDOM_PREFIX, Encoder, load_encoder
+from colormae.loading import RANDOM_PREFIX, Loaded, load
 from colormae.models import PRESETS, MaskedAutoencoder
 
 
-def random_twin(encoder: Encoder, seed: int = 0) -> Encoder:
-    """A randomly initialised MAE with ``encoder``'s exact config (MAE init, seeded)."""
-    config = encoder.model.config
+def random_twin(loaded: Loaded, seed: int = 0) -> Loaded:
+    """A randomly initialised MAE with ``loaded``'s exact config (MAE init, seeded)."""
+    config = loaded.config
     name = next((n for n, p in PRESETS.items() if p == config), "same config")
     with torch.random.fork_rng(devices=[]):
         torch.manual_seed(seed)
         model = MaskedAutoencoder(config).eval()
-    return Encoder(model, encoder.img_size, encoder.in_chans, RANDOM_PREFIX + name, "random")
+    return Loaded("random", model, config, "random", RANDOM_PREFIX + name)
 
 
 def demo_probes(run_dir: str | Path, *, device: str | torch.device = "cpu", quick: bool = False,
-                data: str = "mnist5k", seed: int = 0, progress: bool = False) -> str:
-    """Probe ``run_dir``'s encoder and a random-init encoder of the same preset; a markdown table.
+                data: str = "mnist5k", seed: int = 0, progress: bool = False) -> dict[str, Any]:
+    """Probe ``run_dir``'s encoder and a random-init encoder of the same preset.
+
+    Returns ``{"table": markdown, "linprobe": {"pretrained": top1, "random_init": top1}, "knn": {...}}``.
 
     Linear probe: [CLS] features computed once, BatchNorm (no affine) + linear head, SGD, cosine, 90
     epochs (30 with ``quick``). k-NN: k = 20, T = 0.07. Results are also written to
     ``<run_dir>/eval/probes.json``.
     """
-    trained = load_encoder(run_dir)
+    trained = load(run_dir)
     rows, results = [], {}
     epochs = 30 if quick else 90
     for label, enc in (("pretrained", trained), ("random init", random_twin(trained, seed))):
@@ -54,4 +57,6 @@ def demo_probes(run_dir: str | Path, *, device: str | torch.device = "cpu", quic
     head = [f"Probes on {data} ({len(fs.train_y)} train / {len(fs.val_y)} val, [CLS] feature)", "",
             "| encoder | linear top-1 | linear top-5 | k-NN top-1 | k-NN top-5 |",
             "|---|---:|---:|---:|---:|"]
-    return "\n".join(head + rows)
+    summary = {probe: {key.replace(" ", "_"): results[key][f"{probe}_top1"] for key in results}
+               for probe in ("linprobe", "knn")}
+    return {"table": "\n".join(head + rows), **summary}

@@ -1,0 +1,65 @@
+"""Settings that several jobs share, declared once: where a run goes and how this invocation runs."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Literal
+
+from colormae.config import setting
+
+#: What every job that reads a model accepts as CKPT.
+CKPT_HELP = ("a colormae run directory or checkpoint, a foreign checkpoint (facebookresearch/mae, "
+             "mmpretrain / official ColorMAE, Hugging Face, timm; converted on the fly), or "
+             "random:<preset> (e.g. random:mae_vit_tiny_32px) for a randomly initialised encoder")
+#: What every job that reads images accepts as DATA.
+DATA_HELP = ("built-in data set (mnist5k, photos) or an ImageFolder path (evaluation: with train/ and val/ "
+             "class folders)")
+
+
+@dataclass
+class Runtime:
+    """How this invocation runs: device, CPU threads, progress output."""
+
+    device: str | None = setting(None, "cpu, cuda, cuda:N or auto (default: under torchrun cuda:LOCAL_RANK, "
+                                       "else cuda when available)", role="io")
+    threads: int | None = setting(None, "CPU threads per process (default: its share of the cores it may "
+                                        "use that other work leaves idle, or OMP_NUM_THREADS when set)",
+                                  role="io", min=1)
+    progress: bool = setting(True, "show progress (a bar on a terminal, plain periodic lines otherwise)",
+                             role="io")
+
+
+@dataclass
+class RunFolder:
+    """A training job's run directory and how to continue it."""
+
+    out: str = setting("", "run directory: checkpoints/, metrics.jsonl, tb/, config.yaml", role="io",
+                       required=True, metavar="DIR")
+    resume: str | None = setting(None, "continue a run bit-exactly: alone, from the newest checkpoint in "
+                                       "--out (with the run's own config.yaml); with PATH, from that "
+                                       "checkpoint or run directory", role="io", const="auto", metavar="PATH")
+    allow_changes: bool = setting(False, "let --resume change settings that alter training (the run is then "
+                                         "no longer bit-exact)", role="io")
+
+
+@dataclass
+class TrainLoop:
+    """Settings of the shared training engine that mean the same in every training job."""
+
+    max_steps: int | None = setting(None, "train this many optimizer steps (the lr schedule spans them; with "
+                                          "epochs=none the run length is set by this alone)",
+                                    role="run", min=1)
+    warmup_steps: int | None = setting(None, "lr warm-up in optimizer steps (overrides warmup_epochs)",
+                                       min=0)
+    accum_steps: int = setting(1, "gradient accumulation micro-steps per optimizer step", min=1)
+    grad_clip: float | None = setting(None, "clip gradients to this global norm", min=0.0)
+    amp: Literal["auto", "none", "bf16", "fp16"] = setting(
+        "auto", "mixed precision (auto: bf16 on CUDA, none on CPU)")
+    compile: bool = setting(False, "torch.compile the model", role="run")
+    seed: int = setting(0, "seed of initialisation, data order, augmentation and masks", min=0)
+    num_workers: int | None = setting(None, "data-loading worker processes per device (0: load in the main "
+                                            "process; default: from the CPUs available)", role="run", min=0)
+    ckpt_every: int | None = setting(None, "write a checkpoint every N optimizer steps (0: only the final "
+                                           "one; default: the job's)", role="run", min=0)
+    keep_last: int = setting(2, "keep the newest K step checkpoints (0: keep all)", role="run", min=0)
+    log_every: int = setting(10, "log metrics every N optimizer steps", role="run", min=1)

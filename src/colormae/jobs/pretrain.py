@@ -1,0 +1,86 @@
+"""``colormae pretrain``: the settings of MAE / ColorMAE pretraining (defaults: the paper's ViT-B/16)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any, Literal
+
+from colormae.config import setting
+from colormae.jobs import Job
+from colormae.jobs.common import DATA_HELP, RunFolder, Runtime, TrainLoop
+
+EXAMPLES = """\
+examples:
+  colormae pretrain --config configs/cpu_demo.yaml --out runs/cpu
+  colormae pretrain --out runs/red model=mae_vit_tiny_32px data=mnist5k masking=red epochs=20
+  colormae pretrain --out runs/red --resume          # continue where it stopped, with the run's config
+  torchrun --nproc_per_node=8 -m colormae pretrain --config configs/colormae_vit_base_300e.yaml \\
+      --out runs/vitb data=/data/imagenet/train
+
+Every setting is a --flag, a key in the --config YAML, or a key=value override (later ones win).
+Run directory: checkpoints/step-*.pt, metrics.jsonl, tb/ (tensorboard --logdir DIR/tb), config.yaml.
+Ctrl-C or SIGTERM saves a checkpoint at the next step boundary; continue with --resume.
+"""
+
+
+@dataclass
+class PretrainConfig(RunFolder, TrainLoop, Runtime):
+    """Pretrain a ViT masked autoencoder with random (MAE), block (BEiT) or colour-noise (ColorMAE) masks.
+
+    Settings come from the defaults (the paper's ViT-B/16 ColorMAE-G recipe), then --config FILE (YAML,
+    see configs/), then --flags and KEY=VALUE overrides. For several GPUs or nodes run it under torchrun
+    (docs/training.md).
+    """
+
+    # model
+    model: str = setting("mae_vit_base_patch16", "model preset (colormae.models.PRESETS)")
+    norm_pix_loss: bool = setting(True, "normalized-pixel loss (paper default)")
+    # data
+    data: str = setting("mnist5k", DATA_HELP)
+    img_size: int | None = setting(None, "input size in pixels (default: the preset's)", min=1)
+    data_backend: Literal["cpu", "gpu"] = setting(
+        "cpu", "where images are decoded and augmented: cpu (loader workers) or gpu (workers read JPEG "
+               "bytes; nvJPEG decoding, crop, flip and normalisation on the device; same crops as cpu)")
+    # masking
+    masking: str = setting("green", "masking strategy: random, random-white, block, red, blue, green, "
+                                    "purple, white")
+    mask_ratio: float = setting(0.75, "fraction of patches masked (paper: 0.75)", min=0.0, below=1.0)
+    mask_mode: Literal["independent", "reference", "online"] = setting(
+        "independent", "colour masks: independent pattern per sample, reference (official code), online")
+    bank: str | None = setting(None, "pattern bank .npz for colour masking (default: generated)")
+    bank_size: int = setting(3072, "patterns in a generated bank (paper: 3072)", min=1)
+    pattern_size: int = setting(256, "side of a generated pattern in pixels (paper: 256)", min=1)
+    bank_dtype: Literal["float32", "float16"] = setting(
+        "float32", "storage of the pattern bank on the device (float16 halves it: 768 -> 384 MiB)")
+    mask_schedule: list[tuple[int, str]] | None = setting(
+        None, "change masking by epoch, e.g. [[0, green], [100, blue]] (overrides masking)")
+    # optimisation
+    epochs: int | None = setting(300, "training epochs (paper: 300; 800 / 1600 for longer schedules; none: "
+                                      "max_steps sets the length)", role="run", min=1)
+    warmup_epochs: float = setting(40.0, "linear lr warm-up length in epochs (paper: 40)", min=0.0)
+    batch_size: int = setting(64, "images per device per micro-step", min=1)
+    base_lr: float = setting(1.5e-4, "lr per 256 images: lr = base_lr x effective batch / 256 (paper: "
+                                     "1.5e-4)", min=0.0)
+    lr: float | None = setting(None, "absolute peak lr (overrides base_lr scaling)", min=0.0)
+    min_lr: float = setting(0.0, "lr at the end of the cosine decay", min=0.0)
+    weight_decay: float = setting(0.05, "AdamW weight decay (paper: 0.05)", min=0.0)
+    betas: tuple[float, float] = setting((0.9, 0.95), "AdamW betas (paper: 0.9, 0.95)")
+    grad_checkpointing: bool = setting(False, "activation checkpointing of every encoder and decoder "
+                                              "block (timm's): less memory for ViT-L/H, slower", role="run")
+
+
+def run(cfg: PretrainConfig) -> int:
+    """Train, then say where the results are (rank 0)."""
+    from colormae.train.distributed import env_dist_info
+    from colormae.train.pretrain import pretrain
+
+    result: Any = pretrain(cfg)
+    if env_dist_info().is_main:
+        loss = "n/a" if result.loss is None else f"{result.loss:.4f}"
+        print(f"done: {result.step} steps, loss {loss}; checkpoint {result.checkpoint}; "
+              f"metrics {cfg.out}/metrics.jsonl")
+    return 0
+
+
+JOBS = (Job("pretrain", PretrainConfig, run, "pretrain an MAE (random, block or colour-noise masks); "
+            "torchrun for many GPUs", EXAMPLES),)

@@ -1,0 +1,158 @@
+"""One loader for every model colormae reads: ``colormae.load(spec) -> Loaded``.
+
+``spec`` is any of
+- a colormae run directory (its newest checkpoint) or checkpoint file: a pretraining checkpoint gives
+  the :class:`~colormae.models.MaskedAutoencoder`, a fine-tuning one the timm classifier;
+- a foreign checkpoint (facebookresearch/mae, mmpretrain / official ColorMAE, Hugging Face file or
+  ``save_pretrained`` folder, timm ViT), converted on the fly by :func:`colormae.convert.import_model`;
+- ``random:<preset>`` (e.g. ``random:mae_vit_tiny_32px``): a randomly initialised MAE of that preset
+  (MAE initialisation, seeded), the baseline every pretrained encoder must beat.
+
+Evaluation, figures, conversion and the dense jobs all load through :func:`load`. Files are read with
+safe loaders only (``weights_only`` / safetensors); weights that are not finite are refused.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field, fields
+from pathlib import Path
+from typing import Any
+
+import torch
+from torch import nn
+
+from colormae.errors import UserError
+from colormae.models import MAEConfig, MaskedAutoencoder
+from colormae.train.checkpoint import require_finite
+
+RANDOM_PREFIX = "random:"
+#: Checkpoint entries too large or too private to keep in :attr:`Loaded.checkpoint`.
+_HEAVY_KEYS = ("model", "optimizer", "scaler", "rng", "ema")
+
+
+@dataclass
+class Loaded:
+    """A loaded model, in eval mode, and what it is.
+
+    Attributes:
+        kind: ``"pretrain"`` (an MAE), ``"finetune"`` (a timm ``VisionTransformer`` classifier) or
+            ``"random"`` (a freshly initialised MAE).
+        model: the module; both kinds have ``forward_features(images (B, C, H, W)) -> (B, 1 + L, D)``.
+        config: the architecture (:class:`MAEConfig`; a classifier's encoder shapes).
+        source_format: ``"colormae"``, ``"random"`` or the foreign layout (``"mae"``, ``"mmpretrain"``,
+            ``"hf"``, ``"timm"``).
+        name: what it was loaded from (a checkpoint file or ``random:<preset>``).
+        checkpoint: the checkpoint's small entries (``step``, ``config``, ``model_config``, ...).
+        notes: what the user should know about a conversion (printed by the commands).
+    """
+
+    kind: str
+    model: nn.Module
+    config: MAEConfig
+    source_format: str
+    name: str
+    checkpoint: dict[str, Any] = field(default_factory=dict)
+    notes: list[str] = field(default_factory=list)
+
+    @property
+    def img_size(self) -> tuple[int, int]:
+        """Input ``(H, W)`` in pixels the model was built for."""
+        return self.config.image_hw
+
+    @property
+    def in_chans(self) -> int:
+        """Input channels."""
+        return self.config.in_chans
+
+    def mae(self) -> MaskedAutoencoder:
+        """The masked autoencoder, or a one-line error for a classifier."""
+        if not isinstance(self.model, MaskedAutoencoder):
+            raise UserError(f"{self.name}: a fine-tuned classifier; this needs a pretraining (MAE) "
+                            "checkpoint")
+        return self.model
+
+
+def load(spec: str | Path, *, from_: str = "auto", seed: int = 0, map_location: str | torch.device = "cpu",
+         ema: bool = False, **overrides: Any) -> Loaded:
+    """Load ``spec`` (see the module docstring) on ``map_location``, in eval mode.
+
+    ``from_`` forces a foreign layout (``"mae"``, ``"mmpretrain"``, ``"hf"``, ``"timm"``); ``overrides``
+    (e.g. ``num_heads=6``) fix what a foreign file's shapes cannot tell; ``ema`` takes a fine-tuning
+    checkpoint's EMA weights; ``seed`` seeds ``random:<preset>``.
+    """
+    text = str(spec)
+    if text.startswith(RANDOM_PREFIX):
+        return _to(_random(text, seed, overrides), map_location)
+    path = Path(spec).expanduser()
+    if not path.exists():
+        raise UserError(f"{path}: no such checkpoint, run directory or random:<preset>")
+    is_hf_folder = path.is_dir() and (path / "config.json").exists()
+    if not is_hf_folder and from_ in ("auto", "colormae"):
+        from colormae.train.checkpoint import FORMAT, resolve_checkpoint
+
+        file = resolve_checkpoint(path)
+        obj = _read(file)
+        if isinstance(obj, dict) and obj.get("format") == FORMAT:
+            return _to(_ours(obj, file, ema), map_location)
+        if from_ == "colormae":
+            raise UserError(f"{file}: not a colormae checkpoint")
+    from colormae.convert import import_model
+
+    imported = import_model(path, from_, **overrides)
+    require_finite(imported.model.state_dict(), str(path))
+    return _to(Loaded("pretrain", imported.model, imported.model.config, imported.layout, str(path),
+                      notes=list(imported.notes)), map_location)
+
+
+def _to(loaded: Loaded, device: str | torch.device) -> Loaded:
+    loaded.model = loaded.model.to(device).eval()
+    return loaded
+
+
+def _random(text: str, seed: int, overrides: dict[str, Any]) -> Loaded:
+    from colormae.models import create_mae
+
+    with torch.random.fork_rng(devices=[]):
+        torch.manual_seed(seed)
+        model = create_mae(text[len(RANDOM_PREFIX):], **overrides)
+    return Loaded("random", model, model.config, "random", text)
+
+
+def _read(file: Path) -> Any:
+    """The object in a checkpoint file, read safely (the foreign readers' rules)."""
+    from colormae.convert.reading import read_weights
+
+    return read_weights(file)
+
+
+def _ours(ckpt: dict[str, Any], file: Path, ema: bool) -> Loaded:
+    """Rebuild the model of a colormae checkpoint dict."""
+    from colormae.convert.api import load_into
+
+    kind = ckpt.get("kind")
+    small = {k: v for k, v in ckpt.items() if k not in _HEAVY_KEYS}
+    cfg_dict = dict(ckpt.get("model_config") or {})
+    known = {f.name for f in fields(MAEConfig)}
+    try:
+        config = MAEConfig(**{k: v for k, v in cfg_dict.items() if k in known})
+    except (TypeError, ValueError) as err:
+        raise UserError(f"{file}: its model_config does not describe a model ({err})") from None
+    if kind == "pretrain":
+        model: nn.Module = MaskedAutoencoder(config)
+        weights = ckpt["model"]
+    elif kind == "finetune":
+        from colormae.eval.classifier import vit_classifier
+
+        model = vit_classifier(config, int(cfg_dict["num_classes"]),
+                               global_pool=cfg_dict.get("global_pool", "avg"))
+        if ema and "ema" not in ckpt:
+            raise UserError(f"{file}: no EMA weights in this checkpoint")
+        weights = ckpt["ema"] if ema else ckpt["model"]
+    else:
+        raise UserError(f"{file}: unknown checkpoint kind {kind!r}")
+    require_finite(weights, str(file))
+    try:
+        load_into(model, weights)
+    except UserError as err:
+        raise UserError(f"{file}: weights do not match its model_config: {err}") from None
+    return Loaded(kind, model, config, "colormae", str(file), small)
