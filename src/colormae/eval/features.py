@@ -72,7 +72,7 @@ def gather_rows(local: Tensor, counts: list[int]) -> Tensor:
 
 @torch.no_grad()
 def extract_features(model: nn.Module, dataset: Dataset, *, feature: str = "cls", batch_size: int = 256,
-                     device: str | torch.device = "cpu", num_workers: int = 0,
+                     device: str | torch.device = "cpu", num_workers: int | None = 0,
                      desc: str = "features", progress: bool = True) -> tuple[Tensor, Tensor]:
     """Encode a whole dataset once: ``features: (N, D)`` float32 and ``labels: (N,)`` int64, on CPU.
 

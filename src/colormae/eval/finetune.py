@@ -39,7 +39,7 @@ RAND_AUGMENT = "rand-m9-mstd0.5-inc1"
 
 @torch.no_grad()
 def evaluate(model: nn.Module, dataset: Dataset, *, batch_size: int = 256,
-             device: str | torch.device = "cpu", num_workers: int = 0,
+             device: str | torch.device = "cpu", num_workers: int | None = 0,
              progress: bool = False) -> dict[str, float]:
     """Top-1 / Top-5 (percent) of a classifier on ``dataset``, split over ranks and summed.
 
