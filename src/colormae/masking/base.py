@@ -47,6 +47,26 @@ class Masks(NamedTuple):
     ids_keep: torch.Tensor | None
 
 
+class DrawnMasks:
+    """Base of the built-in strategies: ``__call__`` gives the mask, ``draw`` the mask and its ids, both from
+    the subclass's ``_draw(batch_size, grid, generator, device, *, with_ids) -> Masks`` (the same random
+    draws either way; a plain call skips sorting the ids)."""
+
+    def __call__(self, batch_size: int, grid: Grid, *, generator: torch.Generator | None = None,
+                 device: torch.device | str | None = None) -> torch.Tensor:
+        """Masks ``(B, gh*gw)`` bool, True = masked."""
+        return self._draw(batch_size, grid, generator, device, with_ids=False).mask
+
+    def draw(self, batch_size: int, grid: Grid, *, generator: torch.Generator | None = None,
+             device: torch.device | str | None = None) -> Masks:
+        """Masks ``(B, gh*gw)`` and their ``ids_keep (B, K)`` (the same masks as a call)."""
+        return self._draw(batch_size, grid, generator, device, with_ids=True)
+
+    def _draw(self, batch_size: int, grid: Grid, generator: torch.Generator | None,
+              device: torch.device | str | None, *, with_ids: bool) -> Masks:
+        raise NotImplementedError
+
+
 def draw_masks(strategy: MaskingStrategy, batch_size: int, grid: Grid, *,
                generator: torch.Generator | None = None, device: torch.device | str | None = None) -> Masks:
     """``strategy.draw(...)`` when the strategy has it, else its mask with ``ids_keep`` found from the

@@ -19,6 +19,7 @@ import math
 import torch
 
 from colormae.masking.base import (
+    DrawnMasks,
     Grid,
     Masks,
     check_batch_size,
@@ -36,7 +37,7 @@ MIN_ASPECT = 0.3
 MAX_TRIES = 10
 
 
-class BlockMasking:
+class BlockMasking(DrawnMasks):
     """Block-wise masks (BEiT): random rectangles until ``L - int(L*(1-ratio))`` patches are masked.
 
     Args:
@@ -52,16 +53,6 @@ class BlockMasking:
         self.min_patches = min_patches
         self.max_patches = max_patches
         self.log_aspect = (math.log(min_aspect), math.log(1 / min_aspect))
-
-    def __call__(self, batch_size: int, grid: Grid, *, generator: torch.Generator | None = None,
-                 device: torch.device | str | None = None) -> torch.Tensor:
-        """Masks ``(B, gh*gw)`` bool, True = masked."""
-        return self._draw(batch_size, grid, generator, device, with_ids=False).mask
-
-    def draw(self, batch_size: int, grid: Grid, *, generator: torch.Generator | None = None,
-             device: torch.device | str | None = None) -> Masks:
-        """Masks ``(B, gh*gw)`` and their ``ids_keep (B, K)`` (the same masks as a call)."""
-        return self._draw(batch_size, grid, generator, device, with_ids=True)
 
     def _draw(self, batch_size: int, grid: Grid, generator: torch.Generator | None,
               device: torch.device | str | None, *, with_ids: bool) -> Masks:

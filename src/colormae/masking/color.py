@@ -33,6 +33,7 @@ import torch
 
 from colormae.errors import UserError
 from colormae.masking.base import (
+    DrawnMasks,
     Grid,
     Masks,
     check_batch_size,
@@ -67,7 +68,7 @@ def _as_patterns(bank: object) -> tuple[torch.Tensor, str | None]:
     return patterns, getattr(bank, "color", None)
 
 
-class ColorNoiseMasking:
+class ColorNoiseMasking(DrawnMasks):
     """Colour-noise masks: the largest values of a noise window stay visible (ColorMAE, Algorithm 1).
 
     Args:
@@ -158,16 +159,6 @@ class ColorNoiseMasking:
         return None if self._last is None else self._last[3].bool()
 
     # -- masks ----------------------------------------------------------------------------------------
-    def __call__(self, batch_size: int, grid: Grid, *, generator: torch.Generator | None = None,
-                 device: torch.device | str | None = None) -> torch.Tensor:
-        """Masks ``(B, gh*gw)`` bool, True = masked; the largest window values stay visible."""
-        return self._draw(batch_size, grid, generator, device, with_ids=False).mask
-
-    def draw(self, batch_size: int, grid: Grid, *, generator: torch.Generator | None = None,
-             device: torch.device | str | None = None) -> Masks:
-        """Masks ``(B, gh*gw)`` and their ``ids_keep (B, K)`` (the same masks as a call)."""
-        return self._draw(batch_size, grid, generator, device, with_ids=True)
-
     def _draw(self, batch_size: int, grid: Grid, generator: torch.Generator | None,
               device: torch.device | str | None, *, with_ids: bool) -> Masks:
         b = check_batch_size(batch_size)

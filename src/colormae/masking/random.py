@@ -6,6 +6,7 @@ import torch
 
 from colormae.errors import UserError
 from colormae.masking.base import (
+    DrawnMasks,
     Grid,
     Masks,
     check_batch_size,
@@ -19,7 +20,7 @@ from colormae.masking.base import (
 NOISES = ("uniform", "white")
 
 
-class RandomMasking:
+class RandomMasking(DrawnMasks):
     """Keep the ``len_keep`` patches with the smallest noise value visible (MAE's argsort of noise).
 
     Args:
@@ -34,16 +35,6 @@ class RandomMasking:
             raise UserError(f"random masking noise must be one of {', '.join(NOISES)}, got {noise!r}")
         self.ratio = check_ratio(ratio)
         self.noise = noise
-
-    def __call__(self, batch_size: int, grid: Grid, *, generator: torch.Generator | None = None,
-                 device: torch.device | str | None = None) -> torch.Tensor:
-        """Masks ``(B, gh*gw)`` bool, True = masked."""
-        return self._draw(batch_size, grid, generator, device, with_ids=False).mask
-
-    def draw(self, batch_size: int, grid: Grid, *, generator: torch.Generator | None = None,
-             device: torch.device | str | None = None) -> Masks:
-        """Masks ``(B, gh*gw)`` and their ``ids_keep (B, K)`` (the same masks as a call)."""
-        return self._draw(batch_size, grid, generator, device, with_ids=True)
 
     def _draw(self, batch_size: int, grid: Grid, generator: torch.Generator | None,
               device: torch.device | str | None, *, with_ids: bool) -> Masks:
