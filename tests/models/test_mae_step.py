@@ -93,3 +93,13 @@ def test_grad_checkpointing_same_loss_and_gradients_and_recomputes(micro, gen):
         calls.clear()
         assert torch.equal(micro(images, masks.mask, masks.ids_keep).loss, plain_loss)
         assert len(calls) == n_blocks
+
+
+def test_models_import_no_masking_or_noise():
+    import subprocess
+    import sys
+
+    code = ("import sys, colormae.models; "
+            "print([m for m in sys.modules if m.startswith(('colormae.masking', 'colormae.noise'))])")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert out.stdout.strip() == "[]"
