@@ -86,19 +86,17 @@ def load(spec: str | Path, *, from_: str = "auto", seed: int = 0, map_location: 
     path = Path(spec).expanduser()
     if not path.exists():
         raise UserError(f"{path}: no such checkpoint, run directory or random:<preset>")
-    is_hf_folder = path.is_dir() and (path / "config.json").exists()
-    if not is_hf_folder and from_ in ("auto", "colormae"):
-        from colormae.train.checkpoint import FORMAT, resolve_checkpoint
-
-        file = resolve_checkpoint(path)
-        obj = _read(file)
-        if isinstance(obj, dict) and obj.get("format") == FORMAT:
-            return _to(_ours(obj, file, ema), map_location)
-        if from_ == "colormae":
-            raise UserError(f"{file}: not a colormae checkpoint")
     from colormae.convert import import_model
+    from colormae.convert.reading import read_source
+    from colormae.train.checkpoint import FORMAT, resolve_checkpoint
 
-    imported = import_model(path, from_, **overrides)
+    is_hf_folder = path.is_dir() and (path / "config.json").exists()
+    src = read_source(path if is_hf_folder else resolve_checkpoint(path))  # read once, safely
+    if src.raw.get("format") == FORMAT and from_ in ("auto", "colormae"):
+        return _to(_ours(src.raw, src.path, ema), map_location)
+    if from_ == "colormae" and src.raw.get("format") != FORMAT:
+        raise UserError(f"{src.path}: not a colormae checkpoint")
+    imported = import_model(src, from_, **overrides)
     require_finite(imported.model.state_dict(), str(path))
     return _to(Loaded("pretrain", imported.model, imported.model.config, imported.layout, str(path),
                       notes=list(imported.notes)), map_location)
@@ -116,13 +114,6 @@ def _random(text: str, seed: int, overrides: dict[str, Any]) -> Loaded:
         torch.manual_seed(seed)
         model = create_mae(text[len(RANDOM_PREFIX):], **overrides)
     return Loaded("random", model, model.config, "random", text)
-
-
-def _read(file: Path) -> Any:
-    """The object in a checkpoint file, read safely (the foreign readers' rules)."""
-    from colormae.convert.reading import read_weights
-
-    return read_weights(file)
 
 
 def _ours(ckpt: dict[str, Any], file: Path, ema: bool) -> Loaded:

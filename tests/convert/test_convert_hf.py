@@ -50,3 +50,5 @@ def test_hf_to_ours_to_hf_round_trip(tmp_path):
     torch.save(hf.state_dict(), tmp_path / "bare.bin")
     imported = import_model(tmp_path / "bare.bin")
     assert imported.layout == "hf" and imported.model.config.depth == cfg.depth
+    assert imported.model.config.layer_norm_eps == 1e-12  # HF's default: the file does not say
+    assert any("LayerNorm epsilon taken as 1e-12" in n for n in imported.notes)

@@ -110,5 +110,46 @@ def test_shape_mismatch_lists_keys():
 def test_pickled_objects_are_refused(tmp_path):
     path = tmp_path / "evil.pt"
     torch.save({"model": {"w": torch.zeros(1)}, "obj": ConversionError("x")}, path)
-    with pytest.raises(ConversionError, match="weights_only"):
+    with pytest.raises(ConversionError, match="refused.*would call colormae.convert.reading.ConversionError"):
         read_source(path)
+
+
+def _mae_file(path, model, **extra):
+    theirs = {k.removeprefix("encoder."): v for k, v in model.state_dict().items()}
+    torch.save({"model": theirs, **extra}, path)
+    return path
+
+
+def test_head_counts_come_from_a_matching_preset_or_are_said_to_be_guessed(tmp_path, capsys):
+    from argparse import Namespace
+
+    from colormae.cli import main
+
+    # encoder = the micro preset's, decoder (48 wide, 2 deep) = no preset's: one part taken, one guessed
+    model = create_mae("mae_vit_micro_32px", decoder_embed_dim=48, decoder_depth=2, decoder_num_heads=3)
+    path = _mae_file(tmp_path / "a.pth", model)
+    imported = import_model(path)
+    assert (imported.model.config.num_heads, imported.model.config.decoder_num_heads) == (4, 1)
+    notes = " | ".join(imported.notes)
+    assert "num_heads=4 taken from preset mae_vit_micro_32px" in notes
+    assert "GUESSED head counts: decoder_num_heads=1 (48-wide heads)" in notes
+    assert "--decoder-num-heads" in notes
+    assert main(["convert", str(path), "-o", str(tmp_path / "a.pt")]) == 0
+    assert "note: GUESSED head counts: decoder_num_heads=1" in capsys.readouterr().out
+    # the right count given: no guess, and the model computes what the source did
+    fixed = import_model(path, decoder_num_heads=3)
+    assert fixed.model.config == model.config and "GUESSED" not in " ".join(fixed.notes)
+    _assert_same_model(model.eval(), fixed.model)
+    # facebookresearch/mae's args.model names a preset: its head counts win over any other match
+    model = create_mae("mae_vit_micro_32px")
+    path = _mae_file(tmp_path / "b.pth", model, args=Namespace(model="mae_vit_micro_32px", lr=1e-3))
+    notes = import_model(path).notes
+    assert notes == ["head counts are not stored in weights: num_heads=4, decoder_num_heads=2 taken from "
+                     "the checkpoint's args.model=mae_vit_micro_32px (same shapes)"]
+    # nothing matches: both guessed, both printed
+    odd = create_mae("mae_vit_micro_32px", embed_dim=96, num_heads=3, decoder_embed_dim=48,
+                     decoder_num_heads=3)
+    imported = import_model(_mae_file(tmp_path / "c.pth", odd))
+    assert (imported.model.config.num_heads, imported.model.config.decoder_num_heads) == (1, 1)
+    assert any("GUESSED head counts: num_heads=1 (96-wide heads), decoder_num_heads=1" in n
+               for n in imported.notes)

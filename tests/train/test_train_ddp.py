@@ -22,13 +22,22 @@ def _rank_main(rank: int, world: int, port: int, out: str) -> None:
                       WORLD_SIZE=str(world))
     torch.set_num_threads(1)
     from colormae.jobs.pretrain import PretrainConfig
+    from colormae.models import MaskedAutoencoder
     from colormae.train.pretrain import pretrain
 
+    masks, forward = [], MaskedAutoencoder.forward
+
+    def recording_forward(self, images, mask, *args, **kwargs):  # the masks this rank trains with
+        masks.append(mask.detach().cpu().clone())
+        return forward(self, images, mask, *args, **kwargs)
+
+    MaskedAutoencoder.forward = recording_forward
     result = pretrain(PretrainConfig(
         out=out, model="mae_vit_micro_32px", data="mnist5k", num_workers=0, masking="green", bank_size=16,
         pattern_size=16, epochs=1, max_steps=3, batch_size=4, warmup_epochs=0, lr=1e-3, amp="none",
         ckpt_every=0, log_every=1, device="cpu", progress=False))
     torch.save(result.model.state_dict(), os.path.join(out, f"rank{rank}.pt"))
+    torch.save(torch.stack(masks), os.path.join(out, f"masks{rank}.pt"))
 
 
 def test_two_process_gloo_ranks_agree(tmp_path):
@@ -47,8 +56,15 @@ def test_two_process_gloo_ranks_agree(tmp_path):
     fresh = create_mae("mae_vit_micro_32px")
     assert not torch.equal(fresh.state_dict()["encoder.patch_embed.proj.weight"],
                            a["encoder.patch_embed.proj.weight"])  # it did train
-    masks = [r["generators"]["mask"] for r in ckpt["rng"]["ranks"]]
-    assert len(masks) == 2 and not torch.equal(masks[0], masks[1])  # distinct mask streams per rank
+    # the masks each rank trained with: 3 steps x batch 4 x 8x8 patches, exactly 75 % masked, and the two
+    # ranks mask differently at every step
+    masks = [torch.load(tmp_path / f"masks{r}.pt", weights_only=True) for r in range(2)]
+    assert masks[0].shape == masks[1].shape == (3, 4, 64) and masks[0].dtype == torch.bool
+    assert all(int(m.sum(-1).min()) == int(m.sum(-1).max()) == 48 for m in masks)
+    for step in range(3):
+        assert not torch.equal(masks[0][step], masks[1][step]), step
+    distinct = {row.numpy().tobytes() for m in masks for row in m.flatten(0, 1)}
+    assert len(distinct) >= 20  # of 24: not a few masks repeated
     lines = (tmp_path / "metrics.jsonl").read_text().splitlines()
     assert len(lines) == 3  # rank 0 only logs
 

@@ -1,15 +1,18 @@
 """[CLS] attention through hooks on timm's fused attention, and EigenCAM maps."""
 
 import copy
+from unittest import mock
 
+import numpy as np
 import pytest
 import torch
+import torch.nn.functional as F
 from PIL import Image
 
 from colormae.models import create_mae
 from colormae.viz.attention import attention_figure, attention_probs, cls_attention_maps, last_layer_attention
 from colormae.viz.cam import cam_figure, eigen_cam
-from colormae.viz.style import grid_pixels
+from colormae.viz.style import denormalize, grid_pixels, heat_overlay, pyplot
 
 
 @pytest.fixture
@@ -61,12 +64,48 @@ def test_cls_maps_shape_and_mass(mae, gen):
     assert ((maps.sum((1, 2)) > 0) & (maps.sum((1, 2)) <= 1 + 1e-5)).all()
 
 
-def test_attention_and_cam_figures(mae, gen, tmp_path):
+def _drawn_grid(draw):
+    """Run ``draw()`` keeping its figure open: ``(saved path, [[panel array, ...] per row], row labels)``."""
+    plt = pyplot()
+    with mock.patch.object(plt, "close"):
+        out = draw()
+    fig = plt.gcf()
+    rows: dict[int, list] = {}
+    labels = []
+    for ax in fig.axes:  # image_grid's axes, row by row
+        row = ax.get_subplotspec().rowspan.start
+        rows.setdefault(row, []).append(np.asarray(ax.images[0].get_array()))
+        if ax.get_subplotspec().colspan.start == 0:
+            labels.append(ax.get_ylabel())
+    plt.close(fig)
+    return out, [rows[r] for r in sorted(rows)], labels
+
+
+def test_attention_and_cam_figures_draw_the_maps(mae, gen, tmp_path):
+    torch.manual_seed(1)
+    other = create_mae("mae_vit_micro_32px").eval()
     images = torch.randn(3, 3, 32, 32, generator=gen)
-    out = attention_figure({"a": mae, "b": mae}, images, tmp_path / "attn.png")
-    assert Image.open(out).size == grid_pixels(3, 3)
-    out = cam_figure(mae, images, tmp_path / "cam.png")
-    assert Image.open(out).size == grid_pixels(2, 3)
+    pics = denormalize(images)
+    models = {"a": mae, "b": other}
+    out, rows, labels = _drawn_grid(lambda: attention_figure(models, images, tmp_path / "a.png"))
+    assert Image.open(out).size == grid_pixels(3, 3) and np.asarray(Image.open(out)).std() > 20
+    assert labels == ["image", "a", "b"] and [len(r) for r in rows] == [3, 3, 3]
+    for i in range(3):
+        np.testing.assert_allclose(rows[0][i], pics[i])
+    for row, model in zip(rows[1:], (mae, other), strict=True):
+        maps = F.interpolate(cls_attention_maps(model, images)[:, None], size=(32, 32), mode="bilinear")[:, 0]
+        for i in range(3):
+            np.testing.assert_array_equal(row[i], heat_overlay(pics[i], maps[i].numpy()))
+    assert not np.array_equal(rows[1][0], rows[2][0])  # different models, different overlays
+    assert not np.array_equal(rows[1][0], rows[1][1])  # different images, different overlays
+
+    out, rows, labels = _drawn_grid(lambda: cam_figure(mae, images, tmp_path / "cam.png"))
+    assert Image.open(out).size == grid_pixels(2, 3) and labels == ["image", "EigenCAM"]
+    cams = eigen_cam(mae, images)
+    for i in range(3):
+        np.testing.assert_allclose(rows[0][i], pics[i])
+        np.testing.assert_array_equal(rows[1][i], heat_overlay(pics[i], cams[i]))
+        assert rows[1][i].std() > 5  # a map, not a flat tint
 
 
 def test_eigen_cam_maps_normalised(mae, gen):

@@ -1,10 +1,13 @@
 """``colormae convert``: move MAE weights between facebookresearch/mae, mmpretrain (official ColorMAE),
 Hugging Face ViTMAE, timm and colormae checkpoints.
 
-SRC is read safely (safetensors, or torch.load(weights_only=True)); its layout is detected from the key
-names unless --from says it. Unknown layouts and shape mismatches are reported with the offending keys.
-Head counts cannot be read from weights: they come from the checkpoint's config (colormae, Hugging
-Face), a matching preset, or 64-wide heads; override with --num-heads / --decoder-num-heads.
+SRC is anything colormae reads (colormae.load): a run directory or checkpoint, a foreign file, a Hugging
+Face folder, or random:<preset>. It is read safely: safetensors, torch.load(weights_only=True), and for
+raw mmengine training files a restricted unpickler that turns unknown classes into inert placeholders
+and never runs their code. Its layout is detected from the key names unless --from says it. Unknown
+layouts and shape mismatches are reported with the offending keys. Head counts cannot be read from
+weights: they come from the checkpoint's own config or metadata, then a matching preset; a guess is
+printed as a note; override with --num-heads / --decoder-num-heads.
 """
 
 from __future__ import annotations
@@ -15,8 +18,8 @@ EXAMPLES = """\
 examples:
   colormae convert mae_pretrain_vit_base_full.pth -o vitb.pt                 # facebookresearch/mae -> ours
   colormae convert colormae_green_300e.pth -o green.pt --from mmpretrain    # official ColorMAE -> ours
-  colormae convert runs/demo -o demo_vit.safetensors --to timm              # encoder -> timm ViT
-  colormae convert runs/demo -o hf_demo/ --to hf                             # whole model -> HF ViTMAE
+  colormae convert runs/demo/pretrain -o demo_vit.safetensors --to timm     # encoder -> timm ViT
+  colormae convert runs/demo/pretrain -o hf_demo/ --to hf                    # whole model -> HF ViTMAE
   colormae convert hf_demo/ -o back.pt                                      # HF folder -> ours
 
 --to timm writes the encoder as a safetensors state dict; load it with
@@ -50,33 +53,19 @@ def register(sub: argparse._SubParsersAction) -> None:
 def run(args: argparse.Namespace) -> int:
     """Convert and say what was written."""
     import json
-    from pathlib import Path
 
-    from colormae.convert import export_colormae, export_hf, export_timm, timm_spec
-    from colormae.errors import UserError
-    from colormae.loading import load
+    from colormae.convert import convert, timm_spec
 
-    dst = Path(args.out)
-    if args.to == "hf" and dst.is_file():
-        raise UserError(f"-o {dst}: --to hf writes a folder, and this is an existing file")
-    if args.to != "hf" and dst.is_dir():
-        raise UserError(f"-o {dst}: an existing folder; --to {args.to} writes a file (e.g. {dst}/model.pt)")
     overrides = {k: v for k, v in (("num_heads", args.num_heads),
                                    ("decoder_num_heads", args.decoder_num_heads)) if v is not None}
-    loaded = load(args.src, from_=args.from_, **overrides)
-    model, cfg = loaded.mae(), loaded.config
-    if args.to == "timm":
-        export_timm(model, dst)
-    elif args.to == "hf":
-        export_hf(model, dst)
-    else:
-        export_colormae(model, dst, source=loaded.name, layout=loaded.source_format)
+    loaded = convert(args.src, args.out, from_=args.from_, to=args.to, **overrides)
+    cfg = loaded.config
     print(f"read {loaded.name} as {loaded.source_format}: ViT {cfg.embed_dim}x{cfg.depth} ({cfg.num_heads} "
           f"heads), patch {cfg.patch_size}, {cfg.img_size} px; decoder {cfg.decoder_embed_dim}x"
           f"{cfg.decoder_depth}")
     for note in loaded.notes:
         print(f"note: {note}")
-    print(f"wrote {dst} ({args.to})")
+    print(f"wrote {args.out} ({args.to})")
     if args.to == "timm":
         name, kwargs = timm_spec(cfg)
         print(f"load with timm.create_model({name!r}, pretrained=False, num_classes=0, "

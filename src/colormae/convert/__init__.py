@@ -13,7 +13,8 @@ from typing import Any
 _EXPORTS = {
     "FROM_LAYOUTS": "formats", "TO_FORMATS": "formats", "Imported": "api", "convert": "api",
     "detect_layout": "api", "export_colormae": "api", "export_hf": "api", "export_timm": "api",
-    "import_model": "api", "load_into": "api", "timm_spec": "api", "ConversionError": "reading",
+    "import_model": "api", "load_into": "api", "timm_notes": "api", "timm_spec": "api",
+    "ConversionError": "reading",
 }
 __all__ = sorted(_EXPORTS)
 

@@ -11,6 +11,7 @@ Imports (``--from``): ``colormae`` (our checkpoint or bare state dict), ``mae`` 
 from __future__ import annotations
 
 import json
+from collections.abc import Sequence
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
@@ -20,13 +21,15 @@ from safetensors.torch import save_file
 from torch import Tensor
 
 from colormae.convert.formats import FROM_LAYOUTS, TO_FORMATS
-from colormae.convert.infer import infer_config
+from colormae.convert.infer import Hint, infer, metadata_hints
 from colormae.convert.keymap import list_keys
 from colormae.convert.layouts import LAYOUTS
 from colormae.convert.reading import ConversionError, Source, read_source
 from colormae.errors import UserError
 from colormae.models import MAEConfig, MaskedAutoencoder
 
+#: LayerNorm epsilon of timm's ``VisionTransformer``.
+TIMM_LAYER_NORM_EPS = 1e-6
 #: timm architecture names of the standard ViT sizes: (embed_dim, depth, num_heads) -> size.
 _TIMM_SIZES = {(192, 12, 3): "tiny", (384, 12, 6): "small", (768, 12, 12): "base", (1024, 24, 16): "large",
                (1280, 32, 16): "huge"}
@@ -83,9 +86,16 @@ def load_into(model: torch.nn.Module, sd: dict[str, Tensor], *,
 
 
 def _from_ours(sd: dict[str, Tensor], config: MAEConfig | None, overrides: dict[str, Any],
-               with_decoder: bool = True) -> MaskedAutoencoder:
-    cfg = config if config is not None else infer_config(sd, with_decoder=with_decoder, **overrides)
-    model = MaskedAutoencoder(cfg)
+               with_decoder: bool = True, *, hints: Sequence[Hint] = (),
+               notes: list[str] | None = None) -> MaskedAutoencoder:
+    """Our model holding ``sd``; the config is ``config`` or inferred from the shapes (its notes are
+    appended to ``notes``)."""
+    if config is None:
+        inferred = infer(sd, with_decoder=with_decoder, hints=hints, **overrides)
+        config = inferred.config
+        if notes is not None:
+            notes.extend(inferred.notes)
+    model = MaskedAutoencoder(config)
     load_into(model, sd, partial_prefixes=() if with_decoder else ("decoder_", "mask_token"))
     return model.eval()
 
@@ -98,18 +108,22 @@ def _hf_legacy_decoder_names(sd: dict[str, Tensor]) -> dict[str, Tensor]:
     return {("decoder.decoder_layers." + k[len(old):]) if k.startswith(old) else k: v for k, v in sd.items()}
 
 
-def import_model(path: str | Path, from_: str = "auto", *, config: MAEConfig | None = None,
+def import_model(path: str | Path | Source, from_: str = "auto", *, config: MAEConfig | None = None,
                  **overrides: Any) -> Imported:
     """Read ``path`` (file or HF folder) and rebuild it as a :class:`MaskedAutoencoder` on CPU.
 
     ``config`` fixes the architecture; otherwise it is read from the checkpoint (colormae, HF) or
     inferred from shapes (mae, mmpretrain, timm) with ``overrides`` such as ``num_heads=6`` applied.
+    Head counts that are not in the checkpoint come from its metadata or a preset with the same shapes,
+    or are guessed; ``Imported.notes`` says which (see :mod:`colormae.convert.infer`).
     """
     if from_ not in FROM_LAYOUTS:
         raise UserError(f"--from must be one of {', '.join(FROM_LAYOUTS)}, got {from_!r}")
-    src = read_source(path)
+    src = path if isinstance(path, Source) else read_source(path)
+    path = src.path
     layout = detect_layout(src) if from_ == "auto" else from_
-    notes: list[str] = []
+    notes: list[str] = list(src.notes)
+    hints = metadata_hints(src.raw)
     sd = src.state_dict
     if layout == "colormae":
         if src.raw.get("kind") not in (None, "pretrain"):
@@ -117,17 +131,22 @@ def import_model(path: str | Path, from_: str = "auto", *, config: MAEConfig | N
                                   "checkpoints convert")
         if config is None and isinstance(src.raw.get("model_config"), dict):
             config = MAEConfig(**{**src.raw["model_config"], **overrides})
-        model = _from_ours(sd, config, overrides)
+        model = _from_ours(sd, config, overrides, hints=hints, notes=notes)
     elif layout == "hf":
         from colormae.convert import hf_vitmae as hf
 
         ours, hf_cfg = hf.state_dict_from_hf(_hf_legacy_decoder_names(sd), src.hf_config)
-        model = _from_ours(ours, config or hf_cfg, overrides)
+        if config is None and hf_cfg is None and "layer_norm_eps" not in overrides:
+            overrides = {**overrides, "layer_norm_eps": hf.HF_LAYER_NORM_EPS}
+            notes.append(f"no config.json: LayerNorm epsilon taken as {hf.HF_LAYER_NORM_EPS:g}, "
+                         "ViTMAEConfig's default (weights do not store it)")
+        model = _from_ours(ours, config or hf_cfg, overrides, hints=hints, notes=notes)
     elif layout == "timm":
-        model = _from_ours(LAYOUTS["timm"].to_ours(sd), config, overrides, with_decoder=False)
+        model = _from_ours(LAYOUTS["timm"].to_ours(sd), config, overrides, with_decoder=False, hints=hints,
+                           notes=notes)
         notes.append("timm ViT holds the encoder only: the decoder is freshly initialised (MAE init)")
     else:
-        model = _from_ours(LAYOUTS[layout].to_ours(sd), config, overrides)
+        model = _from_ours(LAYOUTS[layout].to_ours(sd), config, overrides, hints=hints, notes=notes)
     return Imported(model=model, layout=layout, notes=notes)
 
 
@@ -149,20 +168,32 @@ def timm_spec(config: MAEConfig) -> tuple[str, dict[str, Any]]:
     return f"vit_{size or 'base'}_patch16_224", kwargs
 
 
+def timm_notes(config: MAEConfig) -> list[str]:
+    """What a user must add to :func:`timm_spec`'s ``create_model`` call to compute the same features:
+    the LayerNorm epsilon when it is not timm's (a Hugging Face import keeps 1e-12)."""
+    eps = config.layer_norm_eps
+    if eps == TIMM_LAYER_NORM_EPS:
+        return []
+    return [f"the model's LayerNorm epsilon is {eps:g}, timm's ViT uses {TIMM_LAYER_NORM_EPS:g}: also pass "
+            f"norm_layer=functools.partial(torch.nn.LayerNorm, eps={eps:g}) to timm.create_model"]
+
+
 def export_timm(model: MaskedAutoencoder, dst: str | Path) -> Path:
     """Save the encoder as a timm ViT state dict (safetensors), with the timm name in the metadata.
 
     Load it with ``timm.create_model(name, pretrained=False, num_classes=0, **kwargs).load_state_dict(
     safetensors.torch.load_file(dst))``; ``name`` and ``kwargs`` are in the file's metadata
-    (``timm_model``, ``timm_kwargs``) and printed by ``colormae convert``.
+    (``timm_model``, ``timm_kwargs``, ``layer_norm_eps``) and printed by ``colormae convert``; see
+    :func:`timm_notes` for a LayerNorm epsilon other than timm's.
     """
     dst = Path(dst)
     dst.parent.mkdir(parents=True, exist_ok=True)
     theirs = LAYOUTS["timm"].from_ours(_encoder_sd(model))
     sd = {k: v.detach().contiguous().clone() for k, v in theirs.items()}
     name, kwargs = timm_spec(model.config)
-    save_file(sd, str(dst), metadata={"format": "timm", "timm_model": name, "timm_kwargs": json.dumps(kwargs),
-                                      "num_classes": "0"})
+    meta = {"format": "timm", "timm_model": name, "timm_kwargs": json.dumps(kwargs), "num_classes": "0",
+            "layer_norm_eps": repr(model.config.layer_norm_eps)}
+    save_file(sd, str(dst), metadata=meta)
     return dst
 
 
@@ -188,15 +219,28 @@ def export_colormae(model: MaskedAutoencoder, dst: str | Path, *, source: str = 
 
 
 def convert(src: str | Path, dst: str | Path, *, from_: str = "auto", to: str = "colormae",
-            config: MAEConfig | None = None, **overrides: Any) -> Imported:
-    """Import ``src`` and export it to ``dst`` in format ``to``; returns what was imported."""
+            **overrides: Any) -> Any:
+    """Load ``src`` with :func:`colormae.load` and export it to ``dst`` in format ``to``.
+
+    Returns the :class:`colormae.loading.Loaded` (its ``notes`` include what the export needs said).
+    ``--to hf`` writes a folder; the other formats write a file.
+    """
+    from colormae.loading import load
+
     if to not in TO_FORMATS:
         raise UserError(f"--to must be one of {', '.join(TO_FORMATS)}, got {to!r}")
-    imported = import_model(src, from_, config=config, **overrides)
+    dst = Path(dst)
+    if to == "hf" and dst.is_file():
+        raise UserError(f"-o {dst}: --to hf writes a folder, and this is an existing file")
+    if to != "hf" and dst.is_dir():
+        raise UserError(f"-o {dst}: an existing folder; --to {to} writes a file (e.g. {dst}/model.pt)")
+    loaded = load(src, from_=from_, **overrides)
+    model = loaded.mae()
     if to == "timm":
-        export_timm(imported.model, dst)
+        export_timm(model, dst)
+        loaded.notes.extend(timm_notes(model.config))
     elif to == "hf":
-        export_hf(imported.model, dst)
+        export_hf(model, dst)
     else:
-        export_colormae(imported.model, dst, source=str(src), layout=imported.layout)
-    return imported
+        export_colormae(model, dst, source=loaded.name, layout=loaded.source_format)
+    return loaded

@@ -20,7 +20,7 @@ from torch import Tensor
 
 from colormae.errors import UserError
 from colormae.models.config import MAEConfig
-from colormae.models.mae import LN_EPS, MaskedAutoencoder
+from colormae.models.mae import MaskedAutoencoder
 
 # Per-block names: ours (timm) -> HF (transformers >= 5) and HF 4.x.
 _BLOCK = {  # ours: (hf5, hf4)
@@ -141,13 +141,13 @@ def from_hf_state_dict(sd: dict[str, Tensor], config: MAEConfig | None = None) -
 
 
 def hf_config(config: MAEConfig, *, mask_ratio: float = 0.75) -> Any:
-    """The ``transformers.ViTMAEConfig`` of the same architecture (LayerNorm eps 1e-6 as ours)."""
+    """The ``transformers.ViTMAEConfig`` of the same architecture (``layer_norm_eps`` included)."""
     from transformers import ViTMAEConfig
 
     return ViTMAEConfig(
         hidden_size=config.embed_dim, num_hidden_layers=config.depth, num_attention_heads=config.num_heads,
         intermediate_size=int(config.embed_dim * config.mlp_ratio), hidden_act="gelu",
-        hidden_dropout_prob=0.0, attention_probs_dropout_prob=0.0, layer_norm_eps=LN_EPS,
+        hidden_dropout_prob=0.0, attention_probs_dropout_prob=0.0, layer_norm_eps=config.layer_norm_eps,
         image_size=config.img_size, patch_size=config.patch_size, num_channels=config.in_chans,
         qkv_bias=True, decoder_num_attention_heads=config.decoder_num_heads,
         decoder_hidden_size=config.decoder_embed_dim, decoder_num_hidden_layers=config.decoder_depth,
@@ -156,9 +156,21 @@ def hf_config(config: MAEConfig, *, mask_ratio: float = 0.75) -> Any:
     )
 
 
+#: ``ViTMAEConfig``'s default LayerNorm epsilon (used when a ``config.json`` does not say).
+HF_LAYER_NORM_EPS = 1e-12
+
+
 def config_from_hf(cfg: Any) -> MAEConfig:
-    """Our :class:`MAEConfig` from a ``ViTMAEConfig`` or its ``config.json`` dict."""
+    """Our :class:`MAEConfig` from a ``ViTMAEConfig`` or its ``config.json`` dict.
+
+    ``layer_norm_eps`` is carried over (HF's default is 1e-12, ours 1e-6: with a different epsilon the
+    outputs would differ). Configs our MAE cannot compute exactly (another activation, no qkv bias) are
+    refused.
+    """
     c = cfg if isinstance(cfg, dict) else cfg.to_dict()
+    if c.get("hidden_act", "gelu") != "gelu" or not c.get("qkv_bias", True):
+        raise UserError(f"Hugging Face config: hidden_act={c.get('hidden_act')!r}, "
+                        f"qkv_bias={c.get('qkv_bias')!r}; our MAE computes exact GELU with qkv bias only")
     try:
         hidden, dec = int(c["hidden_size"]), int(c["decoder_hidden_size"])
         mlp_ratio = int(c["intermediate_size"]) / hidden
@@ -173,6 +185,7 @@ def config_from_hf(cfg: Any) -> MAEConfig:
             decoder_embed_dim=dec, decoder_depth=int(c["decoder_num_hidden_layers"]),
             decoder_num_heads=int(c["decoder_num_attention_heads"]),
             norm_pix_loss=bool(c.get("norm_pix_loss", False)),
+            layer_norm_eps=float(c.get("layer_norm_eps", HF_LAYER_NORM_EPS)),
         )
     except KeyError as err:
         raise UserError(f"Hugging Face ViTMAE config lacks {err.args[0]!r}") from None

@@ -20,7 +20,6 @@ from colormae.errors import UserError
 from colormae.models import MAEConfig, MaskedAutoencoder
 
 POOLS = ("avg", "token")
-LN_EPS = 1e-6  # MAE / timm ViT LayerNorm epsilon
 
 
 def vit_classifier(config: MAEConfig, num_classes: int, *, global_pool: str = "avg",
@@ -34,7 +33,7 @@ def vit_classifier(config: MAEConfig, num_classes: int, *, global_pool: str = "a
         img_size=config.image_hw, patch_size=config.patch_size, in_chans=config.in_chans,
         num_classes=num_classes, global_pool=global_pool, embed_dim=config.embed_dim, depth=config.depth,
         num_heads=config.num_heads, mlp_ratio=config.mlp_ratio, qkv_bias=True,
-        norm_layer=partial(nn.LayerNorm, eps=LN_EPS), drop_path_rate=drop_path_rate,
+        norm_layer=partial(nn.LayerNorm, eps=config.layer_norm_eps), drop_path_rate=drop_path_rate,
     )
 
 

@@ -13,7 +13,9 @@ class MAEConfig:
 
     Defaults are ViT-B/16 at 224 px with the paper's decoder (8 blocks x 512 wide, 16 heads) and the
     normalized-pixel loss, as in ColorMAE (ECCV 2024, Sec. 4 / supplementary) and MAE.
-    ``img_size`` may be an int (square) or ``(H, W)``.
+    ``img_size`` may be an int (square) or ``(H, W)``. ``layer_norm_eps`` is the epsilon of every
+    LayerNorm of the encoder and decoder: 1e-6 as in MAE / timm; Hugging Face ViTMAE checkpoints carry
+    their own (``facebook/vit-mae-base``: 1e-12), kept on import so the model computes what they computed.
     """
 
     img_size: int | tuple[int, int] = 224
@@ -27,6 +29,7 @@ class MAEConfig:
     decoder_depth: int = 8
     decoder_num_heads: int = 16
     norm_pix_loss: bool = True
+    layer_norm_eps: float = 1e-6
 
     def __post_init__(self) -> None:
         if isinstance(self.img_size, list):  # from YAML / JSON
@@ -38,6 +41,9 @@ class MAEConfig:
                 raise UserError(f"model config: {name} must be a positive integer, got {value!r}")
         if not isinstance(self.mlp_ratio, int | float) or self.mlp_ratio <= 0:
             raise UserError(f"model config: mlp_ratio must be a positive number, got {self.mlp_ratio!r}")
+        eps = self.layer_norm_eps
+        if isinstance(eps, bool) or not isinstance(eps, int | float) or not 0 < eps < 1:
+            raise UserError(f"model config: layer_norm_eps must be a number in (0, 1), got {eps!r}")
         for side in self.image_hw:
             if isinstance(side, bool) or not isinstance(side, int) or side < 1:
                 raise UserError(

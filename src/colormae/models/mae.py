@@ -29,7 +29,7 @@ from colormae.models.config import MAEConfig
 from colormae.models.patchify import patchify, unpatchify
 from colormae.models.pos_embed import sincos_2d
 
-#: LayerNorm epsilon of MAE / timm ViTs.
+#: LayerNorm epsilon of MAE / timm ViTs (the default of ``MAEConfig.layer_norm_eps``).
 LN_EPS = 1e-6
 #: Added to the per-patch variance of the normalized-pixel target (MAE).
 NORM_PIX_EPS = 1e-6
@@ -70,7 +70,7 @@ class MaskedAutoencoder(nn.Module):
         super().__init__()
         self.config = config
         c = config
-        norm_layer = partial(nn.LayerNorm, eps=LN_EPS)
+        norm_layer = partial(nn.LayerNorm, eps=c.layer_norm_eps)
         self.encoder = VisionTransformer(
             img_size=c.image_hw, patch_size=c.patch_size, in_chans=c.in_chans, num_classes=0,
             global_pool="token", embed_dim=c.embed_dim, depth=c.depth, num_heads=c.num_heads,

@@ -9,9 +9,21 @@ File format (``np.savez``, read with ``allow_pickle=False``):
   pattern was filtered with.
 
 The official ColorMAE downloads are one float array ``(N, H, W)`` in an ``.npz`` under any key; they load
-too (colour, σ's and seed unknown). Storage is float32 or float16 only: 8-bit quantization makes most 14x14
-windows tie at the keep / mask cut (~60 % at 75 % masking), so integer banks are refused on load as well.
-Patterns are held as float32 in memory whatever the file stored.
+too (colour, σ's and seed unknown). Whatever the official loader accepts loads, with a
+:class:`BankWarning` naming the file where it differs from a clean bank:
+
+- several arrays and no colormae metadata: the first array is the bank (the official loader takes
+  ``npz.files[0]``);
+- integer (or bool) arrays: quantized values tie at the keep / mask cut (8 bits: ~60 % of 14x14 windows
+  at 75 % masking), which leaves the choice among tied patches to the sort's index order. Each value gets
+  a fixed pseudo-random jitter in ``[0, 0.5)`` (seeded with :data:`TIE_BREAK_SEED`, per pattern and
+  position), below half the quantization step: distinct values keep their order
+  (``floor(loaded) == stored``), ties are broken the same way on every load, so masks keep their exact
+  count and are deterministic. Held as float32 this separates every tie of values up to 2^16 in
+  magnitude; a bank held as float16 on the device (``bank_dtype="float16"``) keeps only ~3 bits of it.
+
+Our own banks are written as float32 or float16 only. Patterns are held as float32 in memory whatever
+the file stored.
 """
 
 from __future__ import annotations
@@ -19,6 +31,7 @@ from __future__ import annotations
 import json
 import os
 import tempfile
+import warnings
 import zipfile
 from pathlib import Path
 from typing import Any
@@ -37,10 +50,18 @@ SIGMA_ARRAY_PREFIX = "sigmas."
 STORAGE_DTYPES = {"float32": np.float32, "float16": np.float16}
 #: Patterns checked for NaN / inf at once (bounds the boolean temporary).
 _CHECK_CHUNK = 256
+#: Seed of the tie-breaking jitter added to integer banks on load (fixed: the same masks every load).
+TIE_BREAK_SEED = 20240929
+#: Patterns converted at once when jittering an integer bank (bounds the float64 temporaries).
+_JITTER_CHUNK = 64
 
 
 class PatternFileError(UserError):
     """A pattern bank file that cannot be used; the message names the file and the problem."""
+
+
+class BankWarning(UserWarning):
+    """A bank file that loads, but not as a clean colormae bank would (the message names the file)."""
 
 
 def _check_patterns(patterns: torch.Tensor, where: str, error: type[UserError] = UserError) -> None:
@@ -56,12 +77,22 @@ def _check_patterns(patterns: torch.Tensor, where: str, error: type[UserError] =
 
 def _dtype_problem(dtype: np.dtype) -> str | None:
     """Why a stored array of ``dtype`` cannot be a pattern bank, or None if it can."""
-    if dtype.kind == "f":
-        return None
-    if dtype.kind in "iub":
-        return (f"integer dtype {dtype} is not accepted (quantized patterns tie at the keep/mask cut); "
-                "store float16 or float32")
-    return f"non-numeric dtype {dtype}"
+    return None if dtype.kind in "fiub" else f"non-numeric dtype {dtype}"
+
+
+def _break_ties(array: np.ndarray) -> np.ndarray:
+    """An integer ``(N, H, W)`` array as float32 plus a fixed jitter in ``[0, 0.5)`` (module docstring).
+
+    Converted ``_JITTER_CHUNK`` patterns at a time; the jitter depends only on the pattern's index and
+    shape, not on the chunking's memory or on the machine (a seeded CPU generator).
+    """
+    out = np.empty(array.shape, dtype=np.float32)
+    gen = torch.Generator().manual_seed(TIE_BREAK_SEED)
+    for start in range(0, array.shape[0], _JITTER_CHUNK):
+        part = array[start:start + _JITTER_CHUNK]
+        jitter = torch.rand(part.shape, generator=gen, dtype=torch.float64).numpy()
+        out[start:start + _JITTER_CHUNK] = part.astype(np.float64) + 0.5 * jitter
+    return out
 
 
 class PatternBank:
@@ -172,11 +203,15 @@ class PatternBank:
 
     @classmethod
     def load(cls, path: str | Path) -> PatternBank:
-        """Read a bank written by :meth:`save` or an official single-array ``.npz``.
+        """Read a bank written by :meth:`save` or an official ``.npz`` (any key, float or integer).
+
+        Warns:
+            BankWarning: several arrays without metadata (the first is used), integer storage (ties
+                broken by a fixed jitter); see the module docstring.
 
         Raises:
-            PatternFileError: missing file, not an ``.npz``, no array / several arrays, non-float dtype,
-                rank other than 3, empty array, NaN or inf values.
+            PatternFileError: missing file, not an ``.npz``, no array, non-numeric dtype, rank other than
+                3, empty array, NaN or inf values.
         """
         path = Path(path)
         if not path.is_file():
@@ -197,11 +232,12 @@ class PatternBank:
                 key = PATTERNS_KEY
             elif not keys:
                 raise PatternFileError(f"{path}: the .npz holds no array")
-            elif len(keys) > 1:
-                raise PatternFileError(f"{path}: expected one pattern array, found {len(keys)} "
-                                       f"({', '.join(keys[:5])})")
             else:
                 key = keys[0]
+                if len(keys) > 1:
+                    warnings.warn(BankWarning(
+                        f"{path}: {len(keys)} arrays ({', '.join(keys[:5])}) and no colormae metadata; "
+                        f"using the first, {key!r}, as the official ColorMAE loader does"), stacklevel=2)
             try:
                 array = npz[key]
             except ValueError:  # object arrays refuse to load without pickle
@@ -215,7 +251,13 @@ class PatternBank:
                     sigmas[name[len(SIGMA_ARRAY_PREFIX):]] = torch.from_numpy(npz[name].astype(np.float64))
         if "sigma_range" in sigmas:
             sigmas["sigma_range"] = tuple(sigmas["sigma_range"])
-        patterns = torch.from_numpy(np.ascontiguousarray(array, dtype=np.float32))
+        if array.dtype.kind in "iub" and array.ndim == 3:
+            warnings.warn(BankWarning(
+                f"{path}: integer patterns ({array.dtype}) tie at the keep/mask cut; ties are broken by a "
+                "fixed jitter below half a quantization step (same masks on every load)"), stacklevel=2)
+            patterns = torch.from_numpy(_break_ties(array))
+        else:
+            patterns = torch.from_numpy(np.ascontiguousarray(array, dtype=np.float32))
         _check_patterns(patterns, str(path), PatternFileError)
         return cls(patterns, color=meta.get("color"), sigmas=sigmas, seed=meta.get("seed"), source=path,
                    stored_dtype=str(array.dtype), check=False)
@@ -227,7 +269,9 @@ class PatternBank:
         p = self.patterns
         lines = []
         if self.source:
-            lines.append(f"file:     {self.source} (stored as {self.stored_dtype})")
+            integer = self.stored_dtype is not None and np.dtype(self.stored_dtype).kind in "iub"
+            jitter = "; ties broken by a fixed jitter in [0, 0.5)" if integer else ""
+            lines.append(f"file:     {self.source} (stored as {self.stored_dtype}{jitter})")
         lines.append(f"patterns: {n} x {h}x{w} ({str(p.dtype).replace('torch.', '')}, {p.device})")
         lines.append(f"colour:   {self.color or 'unknown (no metadata)'}")
         lines.append(f"sigmas:   {_describe_sigmas(self.sigmas)}")
