@@ -91,7 +91,8 @@ def train(args: argparse.Namespace, model_name: str, batch_size: int, steps: int
     net.set_grad_checkpointing(grad_checkpointing)
     if data is not None:
         dataset = build_dataset(str(data), split="train")
-        source = build_pretrain_data(dataset, net.config.img_size, backend=args.backend, batch_size=batch_size,
+        source = build_pretrain_data(dataset, net.config.img_size, backend=args.backend,
+                                     batch_size=batch_size,
                                      seed=0, num_workers=args.workers, device=dev)
         loader, images_of = source.loader, source.images
     else:
