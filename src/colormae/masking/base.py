@@ -126,7 +126,7 @@ def check_batch_size(batch_size: int) -> int:
     return int(batch_size)
 
 
-def resolve_device(device: torch.device | str | None, generator: torch.Generator | None) -> torch.device:
+def mask_device(device: torch.device | str | None, generator: torch.Generator | None) -> torch.device:
     """The device to draw on: ``device`` (default CPU); ``generator`` must live on the same device type."""
     dev = torch.device("cpu") if device is None else torch.device(device)
     if generator is not None and generator.device.type != dev.type:

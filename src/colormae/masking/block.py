@@ -24,10 +24,10 @@ from colormae.masking.base import (
     Masks,
     check_batch_size,
     check_ratio,
+    mask_device,
     mask_from_scores,
     num_keep,
     parse_grid,
-    resolve_device,
     visible_ids,
 )
 
@@ -58,7 +58,7 @@ class BlockMasking(DrawnMasks):
               device: torch.device | str | None, *, with_ids: bool) -> Masks:
         b = check_batch_size(batch_size)
         gh, gw = parse_grid(grid)
-        dev = resolve_device(device, generator)
+        dev = mask_device(device, generator)
         length = gh * gw
         target = length - num_keep(length, self.ratio)
         mask = self._blocks(b, gh, gw, target, generator, dev).view(b, length)

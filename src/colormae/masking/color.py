@@ -38,11 +38,11 @@ from colormae.masking.base import (
     Masks,
     check_batch_size,
     check_ratio,
+    mask_device,
     mask_from_scores,
     masks_from_ids,
     num_keep,
     parse_grid,
-    resolve_device,
 )
 from colormae.noise import COLORS, generate_patterns
 
@@ -163,7 +163,7 @@ class ColorNoiseMasking(DrawnMasks):
               device: torch.device | str | None, *, with_ids: bool) -> Masks:
         b = check_batch_size(batch_size)
         gh, gw = parse_grid(grid)
-        dev = resolve_device(device, generator)
+        dev = mask_device(device, generator)
         if self.mode == "online":
             windows = self._online_windows(b, gh, gw, generator, dev)
         else:

@@ -11,10 +11,10 @@ from colormae.masking.base import (
     Masks,
     check_batch_size,
     check_ratio,
+    mask_device,
     mask_from_scores,
     num_keep,
     parse_grid,
-    resolve_device,
 )
 
 NOISES = ("uniform", "white")
@@ -40,7 +40,7 @@ class RandomMasking(DrawnMasks):
               device: torch.device | str | None, *, with_ids: bool) -> Masks:
         b = check_batch_size(batch_size)
         gh, gw = parse_grid(grid)
-        dev = resolve_device(device, generator)
+        dev = mask_device(device, generator)
         draw = torch.rand if self.noise == "uniform" else torch.randn
         scores = draw(b, gh * gw, generator=generator, device=dev)
         return mask_from_scores(scores, num_keep(gh * gw, self.ratio), largest=False, with_ids=with_ids)
