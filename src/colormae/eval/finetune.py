@@ -27,21 +27,27 @@ from torch.utils.data import Dataset
 from colormae.errors import UserError
 from colormae.eval.classifier import classifier_config, classifier_from_mae
 from colormae.eval.layer_decay import finetune_optimizer
-from colormae.eval.results import TopKMeter, write_results
+from colormae.eval.recipe import AUTO, finetune_recipe, resolve_auto
+from colormae.eval.results import ClassificationMeter, warn_if_collapsed, write_results
 from colormae.jobs.finetune import FinetuneConfig
 from colormae.progress import progress as progress_bar
 from colormae.progress import write
 from colormae.train.loader import build_eval_loader
 
+#: Settings that may be "auto" (:func:`colormae.eval.recipe.finetune_recipe` picks them).
+AUTO_SETTINGS = ("lr", "layer_decay", "drop_path", "mixup", "cutmix", "smoothing", "auto_augment", "reprob",
+                 "crop_min", "warmup_epochs")
 #: MAE's fine-tuning augmentation (Table 11): RandAugment(9, 0.5), increasing severity.
 RAND_AUGMENT = "rand-m9-mstd0.5-inc1"
 
 
 @torch.no_grad()
 def evaluate(model: nn.Module, dataset: Dataset, *, batch_size: int = 256,
-             device: str | torch.device = "cpu", num_workers: int | None = 0,
-             progress: bool = False) -> dict[str, float]:
-    """Top-1 / Top-5 (percent) of a classifier on ``dataset``, split over ranks and summed.
+             device: str | torch.device = "cpu", num_workers: int | None = 0, progress: bool = False,
+             warn: bool = True) -> dict[str, Any]:
+    """Top-1 / Top-5, balanced and per-class accuracy (percent) of a classifier on ``dataset``, split over
+    ranks and summed (:class:`~colormae.eval.results.ClassificationMeter`; ``warn``: warn when every
+    prediction is one class).
 
     The loader has its own generator so validation never advances the global RNG (exact resume).
     """
@@ -52,13 +58,14 @@ def evaluate(model: nn.Module, dataset: Dataset, *, batch_size: int = 256,
                                rank=rank, world_size=world)
     was_training = model.training
     model.eval()
-    meter = TopKMeter((1, 5))
+    classes = getattr(dataset, "classes", None)
+    meter = ClassificationMeter((1, 5), class_names=classes, num_classes=len(classes) if classes else None)
     for images, targets in progress_bar(loader, desc="val", leave=False, enabled=progress and rank == 0):
         logits = model(images.to(device, non_blocking=True))
         meter.update(logits.float(), torch.as_tensor(targets).to(logits.device))
     model.train(was_training)
     meter.all_reduce()
-    return meter.compute()
+    return meter.compute(warn=warn)
 
 
 def safe_rand_augment(policy: str | None) -> str | None:
@@ -97,7 +104,10 @@ def finetune(cfg: FinetuneConfig, *, stop_at_step: int | None = None) -> dict[st
     """Fine-tune ``cfg.ckpt``'s encoder on ``cfg.data`` into ``cfg.out``; returns the final results dict.
 
     ``cfg.ckpt`` is anything :func:`colormae.load` reads that holds an MAE (a pretraining run or
-    checkpoint, a foreign checkpoint, ``random:<preset>`` for training from scratch). The lr defaults to
+    checkpoint, a foreign checkpoint, ``random:<preset>`` for training from scratch). A setting left at
+    ``"auto"`` takes the value :func:`colormae.eval.recipe.finetune_recipe` picks for this data set's size,
+    the encoder's depth, the effective batch and the run's length (``warmup_epochs="auto"``: 5 % of the
+    steps); :data:`colormae.eval.recipe.PAPER` holds MAE's ViT-B values. ``lr=None`` means
     ``base_lr * effective_batch / 256``. Checkpoints are written every epoch unless ``ckpt_every`` (steps)
     says otherwise; ``resume`` continues bit-exactly.
     """
@@ -122,26 +132,38 @@ def finetune(cfg: FinetuneConfig, *, stop_at_step: int | None = None) -> dict[st
         raise UserError(f"{cfg.ckpt}: already a fine-tuned classifier; pass the pretraining checkpoint")
     mae = loaded.mae()
     img = loaded.img_size
-    auto_augment = None if (cfg.auto_augment or "none").lower() == "none" else cfg.auto_augment
     norm = eval_normalization(loaded, cfg.data, cfg.normalize, progress=info.is_main and cfg.progress)
-    tf = train_transform(img, auto_augment=auto_augment, reprob=cfg.reprob, crop_min=cfg.crop_min, norm=norm)
-    train_ds = build_dataset(cfg.data, split="train", transform=tf, channels=norm.channels)
+    # the training transform is set once the recipe knows the data set's size
+    train_ds = build_dataset(cfg.data, split="train", channels=norm.channels)
     val_ds = build_dataset(cfg.data, split="val", transform=eval_transform(img, norm), channels=norm.channels)
     n_cls = num_classes(train_ds)
-    model = classifier_from_mae(mae, n_cls, global_pool=cfg.global_pool, drop_path_rate=cfg.drop_path).to(dev)
     effective = cfg.batch_size * cfg.accum_steps * info.world_size
-    peak = cfg.lr if cfg.lr is not None else scaled_lr(cfg.base_lr, effective)
-    optimizer = finetune_optimizer(model, peak, weight_decay=cfg.weight_decay, layer_decay=cfg.layer_decay)
     workers = resolve_num_workers(cfg.num_workers)  # None: from the CPUs of each local process
     loader = build_train_loader(train_ds, batch_size=cfg.batch_size, seed=cfg.seed, dist=info,
                                 num_workers=workers, device=dev)
     steps_per_epoch, total = plan_steps(
         loader, epochs=cfg.epochs, accum_steps=cfg.accum_steps, max_steps=cfg.max_steps,
         too_small=f"{cfg.data}: {len(train_ds)} images are too few for an effective batch of {effective}")
-    warmup = warmup_steps(cfg.warmup_steps, cfg.warmup_epochs, steps_per_epoch, total // 2)
+    recipe = finetune_recipe(len(train_ds), mae.config.depth, effective, total_steps=total,
+                             pretrained=loaded.kind != "random")
+    requested = {k: getattr(cfg, k) for k in AUTO_SETTINGS}
+    chosen = resolve_auto(requested, recipe)
+    auto_augment = chosen["auto_augment"]
+    auto_augment = None if (auto_augment or "none").lower() == "none" else auto_augment
+    train_ds.transform = train_transform(img, auto_augment=auto_augment,  # type: ignore[attr-defined]
+                                         reprob=chosen["reprob"], crop_min=chosen["crop_min"], norm=norm)
+    model = classifier_from_mae(mae, n_cls, global_pool=cfg.global_pool,
+                                drop_path_rate=chosen["drop_path"]).to(dev)
+    peak = chosen["lr"] if chosen["lr"] is not None else scaled_lr(cfg.base_lr, effective)
+    optimizer = finetune_optimizer(model, peak, weight_decay=cfg.weight_decay,
+                                   layer_decay=chosen["layer_decay"])
+    warmup = (min(chosen["warmup_steps"], total // 2) if "warmup_steps" in chosen and cfg.warmup_steps is None
+              else warmup_steps(cfg.warmup_steps, float(chosen.get("warmup_epochs", 0)), steps_per_epoch,
+                                total // 2))
     schedule = WarmupCosine(peak, warmup, total, cfg.min_lr)
     amp = ("bf16" if dev.type == "cuda" else "none") if cfg.amp == "auto" else cfg.amp
-    mixup, cutmix, smoothing, batch_size = cfg.mixup, cfg.cutmix, cfg.smoothing, cfg.batch_size
+    mixup, cutmix, smoothing = chosen["mixup"], chosen["cutmix"], chosen["smoothing"]
+    batch_size = cfg.batch_size
     ema_decay = cfg.ema_decay
 
     use_mix = mixup > 0 or cutmix > 0
@@ -155,7 +177,12 @@ def finetune(cfg: FinetuneConfig, *, stop_at_step: int | None = None) -> dict[st
     out = Path(cfg.out)
     resume_path = resolve_resume(cfg.resume, out)
     ema = None
-    payload: dict[str, Any] = {"kind": "finetune", "config": saved_config(cfg),
+    # the values this run used, and which of them "auto" chose (saved with the checkpoint and the results)
+    resolved = {**{k: chosen[k] for k in AUTO_SETTINGS if k in chosen}, "lr": peak, "warmup_steps": warmup,
+                "auto_augment": auto_augment or "none",
+                "auto": sorted(k for k, v in requested.items() if v == AUTO)}
+    resolved.pop("warmup_epochs", None)
+    payload: dict[str, Any] = {"kind": "finetune", "config": saved_config(cfg), "recipe": resolved,
                                "model_config": classifier_config(mae.config, n_cls, cfg.global_pool),
                                "data": data_payload(norm, norm_pix_loss=mae.config.norm_pix_loss,
                                                     img_size=img)}
@@ -187,17 +214,19 @@ def finetune(cfg: FinetuneConfig, *, stop_at_step: int | None = None) -> dict[st
 
     def validate(epoch_done: int) -> None:
         record: dict[str, Any] = {"epoch": epoch_done, **evaluate(model, val_ds, batch_size=batch_size * 2,
-                                                                  device=dev, num_workers=workers)}
+                                                                  device=dev, num_workers=workers,
+                                                                  warn=False)}
         if ema is not None:
             record.update({f"ema_{k}": v for k, v in evaluate(ema.module, val_ds, batch_size=batch_size * 2,
-                                                              device=dev, num_workers=workers).items()})
+                                                              device=dev, num_workers=workers,
+                                                              warn=False).items()})
         history.append(record)
         if info.is_main:
             out.mkdir(parents=True, exist_ok=True)
             with (out / "eval.jsonl").open("a") as fh:
                 fh.write(json.dumps(record) + "\n")
             write("val " + "  ".join(f"{k} {v:.2f}" if isinstance(v, float) else f"{k} {v}"
-                                     for k, v in record.items()))
+                                     for k, v in record.items() if not isinstance(v, dict | str)))
 
     def on_epoch_start(epoch: int) -> None:
         if state["first"]:  # epoch 0, or the epoch a resumed run continues: nothing new to validate
@@ -217,7 +246,9 @@ def finetune(cfg: FinetuneConfig, *, stop_at_step: int | None = None) -> dict[st
                  else round(result.step / steps_per_epoch, 3))
     final = {"eval": "finetune", "checkpoint": str(result.checkpoint), "source": str(cfg.ckpt),
              "data": cfg.data,
-             "steps": result.step, "train_loss": result.loss, **history[-1], "history": history}
+             "steps": result.step, "train_loss": result.loss, "recipe": resolved, **history[-1],
+             "history": history}
     if info.is_main:
+        warn_if_collapsed(final)
         write_results(out / "finetune.json", final)
     return final

@@ -8,12 +8,15 @@ scikit-learn's would copy features to NumPy and lacks the temperature weighting.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+from typing import Any
+
 import torch
 import torch.nn.functional as F
 from torch import Tensor
 
 from colormae.errors import UserError
-from colormae.eval.results import topk_accuracy
+from colormae.eval.results import classification_metrics
 
 
 @torch.no_grad()
@@ -48,9 +51,10 @@ def knn_votes(train_features: Tensor, train_labels: Tensor, test_features: Tenso
 
 
 def knn_classify(train_features: Tensor, train_labels: Tensor, test_features: Tensor, test_labels: Tensor,
-                 *, num_classes: int | None = None, k: int = 20,
-                 temperature: float = 0.07) -> dict[str, float]:
-    """Top-1 / Top-5 (percent) of weighted k-NN: ``{"top1": ..., "top5": ...}``.
+                 *, num_classes: int | None = None, k: int = 20, temperature: float = 0.07,
+                 class_names: Sequence[str] | None = None) -> dict[str, Any]:
+    """Metrics of weighted k-NN (percent): ``top1``, ``top5``, ``balanced_acc``, ``per_class_acc``, ...
+    (:func:`colormae.eval.results.classification_metrics`; a warning when every vote picks one class).
 
     Shapes as in :func:`knn_votes`; ``test_labels: (M,)``. ``num_classes`` defaults to the largest label
     seen plus one.
@@ -59,4 +63,4 @@ def knn_classify(train_features: Tensor, train_labels: Tensor, test_features: Te
         num_classes = int(max(train_labels.max(), test_labels.max())) + 1
     votes = knn_votes(train_features, train_labels, test_features, num_classes=num_classes, k=k,
                       temperature=temperature)
-    return topk_accuracy(votes, test_labels.to(votes.device))
+    return classification_metrics(votes, test_labels.to(votes.device), class_names=class_names)

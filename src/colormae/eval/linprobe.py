@@ -15,8 +15,9 @@ or re-encoded every epoch through a callable when it is on.
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
+from typing import Any
 
 import torch
 from timm.optim import Lars
@@ -24,7 +25,7 @@ from timm.scheduler import CosineLRScheduler
 from torch import Tensor, nn
 
 from colormae.errors import UserError
-from colormae.eval.results import topk_accuracy
+from colormae.eval.results import classification_metrics
 from colormae.progress import progress as progress_bar
 
 OPTIMIZERS = ("lars", "sgd")
@@ -44,16 +45,26 @@ class LinearProbeHead(nn.Sequential):
 
 @dataclass
 class ProbeResult:
-    """A trained probe head and its accuracies (percent) after the last epoch, plus per-epoch history."""
+    """A trained probe head and its accuracies (percent) after the last epoch, plus per-epoch history.
+
+    ``metrics`` holds the last evaluation's full :func:`~colormae.eval.results.classification_metrics`
+    (``balanced_acc``, ``per_class_acc``, ``predicted_classes``, ``warning`` when it collapsed).
+    """
 
     head: LinearProbeHead
     top1: float
     top5: float
     history: list[dict[str, float]] = field(default_factory=list)
+    metrics: dict[str, Any] = field(default_factory=dict)
+
+    @property
+    def balanced_acc(self) -> float:
+        """Mean per-class recall (percent) after the last epoch."""
+        return float(self.metrics.get("balanced_acc", float("nan")))
 
     def as_dict(self) -> dict[str, object]:
         """The numbers, JSON-ready."""
-        return {"top1": self.top1, "top5": self.top5, "history": self.history}
+        return {**self.metrics, "top1": self.top1, "top5": self.top5, "history": self.history}
 
 
 def make_optimizer(head: nn.Module, name: str, lr: float, weight_decay: float = 0.0,
@@ -72,23 +83,24 @@ def make_optimizer(head: nn.Module, name: str, lr: float, weight_decay: float = 
 
 
 @torch.no_grad()
-def evaluate_head(head: nn.Module, features: Tensor, labels: Tensor,
-                  batch_size: int = 4096) -> dict[str, float]:
-    """Top-1 / Top-5 of ``head`` (eval mode) on ``features: (N, D)``, ``labels: (N,)``."""
+def evaluate_head(head: nn.Module, features: Tensor, labels: Tensor, batch_size: int = 4096, *,
+                  class_names: Sequence[str] | None = None, warn: bool = True) -> dict[str, Any]:
+    """Metrics of ``head`` (eval mode) on ``features: (N, D)``, ``labels: (N,)``: Top-1 / Top-5, balanced
+    and per-class accuracy (:func:`~colormae.eval.results.classification_metrics`)."""
     was = head.training
     head.eval()
     device = next(head.parameters()).device
     starts = range(0, len(features), batch_size)
     logits = torch.cat([head(features[i:i + batch_size].to(device)) for i in starts])
     head.train(was)
-    return topk_accuracy(logits, labels.to(device))
+    return classification_metrics(logits, labels.to(device), class_names=class_names, warn=warn)
 
 
 def train_linear_probe(train: tuple[Tensor, Tensor] | FeatureSource, val: tuple[Tensor, Tensor], *,
                        num_classes: int, epochs: int = 90, batch_size: int = 256, lr: float | None = None,
                        base_lr: float = 0.1, optimizer: str = "sgd", weight_decay: float = 0.0,
                        warmup_epochs: int = 10, device: str | torch.device = "cpu", seed: int = 0,
-                       progress: bool = True) -> ProbeResult:
+                       class_names: Sequence[str] | None = None, progress: bool = True) -> ProbeResult:
     """Fit a :class:`LinearProbeHead` on frozen features and report validation Top-1 / Top-5.
 
     ``train`` is ``(features (N, D), labels (N,))`` computed once, or a :data:`FeatureSource` called each
@@ -133,7 +145,11 @@ def train_linear_probe(train: tuple[Tensor, Tensor] | FeatureSource, val: tuple[
             step += 1
             sched.step_update(step)
             running += float(loss.detach())
-        acc = evaluate_head(head, *val)
-        history.append({"epoch": epoch + 1, "loss": running / steps_per_epoch, **acc})
+        last = epoch == epochs - 1
+        acc = evaluate_head(head, *val, class_names=class_names, warn=last)
+        history.append({"epoch": epoch + 1, "loss": running / steps_per_epoch,
+                        **{k: acc[k] for k in ("top1", "top5", "balanced_acc")}})
         bar.set_postfix(loss=f"{running / steps_per_epoch:.3f}", top1=f"{acc['top1']:.1f}")
-    return ProbeResult(head=head, top1=history[-1]["top1"], top5=history[-1]["top5"], history=history)
+    metrics = {k: v for k, v in acc.items() if k not in ("top1", "top5")}
+    return ProbeResult(head=head, top1=history[-1]["top1"], top5=history[-1]["top5"], history=history,
+                       metrics=metrics)

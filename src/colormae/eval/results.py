@@ -1,12 +1,19 @@
-"""Top-k accuracy and the JSON files evaluation commands write.
+"""Classification metrics and the JSON files evaluation commands write.
 
 Every evaluation (``linprobe``, ``knn``, ``finetune``) ends in a flat dict of numbers and strings, written
-with :func:`write_results` so that scripts and the demo read the same format.
+with :func:`write_results` so that scripts and the demo read the same format. Its metrics come from
+:func:`classification_metrics` / :class:`ClassificationMeter`: ``top1`` / ``top5`` (percent),
+``balanced_acc`` (mean per-class recall, percent, as ``sklearn.metrics.balanced_accuracy_score``: classes
+without validation images are left out), ``per_class_acc`` (``{class: recall percent or None}``),
+``predicted_classes`` (how many distinct classes the top-1 predictions use) and, when every prediction is
+the same class, ``warning`` ("predicts only class X for every image"), also raised as a
+:class:`CollapsedPredictionsWarning`: on an imbalanced set such a classifier still scores the majority rate.
 """
 
 from __future__ import annotations
 
 import json
+import warnings
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
@@ -66,6 +73,123 @@ class TopKMeter:
         """``{"top1": ..., "top5": ...}`` in percent."""
         n = max(self.count, 1)
         return {f"top{k}": 100.0 * self.correct[k] / n for k in self.ks}
+
+
+class CollapsedPredictionsWarning(UserWarning):
+    """Every validation prediction is the same class."""
+
+
+def confusion_matrix(predictions: Tensor, targets: Tensor, num_classes: int) -> Tensor:
+    """``(C, C)`` int64 counts, row = true class, column = predicted class; ``predictions, targets: (N,)``."""
+    index = targets.long().cpu() * num_classes + predictions.long().cpu()
+    return torch.bincount(index, minlength=num_classes * num_classes).view(num_classes, num_classes)
+
+
+def balanced_accuracy(confusion: Tensor) -> float:
+    """Mean recall (percent) over the classes that have at least one true sample (sklearn's definition)."""
+    support = confusion.sum(dim=1)
+    present = support > 0
+    if not bool(present.any()):
+        return 0.0
+    recall = confusion.diagonal()[present].double() / support[present].double()
+    return 100.0 * float(recall.mean())
+
+
+def collapse_message(confusion: Tensor, class_names: Sequence[str] | None = None) -> str | None:
+    """``"predicts only class X for every image ..."`` when all predictions fall in one class and the
+    targets hold more than one class; else None."""
+    predicted = confusion.sum(dim=0)
+    n = int(predicted.sum())
+    if n < 2 or int((confusion.sum(dim=1) > 0).sum()) < 2 or int((predicted > 0).sum()) != 1:
+        return None
+    label = int(predicted.argmax())
+    name = class_names[label] if class_names is not None and label < len(class_names) else str(label)
+    share = 100.0 * float(confusion[label].sum()) / n
+    return (f"predicts only class {name} for every image ({n} validation images, {share:.1f} % of which are "
+            f"{name}): the classifier has collapsed to one class")
+
+
+def metrics_from_confusion(confusion: Tensor, class_names: Sequence[str] | None = None, *,
+                           warn: bool = True) -> dict[str, Any]:
+    """``balanced_acc``, ``per_class_acc``, ``predicted_classes`` (+ ``warning``) of a confusion matrix."""
+    c = confusion.shape[0]
+    names = [str(class_names[i]) if class_names is not None and i < len(class_names) else str(i)
+             for i in range(c)]
+    support = confusion.sum(dim=1)
+    per_class = {names[i]: (100.0 * float(confusion[i, i]) / int(support[i]) if int(support[i]) else None)
+                 for i in range(c)}
+    out: dict[str, Any] = {"balanced_acc": balanced_accuracy(confusion), "per_class_acc": per_class,
+                           "predicted_classes": int((confusion.sum(dim=0) > 0).sum())}
+    message = collapse_message(confusion, names)
+    if message is not None:
+        out["warning"] = message
+        if warn:
+            warnings.warn(message, CollapsedPredictionsWarning, stacklevel=3)
+    return out
+
+
+def classification_metrics(scores: Tensor, targets: Tensor, *, class_names: Sequence[str] | None = None,
+                           ks: Sequence[int] = (1, 5), warn: bool = True) -> dict[str, Any]:
+    """Top-k, balanced accuracy, per-class accuracy (percent) of ``scores: (N, C)`` against ``targets: (N,)``.
+
+    Classes are the ``C`` columns of ``scores``. See the module docstring for the keys.
+    """
+    out: dict[str, Any] = topk_accuracy(scores, targets, ks)
+    confusion = confusion_matrix(scores.argmax(dim=1), targets, scores.shape[1])
+    return {**out, **metrics_from_confusion(confusion, class_names, warn=warn)}
+
+
+def _pad(confusion: Tensor, size: int) -> Tensor:
+    extra = size - confusion.shape[0]
+    return torch.nn.functional.pad(confusion, (0, extra, 0, extra)) if extra > 0 else confusion
+
+
+class ClassificationMeter(TopKMeter):
+    """:class:`TopKMeter` plus a confusion matrix: balanced and per-class accuracy over batches."""
+
+    def __init__(self, ks: Sequence[int] = (1, 5), class_names: Sequence[str] | None = None,
+                 num_classes: int | None = None) -> None:
+        """``num_classes`` (default: the first batch's score columns) must be given under
+        ``torch.distributed``, where a rank may see no batch at all."""
+        super().__init__(ks)
+        self.class_names = list(class_names) if class_names is not None else None
+        self.confusion: Tensor | None = (torch.zeros(num_classes, num_classes, dtype=torch.int64)
+                                         if num_classes else None)
+
+    def update(self, scores: Tensor, targets: Tensor) -> None:
+        """Add a batch: ``scores: (B, C)``, ``targets: (B,)``."""
+        super().update(scores, targets)
+        batch = confusion_matrix(scores.argmax(dim=1), targets, scores.shape[1])
+        if self.confusion is None:
+            self.confusion = batch
+            return
+        c = max(batch.shape[0], self.confusion.shape[0])  # more score columns than listed classes
+        self.confusion = _pad(self.confusion, c) + _pad(batch, c)
+
+    def all_reduce(self) -> None:
+        """Sum the counts and the confusion matrix over ranks (no-op outside ``torch.distributed``)."""
+        super().all_reduce()
+        distributed = torch.distributed.is_available() and torch.distributed.is_initialized()
+        if self.confusion is None or not distributed:
+            return
+        t = self.confusion.to(torch.float64)
+        if torch.distributed.get_backend() == "nccl":
+            t = t.cuda()
+        torch.distributed.all_reduce(t)
+        self.confusion = t.cpu().round().long()
+
+    def compute(self, *, warn: bool = True) -> dict[str, Any]:  # type: ignore[override]
+        """Top-k plus ``balanced_acc``, ``per_class_acc``, ``predicted_classes`` (+ ``warning``)."""
+        out: dict[str, Any] = super().compute()
+        if self.confusion is not None:
+            out.update(metrics_from_confusion(self.confusion, self.class_names, warn=warn))
+        return out
+
+
+def warn_if_collapsed(results: dict[str, Any]) -> None:
+    """Raise :class:`CollapsedPredictionsWarning` with ``results["warning"]`` when a result carries one."""
+    if results.get("warning"):
+        warnings.warn(str(results["warning"]), CollapsedPredictionsWarning, stacklevel=2)
 
 
 def write_results(path: str | Path, results: dict[str, Any]) -> Path:

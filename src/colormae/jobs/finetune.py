@@ -9,6 +9,9 @@ from colormae.config import setting
 from colormae.jobs import Job
 from colormae.jobs.common import CKPT_HELP, DATA_HELP, RunFolder, Runtime, TrainLoop
 
+#: A setting that ``colormae.eval.recipe.finetune_recipe`` fills in from the data, model and batch.
+Auto = Literal["auto"]
+
 EXAMPLES = """\
 examples:
   colormae finetune runs/demo/pretrain --data mnist5k --out runs/demo-ft
@@ -28,7 +31,8 @@ class FinetuneConfig(RunFolder, TrainLoop, Runtime):
 
     Layer-wise lr decay, drop path, Mixup / CutMix with label smoothing, RandAugment and random erasing
     (timm), optional EMA; checkpoints every epoch, bit-exact --resume, AMP, torchrun. Defaults are sized
-    for mnist5k at 32 px on a CPU; the paper's ViT-B values are in the help texts.
+    for small data sets on a CPU ("auto": settings that scale with the number of training images, the
+    depth and the batch, MAE's recipe at ImageNet scale); the paper's ViT-B values are in the help texts.
     """
 
     ckpt: str = setting("", CKPT_HELP, positional=True, required=True)
@@ -37,18 +41,30 @@ class FinetuneConfig(RunFolder, TrainLoop, Runtime):
                                  role="run", min=1)
     batch_size: int = setting(64, "images per device and micro-step", min=1)
     base_lr: float = setting(1e-3, "peak lr = base_lr x effective batch / 256 (MAE: 5e-4)", min=0.0)
-    lr: float | None = setting(None, "absolute peak lr (overrides base_lr)", min=0.0)
+    lr: float | Auto | None = setting("auto", "absolute peak lr; none: base_lr x batch / 256; auto: "
+                                              "2e-3 x sqrt(batch / 64) on small sets, MAE's rule at ImageNet "
+                                              "scale", min=0.0)
     min_lr: float = setting(1e-6, "final lr of the cosine", min=0.0)
-    warmup_epochs: float = setting(1.0, "warm-up epochs (MAE: 5)", min=0.0)
-    layer_decay: float = setting(0.65, "layer-wise lr decay (MAE: 0.65 for ViT-B)", min=0.0, max=1.0)
+    warmup_epochs: float | Auto = setting("auto", "warm-up epochs (MAE: 5; auto: 5 percent of the steps)",
+                                          min=0.0)
+    layer_decay: float | Auto = setting("auto", "layer-wise lr decay (MAE: 0.65 for ViT-B; auto: 0.65..0.85 "
+                                                "per 12 blocks, by data size, 1.0 from random init)",
+                                        min=0.0, max=1.0)
     weight_decay: float = setting(0.05, "AdamW weight decay", min=0.0)
-    drop_path: float = setting(0.1, "stochastic depth rate", min=0.0, below=1.0)
-    mixup: float = setting(0.8, "mixup alpha (0: off)", min=0.0)
-    cutmix: float = setting(1.0, "cutmix alpha (0: off)", min=0.0)
+    drop_path: float | Auto = setting("auto", "stochastic depth rate (MAE: 0.1; auto: 0.1 x depth / 12)",
+                                      min=0.0, below=1.0)
+    mixup: float | Auto = setting("auto", "mixup alpha, 0: off (MAE: 0.8; auto: off below ~100k images)",
+                                  min=0.0)
+    cutmix: float | Auto = setting("auto", "cutmix alpha, 0: off (MAE: 1.0; auto: off below ~100k images)",
+                                   min=0.0)
     smoothing: float = setting(0.1, "label smoothing", min=0.0, below=1.0)
-    auto_augment: str | None = setting("rand-m9-mstd0.5-inc1", "timm auto-augment policy (none: off)")
-    reprob: float = setting(0.25, "random erasing probability", min=0.0, max=1.0)
-    crop_min: float = setting(0.08, "smallest RandomResizedCrop area fraction", min=0.0, max=1.0)
+    auto_augment: str | None = setting("auto", "timm auto-augment policy, none: off (MAE: "
+                                               "rand-m9-mstd0.5-inc1; auto: magnitude grows with the data, "
+                                               "off on small sets)")
+    reprob: float | Auto = setting("auto", "random erasing probability (MAE: 0.25; auto: 0 on small sets)",
+                                   min=0.0, max=1.0)
+    crop_min: float | Auto = setting("auto", "smallest RandomResizedCrop area fraction (MAE: 0.08; auto: "
+                                             "0.35 on small sets)", min=0.0, max=1.0)
     normalize: Literal["auto", "imagenet", "dataset", "none"] = setting(
         "auto", "input normalisation; auto: the statistics the checkpoint was trained with")
     ema_decay: float | None = setting(None, "keep an EMA of the weights with this decay (e.g. 0.9999) and "
