@@ -2,12 +2,17 @@
 # One-shot GPU check for colormae, for a bare CUDA machine (torch, torchvision, timm, transformers; no
 # internet, no pip install). Run from the source tree:
 #     bash benchmarks/gpu_check.sh            # PYTHON=python3.11 bash benchmarks/gpu_check.sh
-# It runs, each under its own time limit (about 5 minutes in all):
+# It runs, each under its own time limit (about 9 minutes in all):
 #   1. the CUDA tests (pytest -m gpu; skipped if pytest is missing),
 #   2. the GPU benchmarks: benchmarks/pretrain.py --device cuda, benchmarks/masking.py,
-#      benchmarks/patterns.py --device cuda (each skipped if its file or a module it needs is missing),
+#      benchmarks/patterns.py --device cuda, benchmarks/loader.py --device cuda (each skipped if its file
+#      or a module it needs is missing),
 #   3. a short real pretraining on CUDA with bf16 (ViT-B/16, 224 px, synthetic ImageFolder),
 #   4. the same job under torchrun (1 process, NCCL, DDP) with a resume,
+#   5. the end-to-end figure (benchmarks/e2e_pretrain.py, about 4 minutes): ViT-B/16 ColorMAE-G pretraining
+#      from 4096 generated JPEGs (bf16, torch.compile, GPU data path, batch 256) in img/s next to the
+#      same step on synthetic tensors on the GPU, then ViT-L/16 peak memory at batch 256 with activation
+#      checkpointing (and without); alone: python benchmarks/e2e_pretrain.py --device cuda
 # then prints a summary: PASS / FAIL / SKIP, seconds, and the last lines of each benchmark.
 # Optional packages (tensorboard, pyyaml, mlxtend, scikit-image, grad-cam, safetensors) may be absent.
 set -u
@@ -55,7 +60,7 @@ fi
 
 
 # 2. GPU benchmarks
-for bench in "pretrain.py --device cuda" "masking.py" "patterns.py --device cuda"; do
+for bench in "pretrain.py --device cuda" "masking.py" "patterns.py --device cuda" "loader.py --device cuda"; do
     file="${bench%% *}"
     if [[ -f "benchmarks/$file" ]]; then
         # shellcheck disable=SC2086
@@ -96,10 +101,17 @@ check torchrun-nccl 60 "${TRUN[@]}" -m colormae pretrain --no-progress --out "$W
 check torchrun-resume 60 "${TRUN[@]}" -m colormae pretrain --no-progress --out "$WORK/run2" "${TRAIN[@]}" \
     max_steps=20 ckpt_every=5 --resume
 
+# 5. end to end: JPEG folder -> GPU data path -> compiled bf16 step, vs synthetic; ViT-L memory
+if [[ -f benchmarks/e2e_pretrain.py ]]; then
+    check e2e-pretrain 420 "$PY" benchmarks/e2e_pretrain.py --device cuda
+else
+    skip e2e-pretrain "benchmarks/e2e_pretrain.py not found"
+fi
+
 echo
 echo "================ colormae GPU check summary ================"
 printf '%s\n' "${SUMMARY[@]}"
-for name in bench-pretrain bench-masking bench-patterns; do
+for name in bench-pretrain bench-masking bench-patterns bench-loader e2e-pretrain; do
     if [[ -f "$LOGS/$name.log" ]]; then
         echo "--- $name (last lines)"
         tail -n 8 "$LOGS/$name.log"

@@ -46,3 +46,30 @@ def test_convert_output_mistakes_are_one_line(tmp_path, capsys):
     assert "an existing folder" in capsys.readouterr().err
     assert main(["convert", "random:mae_vit_micro_32px", "-o", str(tmp_path / "file"), "--to", "hf"]) == 2
     assert "existing file" in capsys.readouterr().err
+
+
+def test_exports_carry_the_data_statistics(tmp_path):
+    """A checkpoint's normalisation travels into timm metadata, HF's preprocessor config and our format."""
+    import json
+
+    import torch
+    from safetensors import safe_open
+
+    from colormae import load
+    from colormae.convert import convert, export_colormae
+    from colormae.models import create_mae
+
+    torch.manual_seed(0)
+    src = export_colormae(create_mae("mae_vit_micro_32px"), tmp_path / "src.pt",
+                          data={"mean": [0.1, 0.2, 0.3], "std": [0.4, 0.5, 0.6], "normalize": "dataset",
+                                "norm_pix_loss": True})
+    convert(src, tmp_path / "enc.safetensors", to="timm")
+    with safe_open(str(tmp_path / "enc.safetensors"), "pt") as fh:
+        meta = fh.metadata()
+    assert json.loads(meta["mean"]) == [0.1, 0.2, 0.3] and json.loads(meta["std"]) == [0.4, 0.5, 0.6]
+    assert json.loads(meta["colormae_data"])["normalize"] == "dataset"
+    convert(src, tmp_path / "hf", to="hf")
+    processor = json.loads((tmp_path / "hf" / "preprocessor_config.json").read_text())
+    assert processor["image_mean"] == [0.1, 0.2, 0.3] and processor["image_std"] == [0.4, 0.5, 0.6]
+    convert(src, tmp_path / "back.pt")
+    assert load(tmp_path / "back.pt").checkpoint["data"]["mean"] == [0.1, 0.2, 0.3]

@@ -53,7 +53,7 @@ def test_encoder_sees_only_visible_tokens(micro, gen):
 
 
 def test_visible_patch_embedding_equals_timm_patch_embed(micro, gen):
-    from colormae.masking import mask_to_ids
+    from colormae.models.ids import mask_to_ids
 
     images = torch.randn(3, 3, 32, 32, generator=gen)
     ids_keep, _ = mask_to_ids(make_mask(3, 64, 16, gen))

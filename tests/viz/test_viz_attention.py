@@ -125,3 +125,32 @@ def test_finetuned_classifier_attention_and_cam(mae, gen):
     assert torch.allclose(last_layer_attention(clf, images), last_layer_attention(mae, images), atol=1e-6)
     maps = eigen_cam(clf, images)
     assert maps.shape == (2, 32, 32) and maps.max() > 0.5
+
+
+def test_overlays_take_multiband_images_with_the_checkpoints_statistics(tmp_path, capsys):
+    """`viz attention` / `viz cam` on a 4-band model: images read as 4-band .npy, normalised with the
+    checkpoint's statistics, shown through --bands; the overlay rows differ from the image row."""
+    import numpy as np
+    import torch
+    from PIL import Image
+
+    from colormae.cli import main
+    from colormae.convert import export_colormae
+    from colormae.models import create_mae
+
+    torch.manual_seed(0)
+    stats = {"mean": [0.5] * 4, "std": [0.25] * 4, "normalize": "dataset", "norm_pix_loss": True}
+    ckpt = export_colormae(create_mae("mae_vit_micro_32px", in_chans=4), tmp_path / "m.pt", data=stats)
+    folder = tmp_path / "imgs"
+    folder.mkdir()
+    rng = np.random.default_rng(0)
+    for i in range(2):
+        np.save(folder / f"{i}.npy", rng.random((4, 32, 32), dtype=np.float32))
+    for what in ("attention", "cam"):
+        out = tmp_path / f"{what}.png"
+        assert main(["viz", what, str(ckpt), str(folder), "--bands", "3,2,1", "-o", str(out)]) == 0
+        pixels = np.asarray(Image.open(out).convert("RGB"), dtype=float)
+        assert pixels.std() > 5  # drawn, not blank
+    assert main(["viz", "attention", str(ckpt), str(folder), "--bands", "5,2,1", "-o",
+                 str(tmp_path / "x.png")]) == 2
+    assert "band 5 does not exist" in capsys.readouterr().err

@@ -113,7 +113,7 @@ def test_real_mae_target_inverts_exactly(norm_pix, gen):
 # ------------------------------------------------------------------------ channels, bands, statistics
 def test_display_views_unnormalise_with_the_given_statistics():
     from colormae.data import Normalization
-    from colormae.viz.recon import display_views
+    from colormae.viz.display import display_views
 
     norm = Normalization((0.2, 0.4, 0.6, 0.8), (0.1, 0.1, 0.1, 0.1), "none")
     pixels = torch.rand(2, 4, 8, 8)
@@ -131,7 +131,7 @@ def test_display_views_unnormalise_with_the_given_statistics():
 
 def test_one_channel_is_grey_not_fake_rgb():
     from colormae.data import Normalization
-    from colormae.viz.recon import display_views
+    from colormae.viz.display import display_views
 
     norm = Normalization((0.3,), (0.2,), "dataset")
     labels, (view,) = display_views([torch.randn(3, 1, 8, 8)], norm)
@@ -159,7 +159,7 @@ def test_six_band_figure_has_a_row_per_band(tmp_path, gen):
 
 
 def test_parse_bands():
-    from colormae.viz.recon import parse_bands
+    from colormae.viz.display import parse_bands
 
     assert parse_bands("3,2,1") == (3, 2, 1) and parse_bands("4") == (4,) and parse_bands(None) is None
     for bad in ("3,2", "a,b,c"):

@@ -40,6 +40,9 @@ def add_input_arguments(parser: argparse.ArgumentParser, default_out: str) -> No
                         help="how many built-in photos (or images of each IMAGES folder) to draw "
                              "(default: %(default)s)")
     parser.add_argument("--device", default="cpu", help="torch device, e.g. cpu or cuda (default: cpu)")
+    parser.add_argument("--bands", default=None, metavar="B,B,B",
+                        help="1-based bands to show as RGB (e.g. 3,2,1) or one band as grey; default: "
+                             "RGB for 3 channels, grey for 1, each band as grey otherwise")
 
 
 def add_overlay_command(sub: argparse._SubParsersAction, name: str, *, help: str, description: str,
@@ -47,7 +50,8 @@ def add_overlay_command(sub: argparse._SubParsersAction, name: str, *, help: str
     """Add a ``colormae viz <name>`` command that overlays per-model heat maps on images.
 
     ``figure`` names the drawing function as ``"module:function"`` (imported only when the command
-    runs), called as ``function({label: model}, images, out_path) -> Path``.
+    runs), called as ``function({label: model}, images, out_path, norm=, bands=) -> Path``. Images are
+    normalised with the first checkpoint's statistics and channel count.
     """
     parser = sub.add_parser(name, help=help, description=description)
     add_input_arguments(parser, f"{name}.png")
@@ -55,14 +59,18 @@ def add_overlay_command(sub: argparse._SubParsersAction, name: str, *, help: str
                         help="another checkpoint drawn as an extra row (e.g. MAE vs ColorMAE-G); repeatable")
 
     def run(args: argparse.Namespace) -> int:
+        from colormae.data.normalization import normalization_from_checkpoint
+        from colormae.loading import load
+        from colormae.viz.display import parse_bands
         from colormae.viz.inputs import image_size_of, load_images, load_models
 
         module, function = figure.split(":")
         draw = getattr(importlib.import_module(module), function)
+        first = load(args.checkpoint, map_location=args.device)
+        norm = normalization_from_checkpoint(first.checkpoint, first.in_chans)
         models = load_models([args.checkpoint, *args.compare], args.device)
-        images = load_images(args.images, image_size_of(next(iter(models.values()))),
-                             num_builtin=args.num_images)
-        print(draw(models, images, args.out))
+        images = load_images(args.images, image_size_of(first.model), num_builtin=args.num_images, norm=norm)
+        print(draw(models, images, args.out, norm=norm, bands=parse_bands(args.bands)))
         return 0
 
     parser.set_defaults(func=run)

@@ -27,9 +27,6 @@ def register(sub: argparse._SubParsersAction) -> None:
                              "purple, white); default: %(default)s")
     parser.add_argument("--ratio", type=float, default=0.75, help="masking ratio (default: 0.75)")
     parser.add_argument("--seed", type=int, default=0, help="seed of the masks (default: 0)")
-    parser.add_argument("--bands", default=None, metavar="B,B,B",
-                        help="1-based bands to show as RGB (e.g. 3,2,1) or one band as grey; default: "
-                             "RGB for 3 channels, grey for 1, each band as grey otherwise")
     parser.set_defaults(func=run)
 
 
@@ -37,9 +34,10 @@ def run(args: argparse.Namespace) -> int:
     """Draw the figure and print its path."""
     from colormae.data.normalization import normalization_from_checkpoint
     from colormae.loading import load
+    from colormae.viz.display import parse_bands
     from colormae.viz.inputs import image_size_of, load_images
     from colormae.viz.masks import build_figure_maskings
-    from colormae.viz.recon import parse_bands, reconstruction_figure
+    from colormae.viz.recon import reconstruction_figure
 
     loaded = load(args.checkpoint, map_location=args.device)
     if loaded.kind == "finetune":

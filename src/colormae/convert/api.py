@@ -59,8 +59,9 @@ def detect_layout(src: Source) -> str:
         return "colormae"
     if "patch_embed.proj.weight" in keys:
         return "mae" if "decoder_embed.weight" in keys else "timm"
-    raise ConversionError(f"{src.path}: unknown checkpoint layout (first keys: {list_keys(keys)}); "
-                          f"pass --from {{{', '.join(FROM_LAYOUTS[1:])}}} if you know it")
+    raise ConversionError(f"{src.path}: unknown checkpoint layout (first keys: {list_keys(keys)}); if you "
+                          f"know its project, convert it with `colormae convert {src.path} -o model.pt "
+                          f"--from {{{','.join(FROM_LAYOUTS[1:])}}}`")
 
 
 def load_into(model: torch.nn.Module, sd: dict[str, Tensor], *,
@@ -178,13 +179,15 @@ def timm_notes(config: MAEConfig) -> list[str]:
             f"norm_layer=functools.partial(torch.nn.LayerNorm, eps={eps:g}) to timm.create_model"]
 
 
-def export_timm(model: MaskedAutoencoder, dst: str | Path) -> Path:
+def export_timm(model: MaskedAutoencoder, dst: str | Path, *, data: dict[str, Any] | None = None) -> Path:
     """Save the encoder as a timm ViT state dict (safetensors), with the timm name in the metadata.
 
     Load it with ``timm.create_model(name, pretrained=False, num_classes=0, **kwargs).load_state_dict(
     safetensors.torch.load_file(dst))``; ``name`` and ``kwargs`` are in the file's metadata
     (``timm_model``, ``timm_kwargs``, ``layer_norm_eps``) and printed by ``colormae convert``; see
-    :func:`timm_notes` for a LayerNorm epsilon other than timm's.
+    :func:`timm_notes` for a LayerNorm epsilon other than timm's. ``data`` (a checkpoint's ``"data"``
+    entry: mean, std, channel names, norm-pix flag) is stored as the ``colormae_data`` JSON, and its
+    mean / std as timm's pretrained-config keys ``mean`` / ``std``.
     """
     dst = Path(dst)
     dst.parent.mkdir(parents=True, exist_ok=True)
@@ -193,6 +196,9 @@ def export_timm(model: MaskedAutoencoder, dst: str | Path) -> Path:
     name, kwargs = timm_spec(model.config)
     meta = {"format": "timm", "timm_model": name, "timm_kwargs": json.dumps(kwargs), "num_classes": "0",
             "layer_norm_eps": repr(model.config.layer_norm_eps)}
+    if data:
+        meta.update(colormae_data=json.dumps(data), mean=json.dumps(data.get("mean")),
+                    std=json.dumps(data.get("std")))
     save_file(sd, str(dst), metadata=meta)
     return dst
 
@@ -201,20 +207,39 @@ def _encoder_sd(model: MaskedAutoencoder) -> dict[str, Tensor]:
     return {k: v for k, v in model.state_dict().items() if k.startswith("encoder.")}
 
 
-def export_hf(model: MaskedAutoencoder, dst: str | Path) -> Path:
-    """Save the whole model as a Hugging Face ``ViTMAEForPreTraining`` folder (config.json + safetensors)."""
+def export_hf(model: MaskedAutoencoder, dst: str | Path, *, data: dict[str, Any] | None = None) -> Path:
+    """Save the whole model as a Hugging Face ``ViTMAEForPreTraining`` folder (config.json + safetensors).
+
+    With ``data`` (a checkpoint's ``"data"`` entry) the folder also gets ``preprocessor_config.json``
+    (``image_mean`` / ``image_std`` / ``size``, as HF's ``ViTImageProcessor`` reads them) and
+    ``config.json`` keeps the whole entry under ``colormae_data``.
+    """
     from colormae.convert import hf_vitmae as hf
 
-    return hf.save_hf_folder(model, dst)
+    out = hf.save_hf_folder(model, dst)
+    if data:
+        h, w = model.config.image_hw
+        processor = {"image_processor_type": "ViTImageProcessor", "do_normalize": True, "do_resize": True,
+                     "do_rescale": True, "rescale_factor": 1 / 255, "image_mean": data.get("mean"),
+                     "image_std": data.get("std"), "size": {"height": h, "width": w}}
+        (out / "preprocessor_config.json").write_text(json.dumps(processor, indent=2) + "\n")
+        config = json.loads((out / "config.json").read_text())
+        config["colormae_data"] = data
+        (out / "config.json").write_text(json.dumps(config, indent=2) + "\n")
+    return out
 
 
-def export_colormae(model: MaskedAutoencoder, dst: str | Path, *, source: str = "", layout: str = "") -> Path:
-    """Save as our pretraining checkpoint (``kind="pretrain"``, step 0), readable by ``colormae.load``."""
+def export_colormae(model: MaskedAutoencoder, dst: str | Path, *, source: str = "", layout: str = "",
+                    data: dict[str, Any] | None = None) -> Path:
+    """Save as our pretraining checkpoint (``kind="pretrain"``, step 0), readable by ``colormae.load``;
+    ``data`` (the source's ``"data"`` entry: normalisation, norm-pix flag) is kept."""
     from colormae.train.checkpoint import save_checkpoint
 
     payload = {"kind": "pretrain", "model": {k: v.detach().clone() for k, v in model.state_dict().items()},
                "model_config": asdict(model.config), "step": 0, "epoch": 0,
                "config": {"converted_from": source, "layout": layout}}
+    if data:
+        payload["data"] = data
     return save_checkpoint(dst, payload)
 
 
@@ -234,13 +259,18 @@ def convert(src: str | Path, dst: str | Path, *, from_: str = "auto", to: str = 
         raise UserError(f"-o {dst}: --to hf writes a folder, and this is an existing file")
     if to != "hf" and dst.is_dir():
         raise UserError(f"-o {dst}: an existing folder; --to {to} writes a file (e.g. {dst}/model.pt)")
+    from colormae.data.normalization import data_payload, normalization_from_checkpoint
+
     loaded = load(src, from_=from_, **overrides)
     model = loaded.mae()
+    data = loaded.checkpoint.get("data") or data_payload(
+        normalization_from_checkpoint(loaded.checkpoint, model.config.in_chans),
+        norm_pix_loss=model.config.norm_pix_loss, img_size=model.config.image_hw)
     if to == "timm":
-        export_timm(model, dst)
+        export_timm(model, dst, data=data)
         loaded.notes.extend(timm_notes(model.config))
     elif to == "hf":
-        export_hf(model, dst)
+        export_hf(model, dst, data=data)
     else:
-        export_colormae(model, dst, source=loaded.name, layout=loaded.source_format)
+        export_colormae(model, dst, source=loaded.name, layout=loaded.source_format, data=data)
     return loaded

@@ -71,6 +71,9 @@ def _torch_load(path: Path, notes: list[str] | None = None) -> Any:
     except pickle.UnpicklingError as err:  # objects beyond weights_only's allow-list: read them as data
         refused = _first_line(err)
     except Exception as err:  # noqa: BLE001 - any unreadable file is a user-facing error
+        if isinstance(err, EOFError) or "zip archive" in str(err) or "central directory" in str(err):
+            raise ConversionError(f"{path}: truncated or corrupt ({_first_line(err)}); copy it again or use "
+                                  "another checkpoint") from err
         raise ConversionError(f"{path}: cannot be read safely with torch.load(weights_only=True) "
                               f"({_first_line(err)})") from err
     return _restricted_load(path, refused, notes)

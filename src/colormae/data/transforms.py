@@ -29,6 +29,8 @@ STD: tuple[float, float, float] = IMAGENET_DEFAULT_STD
 CROP_PCT = 0.875
 #: RandomResizedCrop aspect-ratio range for square outputs (torchvision / MAE); scaled by W / H otherwise.
 RATIO = (3 / 4, 4 / 3)
+#: MAE's RandomResizedCrop scale range (pretraining recipe).
+CROP_SCALE = (0.2, 1.0)
 BICUBIC = T.InterpolationMode.BICUBIC
 
 
@@ -45,6 +47,13 @@ def to_rgb(image: Image.Image | torch.Tensor) -> Image.Image:
             raise UserError(f"this step needs RGB images; an image has {image.shape[0]} channels") from None
         return TF.to_pil_image(rgb.clamp(0, 1))
     return image if image.mode == "RGB" else image.convert("RGB")
+
+
+def crop_ratio(img_size: int | tuple[int, int] | list[int]) -> tuple[float, float]:
+    """RandomResizedCrop's aspect-ratio range for an output of ``img_size``: (3/4, 4/3) times ``W / H``
+    (so a non-square output is cut from regions of its own shape)."""
+    h, w = image_hw(img_size)
+    return (RATIO[0] * w / h, RATIO[1] * w / h)
 
 
 def image_hw(img_size: int | tuple[int, int] | list[int]) -> tuple[int, int]:
@@ -114,10 +123,10 @@ def mae_transform(img_size: int | tuple[int, int], norm: Normalization | None = 
     Output ``(norm.channels, H, W)`` (default: ImageNet RGB)."""
     norm = _norm(norm, channels)
     h, w = image_hw(img_size)
-    ratio = (RATIO[0] * w / h, RATIO[1] * w / h)
     return T.Compose([
         ToChannels(norm.channels),
-        T.RandomResizedCrop((h, w), scale=(0.2, 1.0), ratio=ratio, interpolation=BICUBIC, antialias=True),
+        T.RandomResizedCrop((h, w), scale=CROP_SCALE, ratio=crop_ratio((h, w)), interpolation=BICUBIC,
+                            antialias=True),
         T.RandomHorizontalFlip(),
         ToFloatTensor(),
         T.Normalize(norm.mean, norm.std),

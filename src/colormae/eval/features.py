@@ -21,10 +21,11 @@ from pathlib import Path
 import torch
 from safetensors.torch import load_file, save_file
 from torch import Tensor, nn
-from torch.utils.data import DataLoader, Dataset, Subset
+from torch.utils.data import Dataset
 
 from colormae.errors import UserError
 from colormae.progress import progress as progress_bar
+from colormae.train.loader import build_eval_loader
 
 FEATURES = ("cls", "mean")
 
@@ -71,7 +72,7 @@ def gather_rows(local: Tensor, counts: list[int]) -> Tensor:
 
 @torch.no_grad()
 def extract_features(model: nn.Module, dataset: Dataset, *, feature: str = "cls", batch_size: int = 256,
-                     device: str | torch.device = "cpu", num_workers: int = 0,
+                     device: str | torch.device = "cpu", num_workers: int | None = 0,
                      desc: str = "features", progress: bool = True) -> tuple[Tensor, Tensor]:
     """Encode a whole dataset once: ``features: (N, D)`` float32 and ``labels: (N,)`` int64, on CPU.
 
@@ -86,10 +87,9 @@ def extract_features(model: nn.Module, dataset: Dataset, *, feature: str = "cls"
     n = len(dataset)  # type: ignore[arg-type]
     if n == 0:
         raise UserError("the dataset is empty")
-    shard = Subset(dataset, list(range(rank, n, world))) if world > 1 else dataset
     counts = [len(range(r, n, world)) for r in range(world)]
-    loader = DataLoader(shard, batch_size=batch_size, shuffle=False, num_workers=num_workers,
-                        pin_memory=device.type == "cuda")
+    loader = build_eval_loader(dataset, batch_size=batch_size, num_workers=num_workers, device=device,
+                               rank=rank, world_size=world)
     was_training = model.training
     model.eval()
     feats, labels = [], []

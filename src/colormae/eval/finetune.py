@@ -22,7 +22,7 @@ from typing import Any
 
 import torch
 from torch import nn
-from torch.utils.data import DataLoader, Dataset, Subset
+from torch.utils.data import Dataset
 
 from colormae.errors import UserError
 from colormae.eval.classifier import classifier_config, classifier_from_mae
@@ -32,6 +32,7 @@ from colormae.eval.results import ClassificationMeter, warn_if_collapsed, write_
 from colormae.jobs.finetune import FinetuneConfig
 from colormae.progress import progress as progress_bar
 from colormae.progress import write
+from colormae.train.loader import build_eval_loader
 
 #: Settings that may be "auto" (:func:`colormae.eval.recipe.finetune_recipe` picks them).
 AUTO_SETTINGS = ("lr", "layer_decay", "drop_path", "mixup", "cutmix", "smoothing", "auto_augment", "reprob",
@@ -42,7 +43,7 @@ RAND_AUGMENT = "rand-m9-mstd0.5-inc1"
 
 @torch.no_grad()
 def evaluate(model: nn.Module, dataset: Dataset, *, batch_size: int = 256,
-             device: str | torch.device = "cpu", num_workers: int = 0, progress: bool = False,
+             device: str | torch.device = "cpu", num_workers: int | None = 0, progress: bool = False,
              warn: bool = True) -> dict[str, Any]:
     """Top-1 / Top-5, balanced and per-class accuracy (percent) of a classifier on ``dataset``, split over
     ranks and summed (:class:`~colormae.eval.results.ClassificationMeter`; ``warn``: warn when every
@@ -53,10 +54,8 @@ def evaluate(model: nn.Module, dataset: Dataset, *, batch_size: int = 256,
     rank, world = 0, 1
     if torch.distributed.is_available() and torch.distributed.is_initialized():
         rank, world = torch.distributed.get_rank(), torch.distributed.get_world_size()
-    n = len(dataset)  # type: ignore[arg-type]
-    shard = Subset(dataset, list(range(rank, n, world))) if world > 1 else dataset
-    loader = DataLoader(shard, batch_size=batch_size, shuffle=False, num_workers=num_workers,
-                        generator=torch.Generator())
+    loader = build_eval_loader(dataset, batch_size=batch_size, num_workers=num_workers, device=device,
+                               rank=rank, world_size=world)
     was_training = model.training
     model.eval()
     classes = getattr(dataset, "classes", None)
@@ -122,7 +121,7 @@ def finetune(cfg: FinetuneConfig, *, stop_at_step: int | None = None) -> dict[st
     from colormae.train.checkpoint import load_checkpoint
     from colormae.train.distributed import init_distributed, seed_everything
     from colormae.train.engine import fit, plan_steps, resolve_resume
-    from colormae.train.loader import build_train_loader
+    from colormae.train.loader import build_train_loader, resolve_num_workers
     from colormae.train.schedule import WarmupCosine, scaled_lr, warmup_steps
 
     check_splits(cfg.data)
@@ -139,7 +138,7 @@ def finetune(cfg: FinetuneConfig, *, stop_at_step: int | None = None) -> dict[st
     val_ds = build_dataset(cfg.data, split="val", transform=eval_transform(img, norm), channels=norm.channels)
     n_cls = num_classes(train_ds)
     effective = cfg.batch_size * cfg.accum_steps * info.world_size
-    workers = 2 if cfg.num_workers is None else cfg.num_workers
+    workers = resolve_num_workers(cfg.num_workers)  # None: from the CPUs of each local process
     loader = build_train_loader(train_ds, batch_size=cfg.batch_size, seed=cfg.seed, dist=info,
                                 num_workers=workers, device=dev)
     steps_per_epoch, total = plan_steps(
@@ -215,10 +214,12 @@ def finetune(cfg: FinetuneConfig, *, stop_at_step: int | None = None) -> dict[st
 
     def validate(epoch_done: int) -> None:
         record: dict[str, Any] = {"epoch": epoch_done, **evaluate(model, val_ds, batch_size=batch_size * 2,
-                                                                  device=dev, num_workers=0, warn=False)}
+                                                                  device=dev, num_workers=workers,
+                                                                  warn=False)}
         if ema is not None:
             record.update({f"ema_{k}": v for k, v in evaluate(ema.module, val_ds, batch_size=batch_size * 2,
-                                                              device=dev, warn=False).items()})
+                                                              device=dev, num_workers=workers,
+                                                              warn=False).items()})
         history.append(record)
         if info.is_main:
             out.mkdir(parents=True, exist_ok=True)

@@ -106,7 +106,7 @@ def _datasets(data: str, img_size: tuple[int, int], norm: Normalization | None =
 
 
 def encode_splits(loaded: Loaded, data: str, *, feature: str = "cls", batch_size: int = 256,
-                  device: str | torch.device = "cpu", num_workers: int = 0, limit: int | None = None,
+                  device: str | torch.device = "cpu", num_workers: int | None = 0, limit: int | None = None,
                   cache_dir: str | Path | None = None, progress: bool = True, normalize: str = "auto",
                   seed: int = 0) -> FeatureSet:
     """Encode the train and val splits of ``data`` once (optionally cached on disk under ``cache_dir``).
@@ -145,7 +145,7 @@ def _load(cfg: EvalConfig) -> Loaded:
 
 def _features(cfg: EvalConfig, loaded: Loaded, device: str | torch.device) -> FeatureSet:
     return encode_splits(loaded, cfg.data, feature=cfg.feature, batch_size=cfg.batch_size, device=device,
-                         num_workers=cfg.num_workers or 0, limit=cfg.limit, cache_dir=cfg.cache_dir,
+                         num_workers=cfg.num_workers, limit=cfg.limit, cache_dir=cfg.cache_dir,
                          progress=cfg.progress, normalize=cfg.normalize, seed=cfg.seed)
 
 
@@ -185,7 +185,7 @@ def linprobe(cfg: LinprobeConfig, *, device: str | torch.device = "cpu", feature
                               train_transform=mae_transform(loaded.img_size, norm), limit=cfg.limit)[0]
         model = loaded.model.to(device)
         train = partial(_epoch_features, model, aug_train, feature=cfg.feature, batch_size=cfg.batch_size,
-                        device=device, num_workers=cfg.num_workers or 0, progress=cfg.progress)
+                        device=device, num_workers=cfg.num_workers, progress=cfg.progress)
     result = train_linear_probe(train, (fs.val_x, fs.val_y), num_classes=fs.num_classes, epochs=cfg.epochs,
                                 batch_size=cfg.batch_size, lr=cfg.lr, base_lr=cfg.base_lr,
                                 optimizer=cfg.optimizer, weight_decay=cfg.weight_decay,

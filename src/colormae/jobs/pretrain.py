@@ -46,6 +46,9 @@ class PretrainConfig(RunFolder, TrainLoop, Runtime):
         "auto", "input normalisation: imagenet (3 channels; grey equivalent for 1), dataset (DIR/"
                 "colormae_stats.json from `colormae data stats DIR`), none; auto: imagenet for 3-channel "
                 "and built-in data, else dataset")
+    data_backend: Literal["cpu", "gpu"] = setting(
+        "cpu", "where images are decoded and augmented: cpu (loader workers) or gpu (workers read JPEG "
+               "bytes; nvJPEG decoding, crop, flip and normalisation on the device; same crops as cpu)")
     # masking
     masking: str = setting("green", "masking strategy: random, random-white, block, red, blue, green, "
                                     "purple, white")
@@ -55,6 +58,8 @@ class PretrainConfig(RunFolder, TrainLoop, Runtime):
     bank: str | None = setting(None, "pattern bank .npz for colour masking (default: generated)")
     bank_size: int = setting(3072, "patterns in a generated bank (paper: 3072)", min=1)
     pattern_size: int = setting(256, "side of a generated pattern in pixels (paper: 256)", min=1)
+    bank_dtype: Literal["float32", "float16"] = setting(
+        "float32", "storage of the pattern bank on the device (float16 halves it: 768 -> 384 MiB)")
     mask_schedule: list[tuple[int, str]] | None = setting(
         None, "change masking by epoch, e.g. [[0, green], [100, blue]] (overrides masking)")
     # optimisation
@@ -68,6 +73,8 @@ class PretrainConfig(RunFolder, TrainLoop, Runtime):
     min_lr: float = setting(0.0, "lr at the end of the cosine decay", min=0.0)
     weight_decay: float = setting(0.05, "AdamW weight decay (paper: 0.05)", min=0.0)
     betas: tuple[float, float] = setting((0.9, 0.95), "AdamW betas (paper: 0.9, 0.95)")
+    grad_checkpointing: bool = setting(False, "activation checkpointing of every encoder and decoder "
+                                              "block (timm's): less memory for ViT-L/H, slower", role="run")
 
 
 def run(cfg: PretrainConfig) -> int:

@@ -19,13 +19,16 @@ import math
 import torch
 
 from colormae.masking.base import (
+    DrawnMasks,
     Grid,
+    Masks,
     check_batch_size,
     check_ratio,
+    mask_device,
     mask_from_scores,
     num_keep,
     parse_grid,
-    resolve_device,
+    visible_ids,
 )
 
 #: BEiT's defaults: smallest block area in patches, aspect-ratio bounds, proposals before giving up.
@@ -34,7 +37,7 @@ MIN_ASPECT = 0.3
 MAX_TRIES = 10
 
 
-class BlockMasking:
+class BlockMasking(DrawnMasks):
     """Block-wise masks (BEiT): random rectangles until ``L - int(L*(1-ratio))`` patches are masked.
 
     Args:
@@ -51,18 +54,18 @@ class BlockMasking:
         self.max_patches = max_patches
         self.log_aspect = (math.log(min_aspect), math.log(1 / min_aspect))
 
-    def __call__(self, batch_size: int, grid: Grid, *, generator: torch.Generator | None = None,
-                 device: torch.device | str | None = None) -> torch.Tensor:
-        """Masks ``(B, gh*gw)`` bool, True = masked."""
+    def _draw(self, batch_size: int, grid: Grid, generator: torch.Generator | None,
+              device: torch.device | str | None, *, with_ids: bool) -> Masks:
         b = check_batch_size(batch_size)
         gh, gw = parse_grid(grid)
-        dev = resolve_device(device, generator)
+        dev = mask_device(device, generator)
         length = gh * gw
         target = length - num_keep(length, self.ratio)
         mask = self._blocks(b, gh, gw, target, generator, dev).view(b, length)
         # Pad (or trim) to the exact count: masked patches score in [1, 2), the others in [0, 1).
         scores = mask.to(torch.float32) + torch.rand(b, length, generator=generator, device=dev)
-        return mask_from_scores(scores, target, largest=True).logical_not_()
+        mask = mask_from_scores(scores, target, largest=True, with_ids=False).mask.logical_not_()
+        return Masks(mask, visible_ids(mask, length - target) if with_ids else None)
 
     def _blocks(self, b: int, gh: int, gw: int, target: int, generator: torch.Generator | None,
                 dev: torch.device) -> torch.Tensor:

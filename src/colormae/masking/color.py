@@ -33,13 +33,16 @@ import torch
 
 from colormae.errors import UserError
 from colormae.masking.base import (
+    DrawnMasks,
     Grid,
+    Masks,
     check_batch_size,
     check_ratio,
+    mask_device,
     mask_from_scores,
+    masks_from_ids,
     num_keep,
     parse_grid,
-    resolve_device,
 )
 from colormae.noise import COLORS, generate_patterns
 
@@ -65,7 +68,7 @@ def _as_patterns(bank: object) -> tuple[torch.Tensor, str | None]:
     return patterns, getattr(bank, "color", None)
 
 
-class ColorNoiseMasking:
+class ColorNoiseMasking(DrawnMasks):
     """Colour-noise masks: the largest values of a noise window stay visible (ColorMAE, Algorithm 1).
 
     Args:
@@ -156,12 +159,11 @@ class ColorNoiseMasking:
         return None if self._last is None else self._last[3].bool()
 
     # -- masks ----------------------------------------------------------------------------------------
-    def __call__(self, batch_size: int, grid: Grid, *, generator: torch.Generator | None = None,
-                 device: torch.device | str | None = None) -> torch.Tensor:
-        """Masks ``(B, gh*gw)`` bool, True = masked; the largest window values stay visible."""
+    def _draw(self, batch_size: int, grid: Grid, generator: torch.Generator | None,
+              device: torch.device | str | None, *, with_ids: bool) -> Masks:
         b = check_batch_size(batch_size)
         gh, gw = parse_grid(grid)
-        dev = resolve_device(device, generator)
+        dev = mask_device(device, generator)
         if self.mode == "online":
             windows = self._online_windows(b, gh, gw, generator, dev)
         else:
@@ -170,13 +172,13 @@ class ColorNoiseMasking:
             if h < gh or w < gw:
                 raise UserError(f"noise patterns of {h}x{w} are smaller than the {gh}x{gw} patch grid")
             if self.mode == "independent":
-                return self._independent(bank, b, gh, gw, generator)
+                return self._independent(bank, b, gh, gw, generator, with_ids)
             windows = self._reference_windows(bank, b, gh, gw, generator)
-        return mask_from_scores(windows, num_keep(gh * gw, self.ratio), largest=True)
+        return mask_from_scores(windows, num_keep(gh * gw, self.ratio), largest=True, with_ids=with_ids)
 
     def _independent(self, bank: torch.Tensor, b: int, gh: int, gw: int,
-                     generator: torch.Generator | None) -> torch.Tensor:
-        """Per-sample pattern, crop offset and flips, read in one gather: masks ``(B, gh*gw)``.
+                     generator: torch.Generator | None, with_ids: bool) -> Masks:
+        """Per-sample pattern, crop offset and flips, read in one gather: masks ``(B, gh*gw)`` and ids.
 
         The gather copies ``gw``-long row segments, one per window row: ``index_select`` over an
         overlapping ``as_strided`` view of the flat bank whose row ``i`` is the ``gw`` values starting at
@@ -201,7 +203,7 @@ class ColorNoiseMasking:
         ids = torch.topk(_rank_as_normalized(windows), keep, dim=1, sorted=False).indices  # (B, keep)
         ids = mirror.index_select(0, (ids + flips[:, :1] * length).view(-1)).view(b, keep)
         self._last = (index, top, left, flips)
-        return torch.ones(b, length, dtype=torch.bool, device=dev).scatter_(1, ids, False)
+        return masks_from_ids(ids, length, with_ids=with_ids)
 
     def _tables(self, gh: int, gw: int, w: int, dev: torch.device) -> tuple[torch.Tensor, torch.Tensor]:
         """Cached per shape and device: ``row_steps (2, gh)``, the flat offsets of a window's rows from its

@@ -6,19 +6,21 @@ import torch
 
 from colormae.errors import UserError
 from colormae.masking.base import (
+    DrawnMasks,
     Grid,
+    Masks,
     check_batch_size,
     check_ratio,
+    mask_device,
     mask_from_scores,
     num_keep,
     parse_grid,
-    resolve_device,
 )
 
 NOISES = ("uniform", "white")
 
 
-class RandomMasking:
+class RandomMasking(DrawnMasks):
     """Keep the ``len_keep`` patches with the smallest noise value visible (MAE's argsort of noise).
 
     Args:
@@ -34,15 +36,14 @@ class RandomMasking:
         self.ratio = check_ratio(ratio)
         self.noise = noise
 
-    def __call__(self, batch_size: int, grid: Grid, *, generator: torch.Generator | None = None,
-                 device: torch.device | str | None = None) -> torch.Tensor:
-        """Masks ``(B, gh*gw)`` bool, True = masked."""
+    def _draw(self, batch_size: int, grid: Grid, generator: torch.Generator | None,
+              device: torch.device | str | None, *, with_ids: bool) -> Masks:
         b = check_batch_size(batch_size)
         gh, gw = parse_grid(grid)
-        dev = resolve_device(device, generator)
+        dev = mask_device(device, generator)
         draw = torch.rand if self.noise == "uniform" else torch.randn
         scores = draw(b, gh * gw, generator=generator, device=dev)
-        return mask_from_scores(scores, num_keep(gh * gw, self.ratio), largest=False)
+        return mask_from_scores(scores, num_keep(gh * gw, self.ratio), largest=False, with_ids=with_ids)
 
     def __repr__(self) -> str:
         return f"RandomMasking(ratio={self.ratio}, noise={self.noise!r})"

@@ -8,7 +8,7 @@ from collections.abc import Sequence
 import torch
 
 from colormae.errors import UserError
-from colormae.masking.base import Grid, MaskingStrategy
+from colormae.masking.base import Grid, MaskingStrategy, Masks, draw_masks
 
 
 class MaskingSchedule:
@@ -57,6 +57,11 @@ class MaskingSchedule:
                  device: torch.device | str | None = None) -> torch.Tensor:
         """Masks ``(B, gh*gw)`` bool from the current stage's strategy."""
         return self.current(batch_size, grid, generator=generator, device=device)
+
+    def draw(self, batch_size: int, grid: Grid, *, generator: torch.Generator | None = None,
+             device: torch.device | str | None = None) -> Masks:
+        """Masks and their ``ids_keep`` from the current stage's strategy."""
+        return draw_masks(self.current, batch_size, grid, generator=generator, device=device)
 
     def __repr__(self) -> str:
         inner = ", ".join(f"({s}, {strategy!r})" for s, strategy in self.stages)

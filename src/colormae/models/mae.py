@@ -7,6 +7,10 @@ decoder (``decoder_embed``, ``mask_token``, ``decoder_pos_embed``, ``decoder_blo
 dict and a facebookresearch/mae checkpoint converts by prefixing its encoder keys with ``encoder.``.
 
 The mask is an input (``docs/architecture.md``): ``bool (B, L)``, True = masked, row-major over the grid.
+Pass its visible patch indices too (``model(images, mask, ids_keep)``, as the masking strategies'
+``draw`` gives them) and the forward pass has no host-device sync and no ``torch.compile`` graph break;
+without them the model finds them from the mask (one sync). Activation checkpointing goes through
+timm's own switch: :meth:`MaskedAutoencoder.set_grad_checkpointing` (encoder and decoder blocks).
 """
 
 from __future__ import annotations
@@ -16,10 +20,11 @@ from functools import partial
 
 import torch
 import torch.nn.functional as F
+from timm.models import checkpoint_seq
 from timm.models.vision_transformer import Block, VisionTransformer
 from torch import Tensor, nn
 
-from colormae.masking import mask_to_ids
+from colormae.models import ids as mask_ids
 from colormae.models.config import MAEConfig
 from colormae.models.patchify import patchify, unpatchify
 from colormae.models.pos_embed import sincos_2d
@@ -79,6 +84,7 @@ class MaskedAutoencoder(nn.Module):
         self.mask_token = nn.Parameter(torch.zeros(1, 1, c.decoder_embed_dim))
         dec_pos = sincos_2d(c.decoder_embed_dim, c.grid, cls_token=True)[None]
         self.decoder_pos_embed = nn.Parameter(dec_pos, requires_grad=False)
+        self.grad_checkpointing = False
         self.decoder_blocks = nn.ModuleList(
             Block(c.decoder_embed_dim, c.decoder_num_heads, c.mlp_ratio, qkv_bias=True, norm_layer=norm_layer)
             for _ in range(c.decoder_depth)
@@ -115,6 +121,20 @@ class MaskedAutoencoder(nn.Module):
         """Names of the token and position-embedding parameters (no weight decay in MAE)."""
         return {"encoder.cls_token", "encoder.pos_embed", "mask_token", "decoder_pos_embed"}
 
+    def set_grad_checkpointing(self, enable: bool = True) -> None:
+        """Activation checkpointing of every encoder and decoder block while training (timm's
+        ``set_grad_checkpointing`` on the encoder, ``checkpoint_seq`` for both): recompute block
+        activations in the backward pass instead of storing them. Same loss and gradients, less memory."""
+        self.encoder.set_grad_checkpointing(enable)
+        self.grad_checkpointing = enable
+
+    def _run_blocks(self, blocks: nn.Module, x: Tensor, checkpointed: bool) -> Tensor:
+        if checkpointed and torch.is_grad_enabled():
+            return checkpoint_seq(blocks, x)
+        for block in blocks:
+            x = block(x)
+        return x
+
     # ------------------------------------------------------------------------------------------- shapes
     @property
     def grid(self) -> tuple[int, int]:
@@ -149,17 +169,28 @@ class MaskedAutoencoder(nn.Module):
         if mask.dtype != torch.bool or tuple(mask.shape) != expected:
             raise ValueError(f"mask must be bool {expected}, got {mask.dtype} {tuple(mask.shape)}")
 
+    def _resolve_ids(self, mask: Tensor, ids_keep: Tensor | None) -> Tensor:
+        """``ids_keep (B, K)`` as given (checked only under :data:`colormae.models.ids.CHECK_MASKS`), or
+        found from the mask (a host-device sync)."""
+        if ids_keep is None:
+            return mask_ids.mask_to_ids(mask)[0]
+        if ids_keep.dim() != 2 or ids_keep.shape[0] != mask.shape[0]:
+            raise ValueError(f"ids_keep must be (B, K) with B = {mask.shape[0]}, got {tuple(ids_keep.shape)}")
+        if mask_ids.CHECK_MASKS:
+            mask_ids.check_ids(mask, ids_keep)
+        return ids_keep
+
     # ------------------------------------------------------------------------------------------ encoder
-    def _encode(self, images: Tensor, mask: Tensor) -> tuple[Tensor, Tensor]:
+    def _encode(self, images: Tensor, mask: Tensor, ids_keep: Tensor | None) -> tuple[Tensor, Tensor]:
         """Encoder on the visible patches; returns ``latent (B, 1+K, D)`` and ``ids_keep (B, K)``."""
         self._check_mask(images, mask)
         enc = self.encoder
-        ids_keep, _ = mask_to_ids(mask)
+        ids_keep = self._resolve_ids(mask, ids_keep)
         x = self._embed_visible(images, ids_keep)  # (B, K, D)
         cls = (enc.cls_token + enc.pos_embed[:, :1]).expand(x.shape[0], -1, -1)
         x = torch.cat([cls, x], dim=1)
         x = enc.norm_pre(x)
-        x = enc.blocks(x)
+        x = self._run_blocks(enc.blocks, x, enc.grad_checkpointing)  # timm's switch, as in forward_features
         return enc.norm(x), ids_keep
 
     def _embed_visible(self, images: Tensor, ids_keep: Tensor) -> Tensor:
@@ -179,17 +210,19 @@ class MaskedAutoencoder(nn.Module):
         pos = self.encoder.pos_embed[:, 1:].expand(b, -1, -1)
         return x + torch.gather(pos, 1, ids_keep.unsqueeze(-1).expand(-1, -1, pos.shape[-1]))
 
-    def forward_encoder(self, images: Tensor, mask: Tensor) -> Tensor:
+    def forward_encoder(self, images: Tensor, mask: Tensor, ids_keep: Tensor | None = None) -> Tensor:
         """Encode only the visible patches.
 
         Args:
             images: ``(B, C, H, W)``.
             mask: ``bool (B, L)``, True = masked; every row masks the same number of patches.
+            ids_keep: ``(B, K)`` visible patches of ``mask`` in ascending order (``Masks.ids_keep``);
+                found from the mask when omitted (a host-device sync).
 
         Returns:
             latent ``(B, 1+K, D)``: [CLS] then the ``K`` visible tokens in ascending patch order.
         """
-        return self._encode(images, mask)[0]
+        return self._encode(images, mask, ids_keep)[0]
 
     def forward_features(self, images: Tensor) -> Tensor:
         """All tokens without masking, for evaluation: ``images (B, C, H, W)`` -> ``(B, 1+L, D)``."""
@@ -212,8 +245,7 @@ class MaskedAutoencoder(nn.Module):
         full = self.mask_token.to(x.dtype).expand(b, self.num_patches, d)
         full = full.scatter(1, ids_keep.unsqueeze(-1).expand(-1, -1, d), x[:, 1:])
         x = torch.cat([x[:, :1], full], dim=1) + self.decoder_pos_embed
-        for block in self.decoder_blocks:
-            x = block(x)
+        x = self._run_blocks(self.decoder_blocks, x, self.grad_checkpointing)
         x = x[:, 1:]  # drop [CLS] before the per-token norm and projection (same result, less work)
         return self.decoder_pred(self.decoder_norm(x))
 
@@ -223,13 +255,15 @@ class MaskedAutoencoder(nn.Module):
         m = mask.to(per_patch.dtype)
         return (per_patch * m).sum() / m.sum().clamp_min(1.0)
 
-    def forward(self, images: Tensor, mask: Tensor) -> MAEOutput:
+    def forward(self, images: Tensor, mask: Tensor, ids_keep: Tensor | None = None) -> MAEOutput:
         """Encode the visible patches, reconstruct all, score the masked ones.
 
         Args:
             images: ``(B, C, H, W)``.
             mask: ``bool (B, L)``, True = masked.
+            ids_keep: ``(B, K)`` visible patches in ascending order (``strategy.draw(...).ids_keep``): no
+                host-device sync; found from the mask when omitted.
         """
-        latent, ids_keep = self._encode(images, mask)
+        latent, ids_keep = self._encode(images, mask, ids_keep)
         pred = self.forward_decoder(latent, ids_keep)
         return MAEOutput(loss=self.loss(images, pred, mask), pred=pred, mask=mask, latent=latent)

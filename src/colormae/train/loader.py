@@ -6,17 +6,25 @@
 * :class:`SeededDataset` seeds the augmentation RNG from (seed, epoch, index) for every sample, so
   random crops and flips do not depend on worker count, worker seeding or where a run was resumed.
   torchvision transforms draw from the global RNG, so there is no library hook for this: hence by hand.
+* Workers persist across epochs (no respawn per epoch): the sampler runs in the main process and is
+  re-read by every ``iter(loader)``, and a sample depends only on (seed, epoch, index), so reusing workers
+  changes nothing the model sees.
+* ``num_workers=None`` (or ``"auto"``) takes :func:`default_num_workers`: the CPUs this process may use,
+  shared among the processes of this node, one left for the main process.
+* :func:`build_eval_loader`: an ordered, sharded loader with workers for validation and features.
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+import os
+from collections.abc import Callable, Iterator
 from typing import Any
 
 import numpy as np
 import torch
-from torch.utils.data import DataLoader, Dataset, DistributedSampler
+from torch.utils.data import DataLoader, Dataset, DistributedSampler, Subset
 
+from colormae.errors import UserError
 from colormae.train.distributed import DistInfo
 from colormae.train.rng import seeded_rng
 
@@ -63,15 +71,64 @@ class SeededDataset(Dataset):
             return self.base[index]
 
 
+#: Upper bound of the automatic worker count per process (beyond this, JPEG decoding rarely scales).
+MAX_AUTO_WORKERS = 16
+
+
+def available_cpus() -> int:
+    """CPUs this process may run on (its affinity mask, e.g. a Slurm / container allocation)."""
+    try:
+        return len(os.sched_getaffinity(0))
+    except AttributeError:  # not on Linux
+        return os.cpu_count() or 1
+
+
+def default_num_workers(local_world_size: int | None = None) -> int:
+    """Worker processes per training process: the available CPUs split among the ``local_world_size``
+    processes of this node (default: torchrun's ``LOCAL_WORLD_SIZE``, else 1), one CPU left to the
+    process itself, at most :data:`MAX_AUTO_WORKERS`; 0 (load in the main process) on a single CPU."""
+    if local_world_size is None:
+        local_world_size = int(os.environ.get("LOCAL_WORLD_SIZE", "1") or 1)
+    per_process = available_cpus() // max(1, local_world_size)
+    return max(0, min(per_process - 1, MAX_AUTO_WORKERS))
+
+
+def resolve_num_workers(num_workers: int | str | None, local_world_size: int | None = None) -> int:
+    """``num_workers`` as a count: ``None`` or ``"auto"`` -> :func:`default_num_workers`; UserError if < 0."""
+    if num_workers is None or num_workers == "auto":
+        return default_num_workers(local_world_size)
+    text = str(num_workers)
+    if isinstance(num_workers, bool) or not text.isdigit():
+        raise UserError(f"num_workers must be a count >= 0 or auto, got {num_workers!r}")
+    return int(text)
+
+
 def build_train_loader(dataset: Dataset, *, batch_size: int, seed: int, dist: DistInfo | None = None,
-                       num_workers: int = 2, device: torch.device | str = "cpu",
-                       drop_last: bool = True) -> DataLoader:
-    """Shuffled, seeded, per-rank DataLoader of ``batch_size`` samples (per device) for :func:`fit`."""
+                       num_workers: int | str | None = 2, device: torch.device | str = "cpu",
+                       drop_last: bool = True, collate_fn: Callable | None = None) -> DataLoader:
+    """Shuffled, seeded, per-rank DataLoader of ``batch_size`` samples (per device) for :func:`fit`.
+
+    ``num_workers``: a count, or ``None`` / ``"auto"`` for :func:`default_num_workers`. Workers persist
+    across epochs. ``collate_fn``: the DataLoader's (default: stack tensors).
+    """
     dist = dist or DistInfo()
+    workers = resolve_num_workers(num_workers)
     sampler = ResumableSampler(dataset, num_replicas=dist.world_size, rank=dist.rank, seed=seed,
                                drop_last=drop_last)
     return DataLoader(
-        SeededDataset(dataset, seed), batch_size=batch_size, sampler=sampler, num_workers=num_workers,
-        pin_memory=torch.device(device).type == "cuda", drop_last=drop_last,
-        persistent_workers=False, generator=torch.Generator().manual_seed(seed),
+        SeededDataset(dataset, seed), batch_size=batch_size, sampler=sampler, num_workers=workers,
+        pin_memory=torch.device(device).type == "cuda", drop_last=drop_last, collate_fn=collate_fn,
+        persistent_workers=workers > 0, generator=torch.Generator().manual_seed(seed),
     )
+
+
+def build_eval_loader(dataset: Dataset, *, batch_size: int, num_workers: int | str | None = None,
+                      device: torch.device | str = "cpu", rank: int = 0, world_size: int = 1) -> DataLoader:
+    """In-order loader over this rank's shard (samples ``rank, rank + world_size, ...``) for validation
+    and feature extraction: no shuffling, no augmentation RNG drawn from the caller (own generator),
+    ``num_workers`` as in :func:`build_train_loader` (default auto)."""
+    n = len(dataset)  # type: ignore[arg-type]
+    shard = Subset(dataset, list(range(rank, n, world_size))) if world_size > 1 else dataset
+    workers = resolve_num_workers(num_workers)
+    return DataLoader(shard, batch_size=batch_size, shuffle=False, num_workers=workers,
+                      pin_memory=torch.device(device).type == "cuda", generator=torch.Generator())

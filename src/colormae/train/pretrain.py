@@ -21,7 +21,6 @@ from colormae.jobs.pretrain import PretrainConfig
 from colormae.progress import write
 from colormae.train.distributed import cleanup_distributed, init_distributed, seed_everything
 from colormae.train.engine import FitResult, fit, plan_steps
-from colormae.train.loader import build_train_loader
 from colormae.train.optim import build_adamw
 from colormae.train.schedule import WarmupCosine, scaled_lr, warmup_steps
 
@@ -56,7 +55,8 @@ def pretrain(cfg: PretrainConfig, *, stop_at_step: int | None = None) -> FitResu
 
     ``cfg.resume``: ``"auto"`` continues from the newest checkpoint in ``cfg.out`` (fresh start if none),
     a path continues from that checkpoint or run directory. ``stop_at_step`` stops early, as if
-    interrupted.
+    interrupted. ``cfg.data_backend`` picks the data path (:mod:`colormae.train.pretrain_data`);
+    ``cfg.grad_checkpointing`` turns on activation checkpointing of every block.
 
     Data: ``cfg.img_size`` is an int or ``(H, W)``; ``cfg.in_chans`` the channels the model sees
     (default: the folder's own count, the preset's for built-in data); ``cfg.normalize`` ``auto`` |
@@ -65,16 +65,10 @@ def pretrain(cfg: PretrainConfig, *, stop_at_step: int | None = None) -> FitResu
     unreadable images skipped is ``FitResult.skipped_images`` and, when there were any, the last record
     of ``metrics.jsonl`` (``{"step": N, "skipped_images": K}``).
     """
-    from colormae.data import (
-        build_dataset,
-        data_payload,
-        is_builtin,
-        mae_transform,
-        resolve_normalization,
-        skipped_total,
-    )
-    from colormae.masking import build_masking
+    from colormae.data import build_dataset, data_payload, is_builtin, resolve_normalization, skipped_total
+    from colormae.masking import build_masking, draw_masks
     from colormae.models import create_mae, resolve_config
+    from colormae.train.pretrain_data import build_pretrain_data
 
     joined_here = not (tdist.is_available() and tdist.is_initialized())
     info, dev = init_distributed(cfg.device)
@@ -89,14 +83,16 @@ def pretrain(cfg: PretrainConfig, *, stop_at_step: int | None = None) -> FitResu
         if cfg.img_size:
             overrides["img_size"] = tuple(cfg.img_size) if isinstance(cfg.img_size, list) else cfg.img_size
         net = create_mae(cfg.model, **overrides).to(dev)
+        net.set_grad_checkpointing(cfg.grad_checkpointing)
         seed_everything(cfg.seed + info.rank)
-        dataset.transform = mae_transform(net.config.image_hw, norm)
-        loader = build_train_loader(dataset, batch_size=cfg.batch_size, seed=cfg.seed, dist=info,
-                                    num_workers=2 if cfg.num_workers is None else cfg.num_workers,
-                                    device=dev, drop_last=True)
+        source = build_pretrain_data(dataset, net.config.image_hw, norm, backend=cfg.data_backend,
+                                     batch_size=cfg.batch_size, seed=cfg.seed, dist=info,
+                                     num_workers=cfg.num_workers, device=dev)
+        loader = source.loader
         first, later = split_schedule(cfg.masking, cfg.mask_schedule)
         strategy = build_masking(first, cfg.mask_ratio, bank=cfg.bank, mode=cfg.mask_mode, seed=cfg.seed,
-                                 schedule=later, bank_size=cfg.bank_size, pattern_size=cfg.pattern_size)
+                                 schedule=later, bank_size=cfg.bank_size, pattern_size=cfg.pattern_size,
+                                 bank_dtype=cfg.bank_dtype)
         mask_gen = torch.Generator(device=dev).manual_seed(cfg.seed + info.rank)  # distinct masks per rank
 
         effective = cfg.batch_size * cfg.accum_steps * info.world_size
@@ -112,9 +108,9 @@ def pretrain(cfg: PretrainConfig, *, stop_at_step: int | None = None) -> FitResu
         grid = net.grid
 
         def step_fn(m: torch.nn.Module, batch: Any, step: int) -> tuple[torch.Tensor, dict[str, float]]:
-            images = batch[0].to(dev, non_blocking=True)
-            mask = strategy(images.shape[0], grid, generator=mask_gen, device=dev)
-            return m(images, mask).loss, {}
+            images = source.images(batch)
+            masks = draw_masks(strategy, images.shape[0], grid, generator=mask_gen, device=dev)
+            return m(images, masks.mask, masks.ids_keep).loss, {}  # ids handed over: no host sync
 
         if info.is_main:
             n_params = sum(p.numel() for p in net.parameters()) / 1e6
@@ -138,7 +134,7 @@ def pretrain(cfg: PretrainConfig, *, stop_at_step: int | None = None) -> FitResu
                      "data": data_payload(norm, norm_pix_loss=net.config.norm_pix_loss,
                                           img_size=net.config.image_hw)},
         )
-        result.skipped_images = skipped_total(dataset)
+        result.skipped_images = skipped_total(source.dataset)
         if info.is_main and cfg.out and result.skipped_images:
             _log_skipped(Path(cfg.out), result.step, result.skipped_images)
         return result

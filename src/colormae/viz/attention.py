@@ -75,8 +75,9 @@ def cls_attention_maps(model: nn.Module, images: Tensor) -> Tensor:
 
 
 def attention_figure(models: nn.Module | Mapping[str, nn.Module], images: Tensor,
-                     out_path: str | Path) -> Path:
-    """Draw [CLS] attention overlays of ``images`` (N, 3, H, W, ImageNet-normalised).
+                     out_path: str | Path, *, norm=None, bands: tuple[int, ...] | None = None) -> Path:
+    """Draw [CLS] attention overlays of ``images`` (N, C, H, W, normalised with ``norm``: default ImageNet;
+    ``bands`` chooses what is shown of multi-band images).
 
     ``models`` is one model or a ``{name: model}`` mapping (e.g. MAE vs ColorMAE-G, as Fig. 4). The figure
     has one column per image and ``1 + len(models)`` rows: the images, then each model's head-averaged
@@ -86,4 +87,4 @@ def attention_figure(models: nn.Module | Mapping[str, nn.Module], images: Tensor
         maps = cls_attention_maps(model, batch).float().cpu()[:, None]
         return F.interpolate(maps, size=batch.shape[-2:], mode="bilinear", align_corners=False)[:, 0].numpy()
 
-    return overlay_figure(models, images, out_path, upsampled, "[CLS] attention")
+    return overlay_figure(models, images, out_path, upsampled, "[CLS] attention", norm=norm, bands=bands)

@@ -57,12 +57,14 @@ def eigen_cam(model: nn.Module, images: Tensor) -> np.ndarray:
     return np.asarray(maps, dtype=np.float32)
 
 
-def cam_figure(models: nn.Module | Mapping[str, nn.Module], images: Tensor, out_path: str | Path) -> Path:
-    """Draw EigenCAM overlays of ``images`` (N, 3, H, W, ImageNet-normalised), as Fig. 5.
+def cam_figure(models: nn.Module | Mapping[str, nn.Module], images: Tensor, out_path: str | Path, *,
+               norm=None, bands: tuple[int, ...] | None = None) -> Path:
+    """Draw EigenCAM overlays of ``images`` (N, C, H, W, normalised with ``norm``: default ImageNet;
+    ``bands`` chooses what is shown of multi-band images), as Fig. 5.
 
     One column per image; rows: the images, then one row of overlays per model (``{name: model}`` to
     compare pre-trainings). Returns ``out_path``.
     """
-    return overlay_figure(models, images, out_path, eigen_cam, "EigenCAM")
+    return overlay_figure(models, images, out_path, eigen_cam, "EigenCAM", norm=norm, bands=bands)
 
 

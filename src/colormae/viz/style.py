@@ -86,16 +86,21 @@ def heat_overlay(image: np.ndarray, heat: np.ndarray) -> np.ndarray:
 
 
 def overlay_figure(models: Any, images: torch.Tensor, out_path: str | Path,
-                   heat_maps: Callable[[Any, torch.Tensor], np.ndarray], default_label: str) -> Path:
+                   heat_maps: Callable[[Any, torch.Tensor], np.ndarray], default_label: str, *,
+                   norm: Any = None, bands: tuple[int, ...] | None = None) -> Path:
     """Images in the first row, then one row of heat maps per model overlaid on them (Figs. 4 and 5).
 
     ``models`` is one model or ``{row label: model}``; ``heat_maps(model, images)`` gives
-    ``(N, H, W)`` maps in [0, 1] at the image size. ``images``: (N, 3, H, W), ImageNet-normalised.
+    ``(N, H, W)`` maps in [0, 1] at the image size. ``images``: (N, C, H, W) normalised with ``norm``
+    (default ImageNet RGB); ``bands`` picks what is shown of other channel counts
+    (:func:`colormae.viz.display.display_images`).
     """
+    from colormae.viz.display import display_images
+
     if not isinstance(models, Mapping):
         models = {default_label: models}
     n = images.shape[0]
-    pics = denormalize(images)
+    pics = display_images(images, norm, bands)
     fig, axes = image_grid(1 + len(models), n)
     for i in range(n):
         axes[0, i].imshow(pics[i], interpolation="nearest")
