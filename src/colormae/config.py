@@ -290,7 +290,7 @@ def add_config_arguments(parser: argparse.ArgumentParser, cls: type) -> None:
         meta = f.metadata
         default = default_of(f)
         shown = "" if default in (None, "") else f" (default: {_dump(default)})"
-        text = meta.get("help", "") + shown
+        text = (meta.get("help", "") + shown).replace("%", "%%")  # argparse formats help with %
         if meta.get("positional"):
             parser.add_argument(f.name, metavar=meta.get("metavar") or f.name.upper(), nargs="?",
                                 default=argparse.SUPPRESS, help=text)
@@ -298,7 +298,7 @@ def add_config_arguments(parser: argparse.ArgumentParser, cls: type) -> None:
         flag = "--" + f.name.replace("_", "-")
         if hints[f.name] is bool:
             parser.add_argument(flag, dest=f.name, action=argparse.BooleanOptionalAction,
-                                default=argparse.SUPPRESS, help=meta.get("help", "") + shown)
+                                default=argparse.SUPPRESS, help=text)
             continue
         kwargs: dict[str, Any] = {"dest": f.name, "default": argparse.SUPPRESS, "help": text,
                                   "metavar": meta.get("metavar") or _metavar(hints[f.name])}

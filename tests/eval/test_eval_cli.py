@@ -39,3 +39,13 @@ def test_folder_without_splits_is_refused(tmp_path, capsys):
     (tmp_path / "a").mkdir()
     assert main(["knn", "random:mae_vit_micro_32px", "--data", str(tmp_path), "--no-progress"]) == 2
     assert "train/ and val/" in capsys.readouterr().err
+
+
+def test_per_class_results_are_named_by_class(tmp_path, tiny_folder):
+    import json
+
+    out = tmp_path / "eval"
+    assert main(["knn", "random:mae_vit_micro_32px", "--data", str(tiny_folder), "--out", str(out),
+                 "--no-progress", "--k", "3"]) == 0
+    knn = json.loads((out / "knn.json").read_text())
+    assert set(knn["per_class_acc"]) == {"blue", "green", "red"} and "balanced_acc" in knn

@@ -38,6 +38,7 @@ class FeatureSet:
     val_x: Tensor
     val_y: Tensor
     num_classes: int
+    class_names: list[str] | None = None  #: names of the class indices, when the data set has them
 
 
 def check_splits(data: str) -> None:
@@ -130,7 +131,8 @@ def encode_splits(loaded: Loaded, data: str, *, feature: str = "cls", batch_size
         out += cached_features(model, ds, cache_dir=cache_dir, key=key, feature=feature,
                                batch_size=batch_size, device=device, num_workers=num_workers,
                                desc=f"{split} features", progress=progress)
-    return FeatureSet(*out, num_classes=n_cls)
+    names = getattr(getattr(train, "dataset", train), "classes", None)
+    return FeatureSet(*out, num_classes=n_cls, class_names=list(names) if names else None)
 
 
 def _is_builtin(data: str) -> bool:
@@ -161,7 +163,8 @@ def knn(cfg: KnnConfig, *, device: str | torch.device = "cpu", features: Feature
     loaded = _load(cfg)
     fs = features or _features(cfg, loaded, device)
     acc = knn_classify(fs.train_x.to(device), fs.train_y, fs.val_x.to(device), fs.val_y,
-                       num_classes=fs.num_classes, k=cfg.k, temperature=cfg.temperature)
+                       num_classes=fs.num_classes, k=cfg.k, temperature=cfg.temperature,
+                       class_names=fs.class_names)
     results = {"eval": "knn", **_header(cfg, loaded, fs), "k": cfg.k, "temperature": cfg.temperature, **acc}
     _write(cfg.out, "knn.json", results)
     return results
@@ -190,7 +193,7 @@ def linprobe(cfg: LinprobeConfig, *, device: str | torch.device = "cpu", feature
                                 batch_size=cfg.batch_size, lr=cfg.lr, base_lr=cfg.base_lr,
                                 optimizer=cfg.optimizer, weight_decay=cfg.weight_decay,
                                 warmup_epochs=cfg.warmup_epochs, device=device, seed=cfg.seed,
-                                progress=cfg.progress and _rank() == 0)
+                                class_names=fs.class_names, progress=cfg.progress and _rank() == 0)
     results = {"eval": "linprobe", **_header(cfg, loaded, fs), "optimizer": cfg.optimizer,
                "epochs": cfg.epochs, "batch_size": cfg.batch_size, "augment": cfg.augment, **result.as_dict()}
     _write(cfg.out, "linprobe.json", results)
