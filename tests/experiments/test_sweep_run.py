@@ -8,7 +8,7 @@ from PIL import Image
 
 from colormae.config import load_config
 from colormae.errors import UserError
-from colormae.experiments.sweep import GROUPS, build_arms, run_sweep
+from colormae.experiments.sweep import TABLE1_GROUPS, build_arms, run_sweep
 from colormae.jobs.sweep import SweepConfig
 
 TINY = dict(data="mnist5k", budget=2, model="mae_vit_micro_32px", batch_size=16, pattern_size=32,
@@ -73,8 +73,8 @@ def test_seeds_give_mean_and_std(tmp_path):
 @pytest.mark.slow
 def test_full_tiny_sweep_writes_every_row(tmp_path):
     lines = []
-    rows = run_sweep(job(tmp_path, arms=list(GROUPS)), echo=lines.append)
-    arms = build_arms(GROUPS)
+    rows = run_sweep(job(tmp_path, arms=list(TABLE1_GROUPS)), echo=lines.append)
+    arms = build_arms(TABLE1_GROUPS)
     assert [(r["group"], r["setting"]) for r in rows] == [(a.group, a.setting) for a in arms]
     assert len(lines) == 13  # one line per distinct run
     assert len(_rows(tmp_path / "results.csv")) == 16
@@ -110,3 +110,13 @@ def test_sweep_finetune_learns_and_resumes(tmp_path):
     (arm / "arm.json").write_text(json.dumps(record))
     again = run_sweep(cfg)
     assert again[0]["ft_top1"] == rows[0]["ft_top1"]
+
+
+def test_transfer_arms_include_a_random_init_encoder(tmp_path):
+    """The random-init arm trains nothing and is probed (linear + k-NN) like the pretrained ones."""
+    rows = run_sweep(job(tmp_path, arms=["transfer"], budget=1))
+    assert [r["setting"] for r in rows] == ["Random init", "MAE", "ColorMAE-G"]
+    init = json.loads((tmp_path / "arms" / "init-s0" / "arm.json").read_text())
+    assert init["pretrain"]["steps"] == 0 and not (tmp_path / "arms" / "init-s0" / "checkpoints").exists()
+    for r in rows:
+        assert 0.0 <= float(r["knn_top1"]) <= 100.0 and r["lp_balanced"] is not None

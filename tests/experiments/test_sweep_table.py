@@ -7,7 +7,7 @@ from PIL import Image
 
 from colormae.experiments.sweep import (
     CSV_FIELDS,
-    GROUPS,
+    TABLE1_GROUPS,
     aggregate,
     build_arms,
     markdown_table,
@@ -25,7 +25,7 @@ def _fake_results(arms, seeds=(0,)):
 
 
 def test_arms_cover_table1_and_share_duplicates():
-    arms = build_arms(GROUPS)
+    arms = build_arms(TABLE1_GROUPS)
     assert len(arms) == 5 + 4 + 2 + 5
     specs = unique_specs(arms)
     assert len(specs) == 13  # green/75/3072 three times, random/75 twice
@@ -37,7 +37,7 @@ def test_arms_cover_table1_and_share_duplicates():
 
 
 def test_csv_and_table(tmp_path):
-    arms = build_arms(GROUPS)
+    arms = build_arms(TABLE1_GROUPS)
     rows = table_rows(arms, _fake_results(arms))
     assert len(rows) == len(arms)
     path = write_csv(tmp_path / "results.csv", rows)
@@ -96,3 +96,13 @@ def test_fig1_draws_every_arm_with_error_bars(tmp_path):
     assert np.allclose(ys, expected) and len(ratio_ax.containers) == 1  # one ErrorbarContainer
     image = np.asarray(Image.open(out).convert("L"), dtype=float)
     assert image.std() > 5  # not a blank canvas
+
+
+def test_transfer_group_compares_random_init_mae_and_colormae():
+    arms = build_arms(["transfer"])
+    assert [(a.setting, a.spec.key) for a in arms] == [
+        ("Random init", "init"), ("MAE", "random-r75"), ("ColorMAE-G", "green-r75-n3072")]
+    rows = table_rows(arms, _fake_results(arms, seeds=(0, 1, 2)))
+    md = markdown_table(rows, budget=3, data="natural", model="m")
+    assert "| Encoder | LP Top-1 | LP balanced | k-NN Top-1 | k-NN balanced | FT Top-1 | FT balanced |" in md
+    assert "| Random init | 11.00 ± 1.00 |" in md

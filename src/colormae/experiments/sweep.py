@@ -13,7 +13,7 @@ from typing import Any
 import torch
 
 from colormae.errors import UserError
-from colormae.jobs.sweep import GROUPS, SweepConfig
+from colormae.jobs.sweep import GROUPS, TABLE1_GROUPS, SweepConfig  # noqa: F401 - re-exported
 
 #: Masking ratios of Table 1a (percent).
 RATIOS = (20, 50, 75, 85, 90)
@@ -23,14 +23,20 @@ DEFAULT_PATTERNS = 3072
 #: Row label -> masking name, Table 1c and the colour comparison.
 NOISES = {"Uniform": "random", "White": "random-white"}
 COLORS = {"Random": "random", "Blue": "blue", "Green": "green", "Purple": "purple", "Red": "red"}
+#: Row label -> masking of the transfer comparison; ``none`` = no pretraining (random init).
+TRANSFER = {"Random init": "none", "MAE": "random", "ColorMAE-G": "green"}
+#: The masking of an arm that does not pretrain.
+NO_PRETRAINING = "none"
 
 RESULTS_CSV = "results.csv"
 #: The completion record of one (spec, seed) run, in its run directory.
 RECORD = "arm.json"
 CSV_FIELDS = ("group", "setting", "key", "seed", "masking", "ratio", "num_patterns", "steps", "final_loss",
-              "lp_top1", "lp_top5", "lp_balanced", "ft_top1", "ft_top5", "peak_mem_mb", "pretrain_s")
+              "lp_top1", "lp_top5", "lp_balanced", "knn_top1", "knn_balanced", "ft_top1", "ft_top5",
+              "ft_balanced", "peak_mem_mb", "pretrain_s")
 #: Numbers averaged over seeds in the table and the figure.
-METRICS = ("final_loss", "lp_top1", "lp_top5", "lp_balanced", "ft_top1", "ft_top5", "peak_mem_mb")
+METRICS = ("final_loss", "lp_top1", "lp_top5", "lp_balanced", "knn_top1", "knn_balanced", "ft_top1",
+           "ft_top5", "ft_balanced", "peak_mem_mb")
 
 
 @dataclass(frozen=True)
@@ -43,7 +49,9 @@ class RunSpec:
 
     @property
     def key(self) -> str:
-        """A file-name-safe id, equal for equal specs (e.g. ``green-r75-n3072``)."""
+        """A file-name-safe id, equal for equal specs (``green-r75-n3072``; ``init``: no pretraining)."""
+        if self.masking == NO_PRETRAINING:
+            return "init"
         key = f"{self.masking}-r{round(self.ratio * 100)}"
         return key if self.num_patterns is None else f"{key}-n{self.num_patterns}"
 
@@ -58,7 +66,7 @@ class Arm:
 
 
 def _color_spec(masking: str, ratio: float = 0.75, num_patterns: int = DEFAULT_PATTERNS) -> RunSpec:
-    is_color = masking not in ("random", "random-white", "block")
+    is_color = masking not in ("random", "random-white", "block", NO_PRETRAINING)
     return RunSpec(masking, ratio, num_patterns if is_color else None)
 
 
@@ -78,8 +86,10 @@ def build_arms(groups: Iterable[str] = GROUPS) -> list[Arm]:
             arms += [Arm(group, str(n), _color_spec("green", 0.75, n)) for n in NUM_PATTERNS]
         elif group == "noise":
             arms += [Arm(group, label, _color_spec(name)) for label, name in NOISES.items()]
-        else:
+        elif group == "color":
             arms += [Arm(group, label, _color_spec(name)) for label, name in COLORS.items()]
+        else:
+            arms += [Arm(group, label, _color_spec(name)) for label, name in TRANSFER.items()]
     return arms
 
 
@@ -170,32 +180,38 @@ def run_arm(spec: RunSpec, seed: int, run_dir: Path, cfg: SweepConfig, *, device
     pretraining or fine-tuning resumes from its newest checkpoint.
     """
     record = read_record(run_dir)
+    pretrained = spec.masking != NO_PRETRAINING
+    ckpt = str(run_dir) if pretrained else f"random:{cfg.model}"
     if "pretrain" not in record:
         start = time.perf_counter()
-        _run_pretrain(pretrain_config(spec, run_dir, cfg, seed, device), isolate=isolate)
-        loss, mem = _metrics_summary(run_dir)
-        record["pretrain"] = {"steps": cfg.budget, "final_loss": loss, "peak_mem_mb": mem,
-                              "pretrain_s": time.perf_counter() - start}
+        if pretrained:
+            _run_pretrain(pretrain_config(spec, run_dir, cfg, seed, device), isolate=isolate)
+        loss, mem = _metrics_summary(run_dir) if pretrained else (None, None)
+        record["pretrain"] = {"steps": cfg.budget if pretrained else 0, "final_loss": loss,
+                              "peak_mem_mb": mem, "pretrain_s": time.perf_counter() - start}
         _write_record(run_dir, record)
     if "linprobe" not in record:
-        from colormae.eval.probes import linprobe
-        from colormae.jobs.probes import LinprobeConfig
+        from colormae.eval.probes import knn, linprobe
+        from colormae.jobs.probes import KnnConfig, LinprobeConfig
 
-        res = linprobe(LinprobeConfig(
-            ckpt=str(run_dir), data=cfg.data, epochs=cfg.probe_epochs,
-            warmup_epochs=max(1, cfg.probe_epochs // 10), limit=cfg.probe_samples, seed=seed,
-            out=str(run_dir), progress=cfg.verbose), device=device)
+        common = dict(ckpt=ckpt, data=cfg.data, limit=cfg.probe_samples, seed=seed, out=str(run_dir),
+                      progress=cfg.verbose)
+        res = linprobe(LinprobeConfig(epochs=cfg.probe_epochs, warmup_epochs=max(1, cfg.probe_epochs // 10),
+                                      **common), device=device)
+        near = knn(KnnConfig(**common), device=device)
         record["linprobe"] = {"lp_top1": res["top1"], "lp_top5": res["top5"],
-                              "lp_balanced": res.get("balanced_acc")}
+                              "lp_balanced": res.get("balanced_acc"), "knn_top1": near["top1"],
+                              "knn_balanced": near.get("balanced_acc")}
         _write_record(run_dir, record)
     if cfg.finetune and "finetune" not in record:
         from colormae.eval.finetune import finetune
         from colormae.jobs.finetune import FinetuneConfig
 
-        res = finetune(FinetuneConfig(ckpt=str(run_dir), out=str(run_dir / "finetune"), resume="auto",
-                                      data=cfg.data, epochs=cfg.finetune_epochs, seed=seed, device=device,
+        res = finetune(FinetuneConfig(ckpt=ckpt, out=str(run_dir / "finetune"), resume="auto", data=cfg.data,
+                                      epochs=cfg.finetune_epochs, seed=seed, device=device,
                                       threads=cfg.threads, progress=cfg.verbose))
-        record["finetune"] = {"ft_top1": res["top1"], "ft_top5": res["top5"]}
+        record["finetune"] = {"ft_top1": res["top1"], "ft_top5": res["top5"],
+                              "ft_balanced": res.get("balanced_acc")}
         _write_record(run_dir, record)
     return record
 
@@ -256,11 +272,18 @@ def _fmt(value: Any, digits: int = 2, std: Any = None) -> str:
 
 
 _TITLES = {
+    "transfer": ("What pretraining buys: random init vs MAE vs ColorMAE-G", "Encoder"),
     "ratio": ("(a) ColorMAE-G with different masking ratios", "Masking ratio (%)"),
     "patterns": ("(b) ColorMAE-G with different numbers of noise patterns", "Number of patterns"),
     "noise": ("(c) MAE with different noises for mask sampling", "Random patterns"),
     "color": ("Masks of different colours (ratio 75 %)", "Mask"),
 }
+
+
+#: Columns of the Table 1 groups and of the transfer group (row key -> header).
+TABLE1_COLUMNS = {"ft_top1": "FT Top-1", "ft_top5": "FT Top-5", "lp_top1": "LP Top-1", "lp_top5": "LP Top-5"}
+TRANSFER_COLUMNS = {"lp_top1": "LP Top-1", "lp_balanced": "LP balanced", "knn_top1": "k-NN Top-1",
+                    "knn_balanced": "k-NN balanced", "ft_top1": "FT Top-1", "ft_balanced": "FT balanced"}
 
 
 def markdown_table(rows: Sequence[dict[str, Any]], *, budget: int, data: str, model: str) -> str:
@@ -280,12 +303,11 @@ def markdown_table(rows: Sequence[dict[str, Any]], *, budget: int, data: str, mo
             continue
         title, first = _TITLES[group]
         with_mem = group in ("ratio", "patterns")
-        head = f"| {first} | FT Top-1 | FT Top-5 | LP Top-1 | LP Top-5 |"
-        head += " Memory (MB) |" if with_mem else ""
-        lines += [f"## {title}", "", head, "|" + "---|" * (6 if with_mem else 5)]
+        columns = TRANSFER_COLUMNS if group == "transfer" else TABLE1_COLUMNS
+        head = f"| {first} | " + " | ".join(columns.values()) + " |" + (" Memory (MB) |" if with_mem else "")
+        lines += [f"## {title}", "", head, "|" + "---|" * (1 + len(columns) + with_mem)]
         for r in grow:
-            cells = [r["setting"], *(_fmt(r[k], std=r[k + "_std"])
-                                     for k in ("ft_top1", "ft_top5", "lp_top1", "lp_top5"))]
+            cells = [r["setting"], *(_fmt(r[k], std=r[k + "_std"]) for k in columns)]
             if with_mem:
                 cells.append(_fmt(r["peak_mem_mb"], 0))
             lines.append("| " + " | ".join(cells) + " |")

@@ -8,14 +8,18 @@ from colormae.config import setting
 from colormae.jobs import Job
 from colormae.jobs.common import DATA_HELP, Runtime
 
-#: Sweep groups, in table order (ratio: Table 1a, patterns: 1b, noise: 1c, color: the main comparison).
-GROUPS = ("ratio", "patterns", "noise", "color")
+#: Sweep groups, in table order (ratio: Table 1a, patterns: 1b, noise: 1c, color: the main comparison,
+#: transfer: random init vs MAE vs ColorMAE-G, the evidence of docs/results.md).
+GROUPS = ("ratio", "patterns", "noise", "color", "transfer")
+#: The groups of the supplement's Table 1 and the colour comparison (the default).
+TABLE1_GROUPS = GROUPS[:4]
 
 EXAMPLES = """\
 examples:
   colormae sweep --out runs/sweep --budget 200                       # every arm, mnist5k, ViT-Tiny 32 px
   colormae sweep --out runs/colors --budget 600 arms=[color] --finetune
   colormae sweep --out runs/colors --budget 600 arms=[color] --seeds 3   # mean +- std over 3 seeds
+  colormae sweep --out runs/natural --data natural arms=[transfer] --budget 2400 --seeds 3 --finetune
 
 Rerunning the same command resumes: finished arms are skipped, an interrupted one continues from its
 checkpoint (pretraining and fine-tuning). Outputs: results.csv, table.md, fig1.png.
@@ -29,13 +33,14 @@ class SweepConfig(Runtime):
     OUT/fig1.png (Top-1 vs masking ratio and vs number of patterns, marker area = peak memory).
 
     Arms: ratio = ColorMAE-G at 20/50/75/85/90 %; patterns = 64/512/3072/4096 green patterns; noise =
-    random masking from uniform vs white noise; color = random/blue/green/purple/red. Identical arms run
-    once. Nothing is tuned per arm: every arm uses the same settings.
+    random masking from uniform vs white noise; color = random/blue/green/purple/red; transfer = random
+    init vs MAE (random masks) vs ColorMAE-G under linear probe, k-NN and (--finetune) fine-tuning.
+    Identical arms run once. Nothing is tuned per arm: every arm uses the same settings.
     """
 
     out: str = setting("", "output folder (reuse it to resume)", role="io", required=True, metavar="DIR")
     budget: int = setting(200, "pretraining optimizer steps per arm", min=1)
-    arms: list[str] = setting(list(GROUPS), f"groups of arms to run: {', '.join(GROUPS)}")
+    arms: list[str] = setting(list(TABLE1_GROUPS), f"groups of arms to run: {', '.join(GROUPS)}")
     data: str = setting("mnist5k", DATA_HELP)
     model: str = setting("mae_vit_tiny_32px", "MAE preset (a small one: every arm trains from scratch)")
     batch_size: int = setting(64, "pretraining batch", min=1)
