@@ -65,13 +65,15 @@ class SeededDataset(Dataset):
 
 def build_train_loader(dataset: Dataset, *, batch_size: int, seed: int, dist: DistInfo | None = None,
                        num_workers: int = 2, device: torch.device | str = "cpu",
-                       drop_last: bool = True) -> DataLoader:
-    """Shuffled, seeded, per-rank DataLoader of ``batch_size`` samples (per device) for :func:`fit`."""
+                       drop_last: bool = True, collate_fn: Any = None) -> DataLoader:
+    """Shuffled, seeded, per-rank DataLoader of ``batch_size`` samples (per device) for :func:`fit`.
+
+    ``collate_fn``: how samples become a batch (default: stacked tensors; detection keeps lists)."""
     dist = dist or DistInfo()
     sampler = ResumableSampler(dataset, num_replicas=dist.world_size, rank=dist.rank, seed=seed,
                                drop_last=drop_last)
     return DataLoader(
         SeededDataset(dataset, seed), batch_size=batch_size, sampler=sampler, num_workers=num_workers,
         pin_memory=torch.device(device).type == "cuda", drop_last=drop_last,
-        persistent_workers=False, generator=torch.Generator().manual_seed(seed),
+        persistent_workers=False, generator=torch.Generator().manual_seed(seed), collate_fn=collate_fn,
     )
