@@ -47,6 +47,8 @@ class DetectConfig(RunFolder, TrainLoop, Runtime):
     pyramid_scales: tuple[float, ...] = setting((4.0, 2.0, 1.0, 0.5), "simple feature pyramid scales of the "
                                                 "last ViT map (from 4, 2, 1, 0.5; a pooled level is added)")
     fpn_channels: int = setting(256, "channels of the pyramid and the heads (ViTDet: 256)", min=8)
+    roi_batch: int = setting(512, "region proposals sampled per image to train the box and mask heads "
+                                  "(ViTDet: 512)", min=1)
     epochs: int | None = setting(12, "epochs (ViTDet: 100 on COCO; none: max_steps sets the length)",
                                  role="run", min=1)
     batch_size: int = setting(16, "images per device and micro-step (ViTDet: 64 in all)", min=1)

@@ -42,6 +42,7 @@ class DetectorConfig:
     drop_path: float = 0.0
     score_thresh: float = 0.05
     detections_per_img: int = 100
+    roi_batch: int = 512
     class_names: list[str] = field(default_factory=list)
     cat_ids: list[int] = field(default_factory=list)
 
@@ -86,7 +87,8 @@ def build_detector(encoder: MAEConfig, det: DetectorConfig) -> nn.Module:
         box_roi_pool=MultiScaleRoIAlign(levels, output_size=7, sampling_ratio=0),
         box_head=FastRCNNConvFCHead((c, 7, 7), [c] * 4, [1024], norm_layer=LayerNorm2d),
         box_predictor=FastRCNNPredictor(1024, n), box_score_thresh=det.score_thresh,
-        box_detections_per_img=det.detections_per_img, _skip_resize=True,
+        box_detections_per_img=det.detections_per_img, box_batch_size_per_image=det.roi_batch,
+        _skip_resize=True,
     )
     # every level's size must divide exactly for anchor strides: pad inputs to a multiple of 4 patches
     size_divisible = max(32, 4 * encoder.patch_size)

@@ -96,7 +96,7 @@ def detect(cfg: DetectConfig, *, stop_at_step: int | None = None) -> dict[str, A
     det = DetectorConfig(num_classes=train_ds.num_classes, masks=cfg.masks, img_size=cfg.img_size,
                          window_size=cfg.window_size, global_blocks=cfg.global_blocks,
                          pyramid_scales=cfg.pyramid_scales, channels=cfg.fpn_channels, drop_path=cfg.drop_path,
-                         score_thresh=cfg.score_thresh, detections_per_img=cfg.detections_per_img,
+                         score_thresh=cfg.score_thresh, detections_per_img=cfg.detections_per_img, roi_batch=cfg.roi_batch,
                          class_names=train_ds.class_names, cat_ids=train_ds.cat_ids)
     model, notes = detector_from_encoder(mae.config, mae.encoder.state_dict(), det)
     model = model.to(dev)
