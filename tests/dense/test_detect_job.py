@@ -77,7 +77,8 @@ def test_evaluation_equals_cocoeval_on_nontrivial_results(tmp_path: Path) -> Non
             x, y, w, h = a["bbox"]
             jitter = rng.normal(0, 1.5, 4)
             results.append({"image_id": a["image_id"], "category_id": int(rng.choice([3, 7, 90])),
-                            "bbox": [x + jitter[0], y + jitter[1], max(1.0, w + jitter[2]), max(1.0, h + jitter[3])],
+                            "bbox": [x + jitter[0], y + jitter[1], max(1.0, w + jitter[2]),
+                                     max(1.0, h + jitter[3])],
                             "score": float(rng.uniform())})
     reported = evaluate_results(gt_json, results, masks=False)
     stats = cocoeval(gt_json, results, "bbox")
@@ -98,10 +99,10 @@ def test_resume_is_bit_exact_without_masks(tmp_path: Path) -> None:
     make_coco(tmp_path / "coco")
     common = [*TINY, "--data", str(tmp_path / "coco"), "--no-masks", "max_steps=3", "figure_images=0"]
     assert main(["detect", *common, "--out", str(tmp_path / "full")]) == 0
-    cfg = load_config(DetectConfig, values={"ckpt": TINY[0], "epochs": None, "batch_size": 2, "num_workers": 0, "img_size": 48,
-                              "fpn_channels": 16, "roi_batch": 32, "window_size": 4, "progress": False,
-                              "data": str(tmp_path / "coco"), "masks": False, "max_steps": 3, "figure_images": 0,
-                              "out": str(tmp_path / "part")})
+    cfg = load_config(DetectConfig, values={
+        "ckpt": TINY[0], "epochs": None, "batch_size": 2, "num_workers": 0, "img_size": 48,
+        "fpn_channels": 16, "roi_batch": 32, "window_size": 4, "progress": False,
+        "data": str(tmp_path / "coco"), "masks": False, "max_steps": 3, "figure_images": 0, "out": str(tmp_path / "part")})
     detect(cfg, stop_at_step=2)
     assert main(["detect", "--out", str(tmp_path / "part"), "--resume", "--no-progress"]) == 0
     full = torch.load(tmp_path / "full" / "checkpoints" / "step-00000003.pt", weights_only=True)["model"]

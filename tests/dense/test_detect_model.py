@@ -114,7 +114,8 @@ def test_layer_decay_follows_vitdet() -> None:
     assert scale("backbone.vit.pos_embed") == pytest.approx(0.7 ** 13)
     assert scale("backbone.vit.blocks.0.attn.qkv.weight") == pytest.approx(0.7 ** 12)
     assert scale("backbone.vit.blocks.11.mlp.fc2.bias") == pytest.approx(0.7)
-    assert scale("backbone.pyramid.stages.0.0.weight") == 1.0 and scale("roi_heads.box_head.0.0.weight") == 1.0
+    assert scale("backbone.pyramid.stages.0.0.weight") == 1.0
+    assert scale("roi_heads.box_head.0.0.weight") == 1.0
 
 
 def test_warmup_then_steps() -> None:

@@ -38,7 +38,8 @@ def test_paper_config_is_vitdets_schedule() -> None:
     from colormae.config import load_config
     from colormae.jobs.detect import DetectConfig
 
-    cfg = load_config(DetectConfig, Path(__file__).parents[2] / "configs" / "detect_maskrcnn_vitdet_base_coco.yaml")
+    path = Path(__file__).parents[2] / "configs" / "detect_maskrcnn_vitdet_base_coco.yaml"
+    cfg = load_config(DetectConfig, path)
     assert [round(f * cfg.max_steps) for f in cfg.lr_milestones] == [163889, 177546]
     assert (cfg.img_size, cfg.window_size, cfg.global_blocks, cfg.lr, cfg.weight_decay, cfg.layer_decay) == (
         1024, 14, (2, 5, 8, 11), 1e-4, 0.1, 0.7)

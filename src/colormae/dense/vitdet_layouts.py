@@ -35,7 +35,8 @@ from colormae.models import MAEConfig
 
 #: Layout name -> prefix of the ViT in that project's detector state dict.
 PREFIXES = {"mmdet-vitdet": "backbone.", "detectron2-vitdet": "backbone.net."}
-_BLOCK = ("norm1.weight", "norm1.bias", "attn.qkv.weight", "attn.qkv.bias", "attn.proj.weight", "attn.proj.bias",
+_BLOCK = ("norm1.weight", "norm1.bias", "attn.qkv.weight", "attn.qkv.bias", "attn.proj.weight",
+          "attn.proj.bias",
           "norm2.weight", "norm2.bias", "mlp.fc1.weight", "mlp.fc1.bias", "mlp.fc2.weight", "mlp.fc2.bias")
 
 
@@ -89,7 +90,8 @@ def vitdet_backbone(encoder: dict[str, Tensor], config: MAEConfig, layout: str, 
     return {k: v.detach().clone().contiguous() for k, v in out.items()}
 
 
-def vitdet_checkpoint(encoder: dict[str, Tensor], config: MAEConfig, layout: str, **kwargs: Any) -> dict[str, Any]:
+def vitdet_checkpoint(encoder: dict[str, Tensor], config: MAEConfig, layout: str, **kwargs: Any
+                      ) -> dict[str, Any]:
     """What to ``torch.save`` for ``layout``: mmengine's ``{"state_dict", "meta"}`` or detectron2's
     ``{"model", "__author__"}`` around :func:`vitdet_backbone` (``kwargs`` go to it)."""
     sd = vitdet_backbone(encoder, config, layout, **kwargs)

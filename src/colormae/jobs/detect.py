@@ -39,8 +39,8 @@ class DetectConfig(RunFolder, TrainLoop, Runtime):
                                   "as COCO JSON into DIR/scenes_coco) or a COCO-layout folder")
     masks: bool = setting(True, "Mask R-CNN: boxes and instance masks (--no-masks: Faster R-CNN, boxes only)")
     img_size: int = setting(64, "training crop and test size in px (ViTDet: 1024)", min=16)
-    window_size: int = setting(14, "window attention size in patches, in all but the global blocks (ViTDet: 14)",
-                               min=1)
+    window_size: int = setting(14, "window attention size in patches, in all but the global blocks "
+                                   "(ViTDet: 14)", min=1)
     global_blocks: tuple[int, ...] | None = setting(None, "blocks with global attention (default: 4 evenly "
                                                           "spaced, ViT-B: 2,5,8,11)")
     drop_path: float = setting(0.1, "stochastic depth rate of the ViT (ViTDet: 0.1)", min=0.0, below=1.0)
@@ -54,7 +54,8 @@ class DetectConfig(RunFolder, TrainLoop, Runtime):
     batch_size: int = setting(16, "images per device and micro-step (ViTDet: 64 in all)", min=1)
     lr: float = setting(2e-4, "peak AdamW lr (ViTDet: 1e-4 at batch 64)", min=0.0)
     weight_decay: float = setting(0.1, "AdamW weight decay (ViTDet: 0.1)", min=0.0)
-    layer_decay: float = setting(0.7, "layer-wise lr decay of the ViT (ViTDet: 0.7 for ViT-B)", min=0.0, max=1.0)
+    layer_decay: float = setting(0.7, "layer-wise lr decay of the ViT (ViTDet: 0.7 for ViT-B)", min=0.0,
+                                 max=1.0)
     lr_milestones: tuple[float, ...] = setting((0.889, 0.963), "lr x 0.1 at these fractions of the run "
                                                "(ViTDet: epochs 88 and 96 of 100)")
     scale_range: tuple[float, float] = setting((0.1, 2.0), "large-scale jitter: resize ratio range (ViTDet: "

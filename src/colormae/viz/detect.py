@@ -39,6 +39,12 @@ def _draw(image: torch.Tensor, boxes: torch.Tensor, names: list[str], colors: li
     return big.permute(1, 2, 0).numpy()
 
 
+def _xyxy(boxes: list[list[float]]) -> torch.Tensor:
+    """COCO ``[x, y, w, h]`` boxes as a float ``(N, 4)`` xyxy tensor."""
+    t = torch.tensor(boxes, dtype=torch.float32).reshape(-1, 4)
+    return torch.cat([t[:, :2], t[:, :2] + t[:, 2:]], 1)
+
+
 def plot_detections(dataset: Any, results: Sequence[dict[str, Any]], out_path: str | Path, *, count: int = 6,
                     class_names: list[str] | None = None, min_score: float = 0.5) -> Path:
     """Draw the first ``count`` images of a :class:`~colormae.dense.detect.coco.CocoDetection` split with
@@ -55,21 +61,19 @@ def plot_detections(dataset: Any, results: Sequence[dict[str, Any]], out_path: s
         image = pil_to_tensor(img)
         image_id = dataset.ids[col]
         gt = [a for a in dataset.coco.imgToAnns.get(image_id, []) if not a.get("iscrowd", 0)]
-        gt_boxes = torch.tensor([[a["bbox"][0], a["bbox"][1], a["bbox"][0] + a["bbox"][2],
-                                  a["bbox"][1] + a["bbox"][3]] for a in gt], dtype=torch.float32).reshape(-1, 4)
+        gt_boxes = _xyxy([a["bbox"] for a in gt])
         gt_labels = [label_of[a["category_id"]] for a in gt]
         axes[0, col].imshow(_draw(image, gt_boxes, [names[k - 1] for k in gt_labels],
                                   [PALETTE[(k - 1) % len(PALETTE)] for k in gt_labels], None))
         dets = [r for r in results if r["image_id"] == image_id and r["score"] >= min_score]
-        boxes = torch.tensor([[r["bbox"][0], r["bbox"][1], r["bbox"][0] + r["bbox"][2], r["bbox"][1] + r["bbox"][3]]
-                              for r in dets], dtype=torch.float32).reshape(-1, 4)
+        boxes = _xyxy([r["bbox"] for r in dets])
         labels = [label_of[r["category_id"]] for r in dets]
         masks = None
         if dets and all("segmentation" in r for r in dets):
             masks = torch.from_numpy(np.stack([mask_util.decode(r["segmentation"]) for r in dets])).bool()
-        axes[1, col].imshow(_draw(image, boxes, [f"{names[k - 1]} {r['score']:.2f}" for k, r in zip(labels, dets,
-                                                                                                      strict=True)],
-                                  [PALETTE[(k - 1) % len(PALETTE)] for k in labels], masks))
+        texts = [f"{names[k - 1]} {r['score']:.2f}" for k, r in zip(labels, dets, strict=True)]
+        colors = [PALETTE[(k - 1) % len(PALETTE)] for k in labels]
+        axes[1, col].imshow(_draw(image, boxes, texts, colors, masks))
         axes[0, col].set_title(f"image {image_id}", fontsize=8)
     axes[0, 0].set_ylabel("ground truth", fontsize=8)
     axes[1, 0].set_ylabel(f"predicted (score >= {min_score:g})", fontsize=8)

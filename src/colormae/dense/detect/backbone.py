@@ -53,7 +53,8 @@ def build_vit(config: MAEConfig, *, img_size: int, window_size: int = WINDOW_SIZ
         raise UserError(f"global_blocks: {bad} outside the encoder's blocks 0..{config.depth - 1}")
     vit = VisionTransformerSAM(
         img_size=img_size, patch_size=config.patch_size, in_chans=config.in_chans, num_classes=0,
-        embed_dim=config.embed_dim, depth=config.depth, num_heads=config.num_heads, mlp_ratio=config.mlp_ratio,
+        embed_dim=config.embed_dim, depth=config.depth, num_heads=config.num_heads,
+        mlp_ratio=config.mlp_ratio,
         qkv_bias=True, norm_layer=partial(nn.LayerNorm, eps=LN_EPS), drop_path_rate=drop_path,
         use_abs_pos=True, use_rel_pos=True, window_size=window_size, global_attn_indexes=indexes,
         neck_chans=None, global_pool="",
@@ -105,7 +106,8 @@ def load_encoder(vit: nn.Module, encoder: dict[str, Tensor]) -> list[str]:
                 has_cls = src.ndim == 3 and "cls_token" in encoder
                 new[key] = resize_pos_embed(src, tuple(value.shape[1:3]), cls_token=has_cls).to(value.dtype)
                 if tuple(new[key].shape) != tuple(value.shape):
-                    raise UserError(f"position embedding {tuple(src.shape)} does not fit {tuple(value.shape)}")
+                    raise UserError(f"position embedding {tuple(src.shape)} does not fit "
+                                    f"{tuple(value.shape)}")
             else:
                 notes.append("no position embedding in the checkpoint: zero-initialised")
                 new[key] = torch.zeros_like(value)

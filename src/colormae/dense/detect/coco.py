@@ -85,7 +85,8 @@ def check_coco(coco: Any, name: str, image_dir: Path) -> None:
     for ann in coco.dataset["annotations"]:
         aid = ann.get("id")
         if ann.get("image_id") not in coco.imgs:
-            raise UserError(f"{name}: annotation {aid} refers to image id {ann.get('image_id')}, which is not "
+            raise UserError(f"{name}: annotation {aid} refers to image id {ann.get('image_id')}, which is "
+                            "not "
                             "in 'images'")
         if ann.get("category_id") not in cats:
             raise UserError(f"{name}: annotation {aid} (image {ann['image_id']}) has category id "
@@ -104,7 +105,8 @@ def check_coco(coco: Any, name: str, image_dir: Path) -> None:
     missing = [img for img in coco.dataset["images"] if not (image_dir / img["file_name"]).is_file()]
     if missing:
         more = f" (and {len(missing) - 1} more)" if len(missing) > 1 else ""
-        raise UserError(f"{name}: image id {missing[0]['id']} points to {image_dir / missing[0]['file_name']}, "
+        path = image_dir / missing[0]["file_name"]
+        raise UserError(f"{name}: image id {missing[0]['id']} points to {path}, "
                         f"which does not exist{more}")
 
 

@@ -34,7 +34,8 @@ def demo_detect(pretrain_dir: str | Path, out_dir: str | Path, device: str | Non
     from colormae.loading import load
 
     preset = preset_of(load(pretrain_dir))
-    settings = {**DEMO_DETECT, **(QUICK if quick else {}), **overrides, "device": device, "progress": progress}
+    settings = {**DEMO_DETECT, **(QUICK if quick else {}), **overrides, "device": device,
+                "progress": progress}
     out = Path(out_dir)
     results: dict[str, Any] = {"data": settings["data"], "steps": settings["max_steps"], "metric": "box AP"}
     for key, ckpt, run in (("pretrained", str(pretrain_dir), out / "detect"),

@@ -1,9 +1,10 @@
 """Detection inference to COCO results, and scores exactly as pycocotools' ``COCOeval`` computes them.
 
-:func:`predict` runs a torchvision detector (eval mode) over a :class:`~colormae.dense.detect.coco.CocoDetection`
-split and returns COCO results: ``image_id``, ``category_id`` (the JSON's own ids), ``bbox`` ``[x, y, w,
-h]`` in the original image's pixels, ``score``, and ``segmentation`` (RLE of the mask thresholded at 0.5,
-``counts`` as text) when the model predicts masks. :func:`coco_scores` feeds those to ``COCOeval`` against
+:func:`predict` runs a torchvision detector (eval mode) over a
+:class:`~colormae.dense.detect.coco.CocoDetection` split and returns COCO results: ``image_id``,
+``category_id`` (the JSON's own ids), ``bbox`` ``[x, y, w, h]`` in the original image's pixels,
+``score``, and ``segmentation`` (RLE of the mask thresholded at 0.5, ``counts`` as text) when the model
+predicts masks. :func:`coco_scores` feeds those to ``COCOeval`` against
 the ground-truth JSON (crowd regions and area ranges as COCO defines them) and returns its 12 summary
 numbers by name; :func:`summary` keeps AP, AP50, AP75, APs, APm, APl in percent.
 """

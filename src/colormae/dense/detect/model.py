@@ -83,7 +83,8 @@ def build_detector(encoder: MAEConfig, det: DetectorConfig) -> nn.Module:
     n = det.num_classes + 1  # + background
     common: dict[str, Any] = dict(
         num_classes=None, min_size=det.img_size, max_size=det.img_size, image_mean=list(MEAN),
-        image_std=list(STD), rpn_anchor_generator=anchors, rpn_head=RPNHead(c, len(ASPECT_RATIOS), conv_depth=2),
+        image_std=list(STD), rpn_anchor_generator=anchors,
+        rpn_head=RPNHead(c, len(ASPECT_RATIOS), conv_depth=2),
         box_roi_pool=MultiScaleRoIAlign(levels, output_size=7, sampling_ratio=0),
         box_head=FastRCNNConvFCHead((c, 7, 7), [c] * 4, [1024], norm_layer=LayerNorm2d),
         box_predictor=FastRCNNPredictor(1024, n), box_score_thresh=det.score_thresh,

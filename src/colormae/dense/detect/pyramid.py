@@ -25,8 +25,8 @@ SCALES: tuple[float, ...] = (4.0, 2.0, 1.0, 0.5)
 
 def _stage(dim: int, scale: float, out_channels: int) -> nn.Sequential:
     if scale == 4.0:
-        layers: list[nn.Module] = [nn.ConvTranspose2d(dim, dim // 2, 2, stride=2), LayerNorm2d(dim // 2), nn.GELU(),
-                                   nn.ConvTranspose2d(dim // 2, dim // 4, 2, stride=2)]
+        layers: list[nn.Module] = [nn.ConvTranspose2d(dim, dim // 2, 2, stride=2), LayerNorm2d(dim // 2),
+                                   nn.GELU(), nn.ConvTranspose2d(dim // 2, dim // 4, 2, stride=2)]
         width = dim // 4
     elif scale == 2.0:
         layers, width = [nn.ConvTranspose2d(dim, dim // 2, 2, stride=2)], dim // 2
@@ -42,7 +42,7 @@ def _stage(dim: int, scale: float, out_channels: int) -> nn.Sequential:
 
 
 class SimpleFeaturePyramid(nn.Module):
-    """``(B, D, h, w)`` -> ordered ``{"0": finest, ..., "pool": coarsest / 2}``, each ``out_channels`` wide."""
+    """``(B, D, h, w)`` -> ordered ``{"0": finest, ..., "pool": coarsest / 2}``, ``out_channels`` wide."""
 
     def __init__(self, dim: int, scales: tuple[float, ...] = SCALES, out_channels: int = 256) -> None:
         super().__init__()

@@ -18,8 +18,9 @@ from colormae.dense.detect.evaluate import encode_mask
 CATEGORIES = [{"id": d + 1, "name": f"digit {d}", "supercategory": "digit"} for d in range(10)]
 
 
-def export_scenes(root: str | Path, *, size: int, seed: int = 0, lengths: dict[str, int] | None = None) -> Path:
-    """Write the scenes of ``size`` px (``lengths`` per split, default the built-in lengths) under ``root``."""
+def export_scenes(root: str | Path, *, size: int, seed: int = 0, lengths: dict[str, int] | None = None
+                  ) -> Path:
+    """Write the scenes of ``size`` px (``lengths`` per split, default the built-in ones) under ``root``."""
     from colormae.dense.scenes import LENGTHS, SPLITS, DigitScenes
 
     root = Path(root)

@@ -34,9 +34,8 @@ def resolve_data(data: str, out: Path, seed: int = 0) -> Path:
     """A COCO folder for ``data``: the built-in scenes (exported under ``out/scenes_coco``) or ``data``."""
     name, _, size = data.partition(":")
     if name == "scenes":
-        from colormae.dense.scenes import parse_scenes
-
         from colormae.dense.detect.scenes_coco import export_scenes
+        from colormae.dense.scenes import parse_scenes
 
         px = parse_scenes(data)
         assert px is not None
@@ -61,7 +60,7 @@ def load_detector(path: str | Path, map_location: str | torch.device = "cpu") ->
 
 
 def detect(cfg: DetectConfig, *, stop_at_step: int | None = None) -> dict[str, Any]:
-    """Fine-tune ``cfg.ckpt``'s encoder as a detector on ``cfg.data`` into ``cfg.out``; returns the results."""
+    """Fine-tune ``cfg.ckpt``'s encoder as a detector on ``cfg.data`` into ``cfg.out``; returns results."""
     from colormae.config import saved_config
     from colormae.dense.detect.coco import CocoDetection, collate, find_split, read_coco
     from colormae.dense.detect.evaluate import evaluate_results, predict
@@ -95,8 +94,9 @@ def detect(cfg: DetectConfig, *, stop_at_step: int | None = None) -> dict[str, A
     val_ds = CocoDetection(val_split, train=False, masks=False, cat_ids=train_ds.cat_ids)
     det = DetectorConfig(num_classes=train_ds.num_classes, masks=cfg.masks, img_size=cfg.img_size,
                          window_size=cfg.window_size, global_blocks=cfg.global_blocks,
-                         pyramid_scales=cfg.pyramid_scales, channels=cfg.fpn_channels, drop_path=cfg.drop_path,
-                         score_thresh=cfg.score_thresh, detections_per_img=cfg.detections_per_img, roi_batch=cfg.roi_batch,
+                         pyramid_scales=cfg.pyramid_scales, channels=cfg.fpn_channels,
+                         drop_path=cfg.drop_path, score_thresh=cfg.score_thresh,
+                         detections_per_img=cfg.detections_per_img, roi_batch=cfg.roi_batch,
                          class_names=train_ds.class_names, cat_ids=train_ds.cat_ids)
     model, notes = detector_from_encoder(mae.config, mae.encoder.state_dict(), det)
     model = model.to(dev)
@@ -149,11 +149,13 @@ def detect(cfg: DetectConfig, *, stop_at_step: int | None = None) -> dict[str, A
                  accum_steps=cfg.accum_steps, amp=amp, grad_clip=cfg.grad_clip, compile=cfg.compile,
                  device=dev, dist=info, out_dir=out,
                  ckpt_every=steps_per_epoch if cfg.ckpt_every is None else cfg.ckpt_every,
-                 keep_last=cfg.keep_last, log_every=cfg.log_every, resume=resolve_resume(cfg.resume, out) or None,
+                 keep_last=cfg.keep_last, log_every=cfg.log_every,
+                 resume=resolve_resume(cfg.resume, out) or None,
                  stop_at_step=stop_at_step, on_step_end=on_step_end, payload=payload, progress=cfg.progress,
                  desc="detect")
     results = evaluate(result.step)
-    final = {"eval": "detect", "checkpoint": str(result.checkpoint), "source": str(cfg.ckpt), "data": cfg.data,
+    final = {"eval": "detect", "checkpoint": str(result.checkpoint), "source": str(cfg.ckpt),
+             "data": cfg.data,
              "masks": cfg.masks, "steps": result.step, "train_loss": result.loss, "val_images": len(val_ds),
              "detections": len(results), **{k: history[-1][k] for k in ("box", "mask") if k in history[-1]},
              "history": history}
