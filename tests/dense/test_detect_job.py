@@ -102,7 +102,8 @@ def test_resume_is_bit_exact_without_masks(tmp_path: Path) -> None:
     cfg = load_config(DetectConfig, values={
         "ckpt": TINY[0], "epochs": None, "batch_size": 2, "num_workers": 0, "img_size": 48,
         "fpn_channels": 16, "roi_batch": 32, "window_size": 4, "progress": False,
-        "data": str(tmp_path / "coco"), "masks": False, "max_steps": 3, "figure_images": 0, "out": str(tmp_path / "part")})
+        "data": str(tmp_path / "coco"), "masks": False, "max_steps": 3, "figure_images": 0,
+        "out": str(tmp_path / "part")})
     detect(cfg, stop_at_step=2)
     assert main(["detect", "--out", str(tmp_path / "part"), "--resume", "--no-progress"]) == 0
     full = torch.load(tmp_path / "full" / "checkpoints" / "step-00000003.pt", weights_only=True)["model"]
