@@ -5,7 +5,9 @@
 # It runs, each under its own time limit (about 5 minutes in all):
 #   1. the CUDA tests (pytest -m gpu; skipped if pytest is missing),
 #   2. the GPU benchmarks: benchmarks/pretrain.py --device cuda, benchmarks/masking.py,
-#      benchmarks/patterns.py --device cuda (each skipped if its file or a module it needs is missing),
+#      benchmarks/patterns.py --device cuda, benchmarks/detect.py --device cuda (a ViTDet ViT-B Mask R-CNN
+#      training step at 1024 px in bf16: img/s, peak memory; needs pycocotools-free torchvision only)
+#      (each skipped if its file or a module it needs is missing),
 #   3. a short real pretraining on CUDA with bf16 (ViT-B/16, 224 px, synthetic ImageFolder),
 #   4. the same job under torchrun (1 process, NCCL, DDP) with a resume,
 # then prints a summary: PASS / FAIL / SKIP, seconds, and the last lines of each benchmark.
@@ -55,7 +57,7 @@ fi
 
 
 # 2. GPU benchmarks
-for bench in "pretrain.py --device cuda" "masking.py" "patterns.py --device cuda"; do
+for bench in "pretrain.py --device cuda" "masking.py" "patterns.py --device cuda" "detect.py --device cuda"; do
     file="${bench%% *}"
     if [[ -f "benchmarks/$file" ]]; then
         # shellcheck disable=SC2086
@@ -99,7 +101,7 @@ check torchrun-resume 60 "${TRUN[@]}" -m colormae pretrain --no-progress --out "
 echo
 echo "================ colormae GPU check summary ================"
 printf '%s\n' "${SUMMARY[@]}"
-for name in bench-pretrain bench-masking bench-patterns; do
+for name in bench-pretrain bench-masking bench-patterns bench-detect; do
     if [[ -f "$LOGS/$name.log" ]]; then
         echo "--- $name (last lines)"
         tail -n 8 "$LOGS/$name.log"
