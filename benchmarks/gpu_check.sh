@@ -6,7 +6,7 @@
 #   1. the CUDA tests (pytest -m gpu; skipped if pytest is missing),
 #   2. the GPU benchmarks: benchmarks/pretrain.py --device cuda, benchmarks/masking.py,
 #      benchmarks/patterns.py --device cuda, benchmarks/detect.py --device cuda (a ViTDet ViT-B Mask R-CNN
-#      training step at 1024 px in bf16: img/s, peak memory; needs pycocotools-free torchvision only)
+#      training step at 1024 px in bf16: img/s, peak memory, ratio to torchvision R50-FPN)
 #      (each skipped if its file or a module it needs is missing),
 #   3. a short real pretraining on CUDA with bf16 (ViT-B/16, 224 px, synthetic ImageFolder),
 #   4. the same job under torchrun (1 process, NCCL, DDP) with a resume,
