@@ -16,8 +16,9 @@ from test_detect_data import make_coco
 from colormae.cli import main
 from colormae.dense.detect.evaluate import evaluate_results
 
-TINY = ["random:mae_vit_micro_32px", "epochs=none", "batch_size=2", "num_workers=0", "img_size=48",
-        "fpn_channels=16", "roi_batch=32", "window_size=4", "--no-progress"]
+TINY = ["random:mae_vit_micro_32px", "epochs=none", "batch_size=2", "num_workers=0", "img_size=32",
+        "fpn_channels=8", "roi_batch=16", "window_size=4", "pyramid_scales=[1,0.5]", "detections_per_img=20",
+        "--no-progress"]
 
 
 def cocoeval(gt_json: Path, results: list[dict], iou_type: str) -> np.ndarray:
@@ -97,19 +98,20 @@ def test_resume_is_bit_exact_without_masks(tmp_path: Path) -> None:
     from colormae.jobs.detect import DetectConfig
 
     make_coco(tmp_path / "coco")
-    common = [*TINY, "--data", str(tmp_path / "coco"), "--no-masks", "max_steps=3", "figure_images=0"]
+    common = [*TINY, "--data", str(tmp_path / "coco"), "--no-masks", "max_steps=2", "figure_images=0"]
     assert main(["detect", *common, "--out", str(tmp_path / "full")]) == 0
     cfg = load_config(DetectConfig, values={
-        "ckpt": TINY[0], "epochs": None, "batch_size": 2, "num_workers": 0, "img_size": 48,
-        "fpn_channels": 16, "roi_batch": 32, "window_size": 4, "progress": False,
-        "data": str(tmp_path / "coco"), "masks": False, "max_steps": 3, "figure_images": 0,
+        "ckpt": TINY[0], "epochs": None, "batch_size": 2, "num_workers": 0, "img_size": 32,
+        "fpn_channels": 8, "roi_batch": 16, "window_size": 4, "pyramid_scales": [1, 0.5], "progress": False,
+        "detections_per_img": 20, "data": str(tmp_path / "coco"), "masks": False, "max_steps": 2,
+        "figure_images": 0,
         "out": str(tmp_path / "part")})
-    detect(cfg, stop_at_step=2)
+    detect(cfg, stop_at_step=1)
     assert main(["detect", "--out", str(tmp_path / "part"), "--resume", "--no-progress"]) == 0
-    full = torch.load(tmp_path / "full" / "checkpoints" / "step-00000003.pt", weights_only=True)["model"]
-    part = torch.load(tmp_path / "part" / "checkpoints" / "step-00000003.pt", weights_only=True)["model"]
+    full = torch.load(tmp_path / "full" / "checkpoints" / "step-00000002.pt", weights_only=True)["model"]
+    part = torch.load(tmp_path / "part" / "checkpoints" / "step-00000002.pt", weights_only=True)["model"]
     assert full.keys() == part.keys() and all(torch.equal(full[k], part[k]) for k in full)
     report = json.loads((tmp_path / "part" / "detect.json").read_text())
-    assert "mask" not in report and report["steps"] == 3
+    assert "mask" not in report and report["steps"] == 2
     results = json.loads((tmp_path / "part" / "detections_val.json").read_text())
     assert all("segmentation" not in r for r in results)
