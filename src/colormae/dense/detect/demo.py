@@ -21,6 +21,24 @@ DEMO_DETECT: dict[str, Any] = {
 QUICK: dict[str, Any] = {"max_steps": 6, "warmup_steps": 2, "figure_images": 2}
 
 
+def preset_of(loaded: Any) -> str:
+    """The preset of a loaded encoder (its run's ``model`` setting, else the preset of the same shapes)."""
+    from dataclasses import fields
+
+    from colormae.errors import UserError
+    from colormae.models import PRESETS
+
+    name = (loaded.checkpoint.get("config") or {}).get("model")
+    if isinstance(name, str) and name in PRESETS:
+        return name
+    keys = [f.name for f in fields(loaded.config) if f.name != "norm_pix_loss"]
+    for preset, cfg in PRESETS.items():
+        if all(getattr(cfg, k) == getattr(loaded.config, k) for k in keys):
+            return preset
+    raise UserError(f"{loaded.name}: its encoder matches no preset, so there is no random baseline of "
+                    "its shape")
+
+
 def demo_detect(pretrain_dir: str | Path, out_dir: str | Path, device: str | None = None, quick: bool = False,
                 progress: bool = True, **overrides: Any) -> dict[str, Any]:
     """Fine-tune ``pretrain_dir``'s encoder and a random one as detectors on the scenes; returns
@@ -29,7 +47,6 @@ def demo_detect(pretrain_dir: str | Path, out_dir: str | Path, device: str | Non
     Runs go to ``out_dir/detect`` and ``out_dir/detect-random`` (each with detect.json, detections_val.json
     and detect.png); ``overrides`` change :data:`DEMO_DETECT` settings.
     """
-    from colormae.dense.demo import preset_of
     from colormae.dense.detect.train import detect
     from colormae.loading import load
 
