@@ -2,7 +2,8 @@
 
 Boxes and masks are drawn with torchvision's ``draw_bounding_boxes`` / ``draw_segmentation_masks`` on
 the image enlarged to at least :data:`MIN_SIDE` px (nearest neighbour, so small scenes stay legible);
-predictions are those COCO results (``detections_val.json`` records) scoring at least ``min_score``.
+predictions are an image's ``top`` highest-scoring COCO results (``detections_val.json`` records) that
+score at least ``min_score``, each labelled with its score.
 """
 
 from __future__ import annotations
@@ -46,7 +47,7 @@ def _xyxy(boxes: list[list[float]]) -> torch.Tensor:
 
 
 def plot_detections(dataset: Any, results: Sequence[dict[str, Any]], out_path: str | Path, *, count: int = 6,
-                    class_names: list[str] | None = None, min_score: float = 0.5) -> Path:
+                    class_names: list[str] | None = None, min_score: float = 0.05, top: int = 3) -> Path:
     """Draw the first ``count`` images of a :class:`~colormae.dense.detect.coco.CocoDetection` split with
     their ground truth (top row) and the ``results`` for them (bottom row) into ``out_path``."""
     from pycocotools import mask as mask_util
@@ -65,7 +66,8 @@ def plot_detections(dataset: Any, results: Sequence[dict[str, Any]], out_path: s
         gt_labels = [label_of[a["category_id"]] for a in gt]
         axes[0, col].imshow(_draw(image, gt_boxes, [names[k - 1] for k in gt_labels],
                                   [PALETTE[(k - 1) % len(PALETTE)] for k in gt_labels], None))
-        dets = [r for r in results if r["image_id"] == image_id and r["score"] >= min_score]
+        dets = sorted((r for r in results if r["image_id"] == image_id and r["score"] >= min_score),
+                      key=lambda r: -r["score"])[:top]
         boxes = _xyxy([r["bbox"] for r in dets])
         labels = [label_of[r["category_id"]] for r in dets]
         masks = None
@@ -76,5 +78,5 @@ def plot_detections(dataset: Any, results: Sequence[dict[str, Any]], out_path: s
         axes[1, col].imshow(_draw(image, boxes, texts, colors, masks))
         axes[0, col].set_title(f"image {image_id}", fontsize=8)
     axes[0, 0].set_ylabel("ground truth", fontsize=8)
-    axes[1, 0].set_ylabel(f"predicted (score >= {min_score:g})", fontsize=8)
+    axes[1, 0].set_ylabel(f"predicted (top {top})", fontsize=8)
     return save_figure(fig, out_path)
