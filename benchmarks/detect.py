@@ -29,8 +29,8 @@ def synthetic_batch(batch: int, size: int, device: torch.device, seed: int = 0) 
         masks = torch.zeros(3, size, size, dtype=torch.uint8)
         for k, (x0, y0, x1, y1) in enumerate(boxes.round().long().tolist()):
             masks[k, y0:y1, x0:x1] = 1
-        targets.append({"boxes": boxes.to(device), "labels": torch.randint(1, 81, (3,), generator=g).to(device),
-                        "masks": masks.to(device)})
+        labels = torch.randint(1, 81, (3,), generator=g)
+        targets.append({"boxes": boxes.to(device), "labels": labels.to(device), "masks": masks.to(device)})
     return images, targets
 
 
@@ -93,7 +93,8 @@ def main() -> None:
     mode = "fp32" if args.no_amp else "bf16"
     print(f"ViTDet Mask R-CNN ({args.preset}, {args.size} px, batch {args.batch}, {mode}): "
           f"{ours_ips:.2f} img/s, peak {ours_mem:.2f} GiB")
-    print(f"torchvision maskrcnn_resnet50_fpn_v2 (same inputs): {peer_ips:.2f} img/s, peak {peer_mem:.2f} GiB")
+    print(f"torchvision maskrcnn_resnet50_fpn_v2 (same inputs): {peer_ips:.2f} img/s, "
+          f"peak {peer_mem:.2f} GiB")
     print(f"ratio ViTDet / R50-FPN: {ours_ips / peer_ips:.2f}x img/s")
 
 
