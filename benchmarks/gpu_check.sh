@@ -5,8 +5,9 @@
 # It runs, each under its own time limit (about 9 minutes in all):
 #   1. the CUDA tests (pytest -m gpu; skipped if pytest is missing),
 #   2. the GPU benchmarks: benchmarks/pretrain.py --device cuda, benchmarks/masking.py,
-#      benchmarks/patterns.py --device cuda, benchmarks/loader.py --device cuda (each skipped if its file
-#      or a module it needs is missing),
+#      benchmarks/patterns.py --device cuda, benchmarks/loader.py --device cuda, benchmarks/detect.py
+#      --device cuda (a ViTDet ViT-B Mask R-CNN training step at 1024 px in bf16: img/s, peak memory,
+#      ratio to torchvision R50-FPN) (each skipped if its file or a module it needs is missing),
 #   3. a short real pretraining on CUDA with bf16 (ViT-B/16, 224 px, synthetic ImageFolder),
 #   4. the same job under torchrun (1 process, NCCL, DDP) with a resume,
 #   5. the end-to-end figure (benchmarks/e2e_pretrain.py, about 4 minutes): ViT-B/16 ColorMAE-G pretraining
@@ -60,7 +61,8 @@ fi
 
 
 # 2. GPU benchmarks
-for bench in "pretrain.py --device cuda" "masking.py" "patterns.py --device cuda" "loader.py --device cuda"; do
+for bench in "pretrain.py --device cuda" "masking.py" "patterns.py --device cuda" "loader.py --device cuda" \
+             "detect.py --device cuda"; do
     file="${bench%% *}"
     if [[ -f "benchmarks/$file" ]]; then
         # shellcheck disable=SC2086
@@ -111,7 +113,7 @@ fi
 echo
 echo "================ colormae GPU check summary ================"
 printf '%s\n' "${SUMMARY[@]}"
-for name in bench-pretrain bench-masking bench-patterns bench-loader e2e-pretrain; do
+for name in bench-pretrain bench-masking bench-patterns bench-loader e2e-pretrain bench-detect; do
     if [[ -f "$LOGS/$name.log" ]]; then
         echo "--- $name (last lines)"
         tail -n 8 "$LOGS/$name.log"

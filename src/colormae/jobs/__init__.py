@@ -30,7 +30,8 @@ from colormae.errors import UserError
 
 #: Modules defining ``JOBS``, in the order ``colormae --help`` lists them.
 JOB_MODULES: tuple[str, ...] = ("colormae.jobs.pretrain", "colormae.experiments.demo", "colormae.jobs.probes",
-                                "colormae.jobs.finetune", "colormae.jobs.sweep")
+                                "colormae.jobs.finetune", "colormae.jobs.segment", "colormae.jobs.detect",
+                                "colormae.jobs.sweep")
 #: Name of the saved settings in a run directory.
 RUN_CONFIG = "config.yaml"
 

@@ -44,3 +44,22 @@ class WarmupCosine:
         decay_steps = max(1, self.total_steps - self.warmup_steps)
         progress = min(1.0, (step - self.warmup_steps) / decay_steps)
         return self.min_lr + (self.peak_lr - self.min_lr) * 0.5 * (1.0 + math.cos(math.pi * progress))
+
+
+@dataclass(frozen=True)
+class WarmupMultiStep:
+    """``lr(step)``: linear warm-up from ``peak_lr * start_factor`` to ``peak_lr`` over ``warmup_steps``, then
+    ``peak_lr * gamma ** k`` after the k-th of ``milestones`` (steps). ViTDet / mmdet detection schedule:
+    ``LinearLR(start_factor=0.001, end=250)`` + ``MultiStepLR(milestones, gamma=0.1)``."""
+
+    peak_lr: float
+    warmup_steps: int
+    milestones: tuple[int, ...]
+    gamma: float = 0.1
+    start_factor: float = 0.001
+
+    def __call__(self, step: int) -> float:
+        decayed = self.peak_lr * self.gamma ** sum(step >= m for m in self.milestones)
+        if step < self.warmup_steps:
+            return decayed * (self.start_factor + (1 - self.start_factor) * step / self.warmup_steps)
+        return decayed

@@ -1,0 +1,1 @@
+"""Dense prediction from a pretrained encoder: semantic segmentation and object detection."""

@@ -1,0 +1,170 @@
+"""``detect(cfg)``: fine-tune ViTDet's Mask R-CNN on the shared training engine, then score it with COCOeval.
+
+The loop - DDP, AMP, accumulation, checkpoints, exact resume, metrics, progress - is
+:func:`colormae.train.engine.fit`; this module supplies the detector
+(:func:`~colormae.dense.detect.model.detector_from_encoder`), the COCO data with large-scale jitter, AdamW
+with ViTDet's layer-wise lr decay (:func:`~colormae.dense.detect.model.vit_lr_scale`), the warm-up + step
+schedule and the evaluation. Checkpoints are ``kind="detect"`` with ``model_config`` (the encoder's shapes)
+and ``detector`` (:class:`~colormae.dense.detect.model.DetectorConfig`); :func:`load_detector` rebuilds
+the model from one. Outputs: ``DIR/detections_val.json`` (COCO results), ``DIR/detect.json`` (box and
+mask AP, AP50, AP75, APs/m/l in percent), ``DIR/eval.jsonl`` (one line per evaluation), ``DIR/detect.png``.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import asdict
+from pathlib import Path
+from typing import Any
+
+import torch
+from torch import nn
+from tqdm.auto import tqdm
+
+from colormae.errors import UserError
+from colormae.jobs.detect import DetectConfig
+
+#: ViTDet's warm-up (mmdet ``LinearLR`` end=250), capped at a tenth of shorter runs.
+WARMUP_STEPS = 250
+#: Reported when a run has no val annotations of some area range (COCO's -1).
+RESULTS_FILE = "detections_val.json"
+
+
+def resolve_data(data: str, out: Path, seed: int = 0) -> Path:
+    """A COCO folder for ``data``: the built-in scenes (exported under ``out/scenes_coco``) or ``data``."""
+    name, _, size = data.partition(":")
+    if name == "scenes":
+        from colormae.dense.detect.scenes_coco import export_scenes
+        from colormae.dense.scenes import parse_scenes
+
+        px = parse_scenes(data)
+        assert px is not None
+        return export_scenes(out / "scenes_coco", size=px, seed=seed)
+    return Path(data).expanduser()
+
+
+def load_detector(path: str | Path, map_location: str | torch.device = "cpu") -> tuple[nn.Module, Any]:
+    """The detector of a ``detect`` run directory or checkpoint, in eval mode, and its ``DetectorConfig``."""
+    from colormae.dense.detect.model import DetectorConfig, build_detector
+    from colormae.models import MAEConfig
+    from colormae.train.checkpoint import load_checkpoint, resolve_checkpoint
+
+    file = resolve_checkpoint(path)
+    ckpt = load_checkpoint(file, map_location="cpu")
+    if ckpt.get("kind") != "detect":
+        raise UserError(f"{file}: not a detection checkpoint (kind {ckpt.get('kind')!r})")
+    det = DetectorConfig(**ckpt["detector"])
+    model = build_detector(MAEConfig(**ckpt["model_config"]), det)
+    model.load_state_dict(ckpt["model"])
+    return model.to(map_location).eval(), det
+
+
+def detect(cfg: DetectConfig, *, stop_at_step: int | None = None) -> dict[str, Any]:
+    """Fine-tune ``cfg.ckpt``'s encoder as a detector on ``cfg.data`` into ``cfg.out``; returns results."""
+    from colormae.config import saved_config
+    from colormae.dense.detect.coco import CocoDetection, collate, find_split, read_coco
+    from colormae.dense.detect.evaluate import evaluate_results, predict
+    from colormae.dense.detect.model import DetectorConfig, detector_from_encoder, vit_lr_scale
+    from colormae.dense.detect.transforms import LargeScaleJitter
+    from colormae.eval.results import write_results
+    from colormae.loading import load
+    from colormae.train.distributed import barrier, init_distributed, seed_everything
+    from colormae.train.engine import fit, plan_steps, resolve_resume
+    from colormae.train.loader import build_train_loader
+    from colormae.train.optim import build_adamw
+    from colormae.train.schedule import WarmupMultiStep
+
+    out = Path(cfg.out)
+    info, dev = init_distributed(cfg.device)
+    if info.is_main:
+        root = resolve_data(cfg.data, out)
+    barrier(info)
+    root = resolve_data(cfg.data, out) if not info.is_main else root
+    train_split, val_split = find_split(root, "train"), find_split(root, "val")
+    seed_everything(cfg.seed + info.rank)
+    loaded = load(cfg.ckpt, seed=cfg.seed)
+    if loaded.kind == "finetune":
+        raise UserError(f"{cfg.ckpt}: a fine-tuned classifier; pass the pretraining checkpoint")
+    mae = loaded.mae()
+    lo, hi = cfg.scale_range
+    if not 0 < lo <= hi:
+        raise UserError(f"scale_range: expected 0 < low <= high, got {cfg.scale_range}")
+    train_ds = CocoDetection(train_split, train=True, masks=cfg.masks,
+                             transform=LargeScaleJitter(cfg.img_size, (lo, hi)))
+    val_ds = CocoDetection(val_split, train=False, masks=False, cat_ids=train_ds.cat_ids)
+    det = DetectorConfig(num_classes=train_ds.num_classes, masks=cfg.masks, img_size=cfg.img_size,
+                         window_size=cfg.window_size, global_blocks=cfg.global_blocks,
+                         pyramid_scales=cfg.pyramid_scales, channels=cfg.fpn_channels,
+                         drop_path=cfg.drop_path, score_thresh=cfg.score_thresh,
+                         detections_per_img=cfg.detections_per_img, roi_batch=cfg.roi_batch,
+                         class_names=train_ds.class_names, cat_ids=train_ds.cat_ids)
+    model, notes = detector_from_encoder(mae.config, mae.encoder.state_dict(), det)
+    model = model.to(dev)
+    if info.is_main:
+        for note in [*loaded.notes, *notes]:
+            tqdm.write(f"note: {note}")
+    optimizer = build_adamw(model, cfg.lr, weight_decay=cfg.weight_decay, betas=(0.9, 0.999),
+                            lr_scale=vit_lr_scale(mae.config.depth, cfg.layer_decay))
+    workers = 2 if cfg.num_workers is None else cfg.num_workers
+    loader = build_train_loader(train_ds, batch_size=cfg.batch_size, seed=cfg.seed, dist=info,
+                                num_workers=workers, device=dev, collate_fn=collate)
+    effective = cfg.batch_size * cfg.accum_steps * info.world_size
+    steps_per_epoch, total = plan_steps(
+        loader, epochs=cfg.epochs, accum_steps=cfg.accum_steps, max_steps=cfg.max_steps,
+        too_small=f"{train_split.json}: {len(train_ds)} training images are too few for an effective batch "
+                  f"of {effective}")
+    warmup = cfg.warmup_steps if cfg.warmup_steps is not None else min(WARMUP_STEPS, total // 10)
+    schedule = WarmupMultiStep(cfg.lr, min(warmup, total), tuple(round(f * total) for f in cfg.lr_milestones))
+    amp = ("bf16" if dev.type == "cuda" else "none") if cfg.amp == "auto" else cfg.amp
+    gt = read_coco(val_split.json)
+
+    def step_fn(net: nn.Module, batch: Any, step: int) -> tuple[torch.Tensor, dict[str, float]]:
+        images, targets = batch
+        images = [im.to(dev, non_blocking=True) for im in images]
+        targets = [{k: v.to(dev, non_blocking=True) for k, v in t.items()} for t in targets]
+        losses = net(images, targets)
+        return sum(losses.values()), {k: v.detach() for k, v in losses.items()}
+
+    history: list[dict[str, Any]] = []
+
+    def evaluate(step: int) -> list[dict[str, Any]]:
+        results = predict(model, val_ds, device=dev, batch_size=cfg.eval_batch_size, progress=cfg.progress)
+        record = {"step": step, **evaluate_results(gt, results, cfg.masks)}
+        history.append(record)
+        if info.is_main:
+            out.mkdir(parents=True, exist_ok=True)
+            with (out / "eval.jsonl").open("a") as fh:
+                fh.write(json.dumps(record) + "\n")
+            tqdm.write(f"val step {step}: box AP {record['box']['AP']:.2f}"
+                       + (f", mask AP {record['mask']['AP']:.2f}" if "mask" in record else ""))
+        return results
+
+    def on_step_end(step: int) -> None:
+        if cfg.eval_every and step % cfg.eval_every == 0 and step < total:
+            evaluate(step)
+
+    payload = {"kind": "detect", "config": saved_config(cfg), "model_config": asdict(mae.config),
+               "detector": det.to_dict()}
+    result = fit(model, loader, step_fn, optimizer, schedule, epochs=cfg.epochs, max_steps=cfg.max_steps,
+                 accum_steps=cfg.accum_steps, amp=amp, grad_clip=cfg.grad_clip, compile=cfg.compile,
+                 device=dev, dist=info, out_dir=out,
+                 ckpt_every=steps_per_epoch if cfg.ckpt_every is None else cfg.ckpt_every,
+                 keep_last=cfg.keep_last, log_every=cfg.log_every,
+                 resume=resolve_resume(cfg.resume, out) or None,
+                 stop_at_step=stop_at_step, on_step_end=on_step_end, payload=payload, progress=cfg.progress,
+                 desc="detect")
+    results = evaluate(result.step)
+    final = {"eval": "detect", "checkpoint": str(result.checkpoint), "source": str(cfg.ckpt),
+             "data": cfg.data,
+             "masks": cfg.masks, "steps": result.step, "train_loss": result.loss, "val_images": len(val_ds),
+             "detections": len(results), **{k: history[-1][k] for k in ("box", "mask") if k in history[-1]},
+             "history": history}
+    if info.is_main:
+        (out / RESULTS_FILE).write_text(json.dumps(results))
+        write_results(out / "detect.json", final)
+        if cfg.figure_images:
+            from colormae.viz.detect import plot_detections
+
+            plot_detections(val_ds, results, out / "detect.png", count=cfg.figure_images,
+                            class_names=train_ds.class_names)
+    return final

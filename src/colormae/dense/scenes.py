@@ -1,0 +1,176 @@
+"""``scenes``: built-in dense data - mnist5k digits pasted onto crops of the bundled photos.
+
+Every scene is a square crop of one of the photos that install with scikit-image, scikit-learn and
+matplotlib (:mod:`colormae.data.photos`), resized to ``size`` px, with 1 to 3 MNIST digits
+(:mod:`colormae.data.mnist`) pasted at random sizes, places and colours. A digit's stroke pixels
+(intensity >= 128) are its mask; a later digit occludes an earlier one. 11 classes: ``background`` and
+the ten digits (class ``d + 1`` is digit ``d``). Each scene also carries its instances (class, box,
+visible mask), for detection.
+
+Train and val never share a digit or a photo pixel: train digits come from mnist5k's train split and
+train backgrounds from the left 70 % of every photo; val uses mnist5k's val digits and the right 30 %.
+Scene ``i`` of a split is a pure function of ``(seed, split, i)`` (its own numpy generator), so any
+process, worker or resumed run sees the same scenes. Nothing is downloaded.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from functools import lru_cache
+
+import numpy as np
+from PIL import Image
+
+from colormae.errors import UserError
+
+SPLITS = ("train", "val")
+#: Class names: index 0 is the background, ``d + 1`` the digit ``d``.
+CLASSES = ["background", *(f"digit {d}" for d in range(10))]
+#: Scenes per split.
+LENGTHS = {"train": 2000, "val": 200}
+#: Default scene side in pixels (the CPU demo model's 32 px input).
+SIZE = 32
+#: Fraction of each photo's width (from the left) that train backgrounds come from; val uses the rest.
+TRAIN_FRACTION = 0.7
+#: A digit pixel belongs to the digit's mask at this intensity (of 255) or above.
+STROKE = 128
+#: Digits per scene: 1 .. MAX_DIGITS.
+MAX_DIGITS = 3
+#: Digit side as a fraction of the scene side.
+DIGIT_SCALE = (0.4, 0.75)
+
+
+@dataclass
+class Instance:
+    """One pasted digit: ``label`` (class id 1..10), ``box`` ``(x0, y0, x1, y1)`` (pixels, exclusive end)
+    of its visible mask, ``mask`` bool ``(H, W)`` of its visible stroke pixels."""
+
+    label: int
+    box: tuple[int, int, int, int]
+    mask: np.ndarray
+
+
+@dataclass
+class Scene:
+    """A built-in dense sample: RGB ``image``, semantic ``labels`` uint8 ``(H, W)`` and its instances."""
+
+    image: Image.Image
+    labels: np.ndarray
+    instances: list[Instance]
+
+
+def parse_scenes(data: str) -> int | None:
+    """The scene size of a ``scenes`` / ``scenes:<px>`` data spec, or ``None`` for any other spec."""
+    name, sep, size = data.partition(":")
+    if name != "scenes":
+        return None
+    if not sep:
+        return SIZE
+    if not size.isdigit() or int(size) < 16:
+        raise UserError(f"data {data!r}: expected scenes or scenes:<size in px, at least 16>")
+    return int(size)
+
+
+@lru_cache(maxsize=2)
+def _digits(split: str) -> tuple[np.ndarray, np.ndarray]:
+    from colormae.data.mnist import _load, split_indices
+
+    images, labels = _load()
+    idx = split_indices(labels, split)
+    return images[idx], labels[idx]
+
+
+def _background(rng: np.random.Generator, split: str, size: int) -> np.ndarray:
+    """A ``(size, size, 3)`` float32 crop (0..255) from the split's region of a random photo."""
+    from colormae.data.photos import load_photos
+
+    _, photos = load_photos()
+    photo = photos[int(rng.integers(len(photos)))]
+    w, h = photo.size
+    cut = int(w * TRAIN_FRACTION)
+    x_lo, x_hi = (0, cut) if split == "train" else (cut, w)
+    region = min(x_hi - x_lo, h)
+    side = int(rng.integers(min(region, max(size, region // 4)), region + 1))
+    left = x_lo + int(rng.integers(0, x_hi - x_lo - side + 1))
+    top = int(rng.integers(0, h - side + 1))
+    crop = photo.crop((left, top, left + side, top + side)).resize((size, size), Image.BILINEAR)
+    return np.asarray(crop, dtype=np.float32)
+
+
+def make_scene(split: str, index: int, *, seed: int = 0, size: int = SIZE) -> Scene:
+    """Scene ``index`` of ``split`` (deterministic in ``(seed, split, index, size)``)."""
+    if split not in SPLITS:
+        raise UserError(f"scenes has splits {', '.join(SPLITS)}; got {split!r}")
+    rng = np.random.default_rng([seed, SPLITS.index(split), index, size])
+    image = _background(rng, split, size)
+    digits, digit_labels = _digits(split)
+    labels = np.zeros((size, size), np.uint8)
+    owner = np.full((size, size), -1, np.int64)  # which pasted digit each pixel shows
+    pasted: list[int] = []
+    for k in range(int(rng.integers(1, MAX_DIGITS + 1))):
+        row = int(rng.integers(len(digits)))
+        side = int(rng.integers(int(DIGIT_SCALE[0] * size), int(DIGIT_SCALE[1] * size) + 1))
+        alpha = np.asarray(Image.fromarray(digits[row]).resize((side, side), Image.BILINEAR),
+                           dtype=np.float32) / 255.0
+        y, x = (int(rng.integers(0, size - side + 1)) for _ in range(2))
+        under = image[y:y + side, x:x + side]
+        colour = rng.uniform(0, 255, 3).astype(np.float32)
+        for _ in range(10):  # a colour that stands out from what it covers
+            if np.abs(colour - under.reshape(-1, 3).mean(0)).max() > 96:
+                break
+            colour = rng.uniform(0, 255, 3).astype(np.float32)
+        a = alpha[..., None]
+        image[y:y + side, x:x + side] = a * colour + (1 - a) * under
+        stroke = alpha >= STROKE / 255.0
+        labels[y:y + side, x:x + side][stroke] = int(digit_labels[row]) + 1
+        owner[y:y + side, x:x + side][stroke] = k
+        pasted.append(int(digit_labels[row]) + 1)
+    instances = []
+    for k, label in enumerate(pasted):
+        mask = owner == k
+        if not mask.any():  # fully hidden by later digits
+            continue
+        ys, xs = np.nonzero(mask)
+        instances.append(Instance(label, (int(xs.min()), int(ys.min()), int(xs.max()) + 1, int(ys.max()) + 1),
+                                  mask))
+    return Scene(Image.fromarray(image.round().clip(0, 255).astype(np.uint8)), labels, instances)
+
+
+class DigitScenes:
+    """The ``scenes`` source: ``read(i) -> (RGB image, labels int64 (H, W))``, ``scene(i)`` with instances.
+
+    Args:
+        split: ``"train"`` (2,000 scenes) or ``"val"`` (200).
+        seed: which scenes (the default 0 is the published set).
+        size: scene side in pixels.
+        length: override the number of scenes.
+    """
+
+    classes = CLASSES
+    ignore_index = 255
+
+    def __init__(self, split: str = "train", *, seed: int = 0, size: int = SIZE, length: int | None = None
+                 ) -> None:
+        if split not in SPLITS:
+            raise UserError(f"scenes has splits {', '.join(SPLITS)}; got {split!r}")
+        self.split, self.seed, self.size = split, seed, size
+        self.length = LENGTHS[split] if length is None else length
+        self.name = f"scenes:{size}"
+
+    def __len__(self) -> int:
+        return self.length
+
+    def scene(self, index: int) -> Scene:
+        """The full scene (image, labels, instances)."""
+        if not 0 <= index < self.length:
+            raise IndexError(index)
+        return make_scene(self.split, index, seed=self.seed, size=self.size)
+
+    def read(self, index: int) -> tuple[Image.Image, np.ndarray]:
+        """``(RGB image, labels int64 (H, W))`` of scene ``index``."""
+        s = self.scene(index)
+        return s.image, s.labels.astype(np.int64)
+
+    def stem(self, index: int) -> str:
+        """File stem for a saved prediction."""
+        return f"{self.split}_{index:05d}"

@@ -1,0 +1,56 @@
+"""Segmentation figure: val images with the ground truth and the prediction overlaid, one row each."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from pathlib import Path
+
+import numpy as np
+import torch
+import torch.nn.functional as F
+
+from colormae.viz.style import denormalize, image_grid, save_figure
+
+#: How much of a labelled pixel's colour is the class colour.
+ALPHA = 0.6
+
+
+def palette(num_classes: int) -> np.ndarray:
+    """``(K, 3)`` floats in [0, 1]: class 0 black-ish, the rest from matplotlib's tab20 / hsv."""
+    from matplotlib import colormaps
+
+    cmap = colormaps["tab20"] if num_classes <= 21 else colormaps["hsv"]
+    colours = np.array([cmap(i / max(1, (20 if num_classes <= 21 else num_classes) - 1))[:3]
+                        for i in range(num_classes)])
+    return colours
+
+
+def overlay(image: np.ndarray, labels: np.ndarray, colours: np.ndarray, ignore_index: int = 255) -> np.ndarray:
+    """``image (H, W, 3)`` in [0, 1] with each pixel of class ``c`` blended with ``colours[c]`` (class 0,
+    the background of the built-in scenes, and ignored pixels are left as they are)."""
+    out = image.copy()
+    valid = (labels > 0) & (labels != ignore_index) & (labels < len(colours))
+    out[valid] = (1 - ALPHA) * out[valid] + ALPHA * colours[labels[valid]]
+    return out
+
+
+def segment_figure(samples: Sequence[tuple[torch.Tensor, torch.Tensor, torch.Tensor]], classes: Sequence[str],
+                   out_path: str | Path, *, ignore_index: int = 255) -> Path:
+    """Rows: val images; columns: image, ground truth overlay, prediction overlay.
+
+    ``samples``: ``(normalised image (3, h, w), labels (H, W), prediction (H, W))``; the image is resized
+    to the labels' size for display.
+    """
+    fig, axes = image_grid(len(samples), 3)
+    colours = palette(len(classes))
+    for row, (image, labels, pred) in enumerate(samples):
+        if tuple(image.shape[-2:]) != tuple(labels.shape):
+            image = F.interpolate(image[None], size=tuple(labels.shape), mode="bilinear", align_corners=False)[0]
+        rgb = denormalize(image[None])[0]
+        panels = (rgb, overlay(rgb, labels.numpy(), colours, ignore_index),
+                  overlay(rgb, pred.numpy(), colours, ignore_index))
+        for col, panel in enumerate(panels):
+            axes[row, col].imshow(panel, interpolation="nearest")
+    for col, title in enumerate(("image", "ground truth", "prediction")):
+        axes[0, col].set_title(title, fontsize=9)
+    return save_figure(fig, out_path)
