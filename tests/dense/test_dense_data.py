@@ -1,59 +1,14 @@
 """Segmentation folders (ADE20K release and generic layouts), their errors, and the joint transforms."""
 
-from pathlib import Path
-
 import numpy as np
 import pytest
 import torch
+from fabricate import SIZES, make_ade, make_generic
 from PIL import Image
 
 from colormae.dense.augment import EvalTransform, TrainTransform, category_crop, rescale_size
 from colormae.dense.data import ADE20K_CLASSES, SegDataset, open_source
 from colormae.errors import UserError
-
-SIZES = [(40, 30), (52, 36), (33, 47)]  # (width, height): images of different sizes
-
-
-def _write_pair(img_dir: Path, mask_dir: Path, stem: str, size: tuple[int, int], labels: np.ndarray,
-                suffix: str = ".jpg") -> None:
-    img_dir.mkdir(parents=True, exist_ok=True)
-    mask_dir.mkdir(parents=True, exist_ok=True)
-    rgb = np.random.default_rng(0).integers(0, 255, (size[1], size[0], 3), dtype=np.uint8)
-    Image.fromarray(rgb).save(img_dir / f"{stem}{suffix}")
-    Image.fromarray(labels.astype(np.uint8), mode="L").save(mask_dir / f"{stem}.png")
-
-
-def _labels(size: tuple[int, int], seed: int, high: int) -> np.ndarray:
-    return np.random.default_rng(seed).integers(0, high, (size[1], size[0]))
-
-
-def make_ade(root: Path) -> dict[str, list[np.ndarray]]:
-    raw = {}
-    for split, folder in (("train", "training"), ("val", "validation")):
-        raw[split] = []
-        for i, size in enumerate(SIZES):
-            labels = _labels(size, i, 151)  # ADE20K annotations: 0 = other, 1..150 = classes
-            labels[0, 0], labels[0, 1] = 0, 150
-            _write_pair(root / "images" / folder, root / "annotations" / folder, f"ADE_{folder}_{i:08d}", size,
-                        labels)
-            raw[split].append(labels)
-    return raw
-
-
-def make_generic(root: Path, classes=("sky", "road", "car"), nested: bool = True) -> dict[str, list[np.ndarray]]:
-    root.mkdir(parents=True, exist_ok=True)
-    (root / "classes.txt").write_text("\n".join(classes) + "\n")
-    raw = {}
-    for split in ("train", "val"):
-        raw[split] = []
-        for i, size in enumerate(SIZES):
-            labels = _labels(size, 10 + i, len(classes))
-            labels[:2, :2] = 255
-            img_dir, mask_dir = ((root / split / "images", root / split / "masks") if nested
-                                 else (root / "images" / split, root / "masks" / split))
-            _write_pair(img_dir, mask_dir, f"{split}{i}", size, labels, suffix=".png")
-            raw[split].append(labels)
-    return raw
 
 
 def test_ade20k_layout_reduces_the_zero_label(tmp_path):
@@ -155,7 +110,8 @@ def test_label_not_a_class(tmp_path):
     labels[3, 3] = 7
     Image.fromarray(labels, mode="L").save(path)
     src = open_source(str(tmp_path), "train")
-    with pytest.raises(UserError, match=r"train2\.png: label id 7 is not a class \(there are 3\) nor the ignore index 255"):
+    expected = r"train2\.png: label id 7 is not a class \(there are 3\) nor the ignore index 255"
+    with pytest.raises(UserError, match=expected):
         src.check()
 
 
@@ -174,7 +130,8 @@ def test_bad_input_is_one_line_through_the_cli(tmp_path, capsys):
     make_generic(data)
     (data / "train" / "masks" / "train0.png").unlink()
     out = tmp_path / "run"
-    code = main(["segment", "random:mae_vit_micro_32px", "--data", str(data), "--out", str(out), "--no-progress"])
+    code = main(["segment", "random:mae_vit_micro_32px", "--data", str(data), "--out", str(out),
+                 "--no-progress"])
     err = capsys.readouterr().err.strip().splitlines()
     assert code == 2 and len(err) == 1 and err[0].startswith("error: ") and "no annotation" in err[0]
     assert not out.exists()  # nothing half-made left behind

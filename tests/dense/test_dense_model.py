@@ -5,7 +5,13 @@ from timm.layers import resample_abs_pos_embed
 
 from colormae.dense.backbone import default_out_indices
 from colormae.dense.pyramid import Feature2Pyramid
-from colormae.dense.segmentor import HeadConfig, Segmentor, model_config, segmentor_from_config, segmentor_from_mae
+from colormae.dense.segmentor import (
+    HeadConfig,
+    Segmentor,
+    model_config,
+    segmentor_from_config,
+    segmentor_from_mae,
+)
 from colormae.eval.layer_decay import finetune_optimizer, lr_scales_by_name
 from colormae.models import create_mae
 

@@ -44,7 +44,8 @@ def test_train_and_val_use_disjoint_digits(monkeypatch):
 
 
 def test_parse():
-    assert parse_scenes("scenes") == 32 and parse_scenes("scenes:64") == 64 and parse_scenes("mnist5k") is None
+    assert parse_scenes("scenes") == 32 and parse_scenes("scenes:64") == 64
+    assert parse_scenes("mnist5k") is None
 
 
 def test_train_and_val_use_disjoint_photo_regions(monkeypatch):

@@ -49,7 +49,8 @@ def test_values_and_qkv_bias_split():
     blk = mae.encoder.blocks[1]
     bias = blk.attn.qkv.bias
     d = bias.shape[0] // 3
-    assert torch.equal(sd["layers.1.attn.q_bias"], bias[:d]) and torch.equal(sd["layers.1.attn.v_bias"], bias[2 * d:])
+    assert torch.equal(sd["layers.1.attn.q_bias"], bias[:d]) and torch.equal(sd["layers.1.attn.v_bias"],
+                                                                             bias[2 * d:])
     assert torch.equal(sd["layers.1.ffn.layers.0.0.weight"], blk.mlp.fc1.weight)
     assert torch.equal(sd["patch_embed.projection.weight"], mae.encoder.patch_embed.proj.weight)
 
