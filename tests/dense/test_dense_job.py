@@ -57,7 +57,7 @@ def test_ade20k_folder_and_save_predictions(tmp_path):
     preds = tmp_path / "preds"
     out = tmp_path / "run"
     assert main(["segment", "random:mae_vit_micro_32px", "--data", str(data), "--out", str(out),
-                 "--save-predictions", str(preds), "max_steps=2", "crop_size=16", *FAST]) == 0
+                 "--save-predictions", str(preds), "max_steps=2", "crop_size=16", *FAST, "batch_size=2"]) == 0
     res = json.loads((out / "segment.json").read_text())
     assert res["num_classes"] == 150 and res["mode"] == "slide"
     files = sorted(p.name for p in preds.iterdir())
