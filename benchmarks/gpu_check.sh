@@ -5,7 +5,8 @@
 # It runs, each under its own time limit (about 5 minutes in all):
 #   1. the CUDA tests (pytest -m gpu; skipped if pytest is missing),
 #   2. the GPU benchmarks: benchmarks/pretrain.py --device cuda, benchmarks/masking.py,
-#      benchmarks/patterns.py --device cuda (each skipped if its file or a module it needs is missing),
+#      benchmarks/patterns.py --device cuda, benchmarks/segment_step.py --device cuda (UperNet ViT-B/16
+#      512 px bf16 step: img/s, peak memory; each skipped if its file or a module it needs is missing),
 #   3. a short real pretraining on CUDA with bf16 (ViT-B/16, 224 px, synthetic ImageFolder),
 #   4. the same job under torchrun (1 process, NCCL, DDP) with a resume,
 # then prints a summary: PASS / FAIL / SKIP, seconds, and the last lines of each benchmark.
@@ -55,7 +56,7 @@ fi
 
 
 # 2. GPU benchmarks
-for bench in "pretrain.py --device cuda" "masking.py" "patterns.py --device cuda"; do
+for bench in "pretrain.py --device cuda" "masking.py" "patterns.py --device cuda" "segment_step.py --device cuda"; do
     file="${bench%% *}"
     if [[ -f "benchmarks/$file" ]]; then
         # shellcheck disable=SC2086
