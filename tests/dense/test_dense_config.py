@@ -34,3 +34,13 @@ def test_help_lists_the_settings(capsys):
     for flag in ("--crop-size", "--save-predictions", "--layer-decay", "--mode", "--cat-max-ratio",
                  "--resume"):
         assert flag in text
+
+
+def test_demo_finds_the_random_baseline_of_the_same_shape():
+    from colormae.dense.demo import DEMO_SEGMENT, preset_of
+    from colormae.loading import load
+
+    assert preset_of(load("random:mae_vit_micro_32px")) == "mae_vit_micro_32px"
+    assert preset_of(load("random:mae_vit_tiny_32px")) == "mae_vit_tiny_32px"
+    cfg = load_config(SegmentConfig, values={**DEMO_SEGMENT, "ckpt": "x", "out": "y"})  # valid settings
+    assert cfg.data == "scenes"
