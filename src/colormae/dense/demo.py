@@ -13,11 +13,11 @@ from typing import Any
 from colormae.config import load_config
 from colormae.jobs.segment import SegmentConfig
 
-#: The demo's segmentation settings. NOT yet shown to give the issue's >= 5 mIoU gap on CPU (see the report of
-#: issue 13): short runs on the 32 px scenes stayed near the background-only mIoU for both encoders.
+#: The demo's segmentation settings. NOT yet shown to give the issue's >= 5 mIoU gap on CPU (see the
+#: report of issue 13): short runs on the 32 px scenes stayed near background-only mIoU for both encoders.
 DEMO_SEGMENT = {"data": "scenes", "max_steps": 900, "warmup_steps": 50, "batch_size": 8, "crop_size": 32,
-                "channels": 32, "aux_channels": 16, "lr": 5e-3, "layer_decay": 0.65, "ratio_range": [1.0, 1.0],
-                "photometric": False, "num_workers": 0, "seed": 0, "figure": 6}
+                "channels": 32, "aux_channels": 16, "lr": 5e-3, "layer_decay": 0.65,
+                "ratio_range": [1.0, 1.0], "photometric": False, "num_workers": 0, "seed": 0, "figure": 6}
 #: ``quick``: the smoke-test size.
 QUICK = {"max_steps": 20, "warmup_steps": 2, "figure": 2}
 
