@@ -25,6 +25,7 @@ def pretrained(tmp_path_factory):
     return out
 
 
+@pytest.mark.slow  # a pretraining and two segmentation runs with 200-scene evaluations: about a minute alone
 def test_scenes_from_pretrained_and_random(tmp_path, pretrained):
     results = {}
     # seed 1 for the random encoder: with seed 0 it would start from the very weights pretraining started from
