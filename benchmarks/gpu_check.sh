@@ -7,7 +7,8 @@
 #   2. the GPU benchmarks: benchmarks/pretrain.py --device cuda, benchmarks/masking.py,
 #      benchmarks/patterns.py --device cuda, benchmarks/loader.py --device cuda, benchmarks/detect.py
 #      --device cuda (a ViTDet ViT-B Mask R-CNN training step at 1024 px in bf16: img/s, peak memory,
-#      ratio to torchvision R50-FPN) (each skipped if its file or a module it needs is missing),
+#      ratio to torchvision R50-FPN), benchmarks/segment_step.py --device cuda (UperNet ViT-B/16 512 px
+#      bf16 step: img/s, peak memory) (each skipped if its file or a module it needs is missing),
 #   3. a short real pretraining on CUDA with bf16 (ViT-B/16, 224 px, synthetic ImageFolder),
 #   4. the same job under torchrun (1 process, NCCL, DDP) with a resume,
 #   5. the end-to-end figure (benchmarks/e2e_pretrain.py, about 4 minutes): ViT-B/16 ColorMAE-G pretraining
@@ -62,7 +63,7 @@ fi
 
 # 2. GPU benchmarks
 for bench in "pretrain.py --device cuda" "masking.py" "patterns.py --device cuda" "loader.py --device cuda" \
-             "detect.py --device cuda"; do
+             "detect.py --device cuda" "segment_step.py --device cuda"; do
     file="${bench%% *}"
     if [[ -f "benchmarks/$file" ]]; then
         # shellcheck disable=SC2086
@@ -113,7 +114,7 @@ fi
 echo
 echo "================ colormae GPU check summary ================"
 printf '%s\n' "${SUMMARY[@]}"
-for name in bench-pretrain bench-masking bench-patterns bench-loader e2e-pretrain bench-detect; do
+for name in bench-pretrain bench-masking bench-patterns bench-loader e2e-pretrain bench-detect bench-segment_step; do
     if [[ -f "$LOGS/$name.log" ]]; then
         echo "--- $name (last lines)"
         tail -n 8 "$LOGS/$name.log"

@@ -35,7 +35,8 @@ class Loaded:
     """A loaded model, in eval mode, and what it is.
 
     Attributes:
-        kind: ``"pretrain"`` (an MAE), ``"finetune"`` (a timm ``VisionTransformer`` classifier) or
+        kind: ``"pretrain"`` (an MAE), ``"finetune"`` (a timm ``VisionTransformer`` classifier),
+            ``"segment"`` (a :class:`~colormae.dense.segmentor.Segmentor`: images -> per-pixel logits) or
             ``"random"`` (a freshly initialised MAE).
         model: the module; both kinds have ``forward_features(images (B, C, H, W)) -> (B, 1 + L, D)``.
         config: the architecture (:class:`MAEConfig`; a classifier's encoder shapes).
@@ -139,6 +140,11 @@ def _ours(ckpt: dict[str, Any], file: Path, ema: bool) -> Loaded:
         if ema and "ema" not in ckpt:
             raise UserError(f"{file}: no EMA weights in this checkpoint")
         weights = ckpt["ema"] if ema else ckpt["model"]
+    elif kind == "segment":
+        from colormae.dense.segmentor import segmentor_from_config
+
+        model = segmentor_from_config(cfg_dict)
+        weights = ckpt["model"]
     else:
         raise UserError(f"{file}: unknown checkpoint kind {kind!r}")
     require_finite(weights, str(file))

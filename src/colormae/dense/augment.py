@@ -122,7 +122,8 @@ class TrainTransform:
     """
 
     def __init__(self, crop: int, *, scale: tuple[int, int] | None = None,
-                 ratio_range: tuple[float, float] = (0.5, 2.0), cat_max_ratio: float = 0.75, flip: float = 0.5,
+                 ratio_range: tuple[float, float] = (0.5, 2.0), cat_max_ratio: float = 0.75,
+                 flip: float = 0.5,
                  photometric: bool = True, ignore_index: int = 255) -> None:
         self.crop = crop
         self.scale = scale or (4 * crop, crop)
@@ -146,7 +147,7 @@ class TrainTransform:
 
 
 class EvalTransform:
-    """``(image, labels) -> (normalised image resized to scale (3, h, w), labels at original size (H, W))``."""
+    """``(image, labels) -> (normalised image resized to scale (3, h, w), labels at their size (H, W))``."""
 
     def __init__(self, scale: tuple[int, int]) -> None:
         self.scale = scale

@@ -65,7 +65,8 @@ class ViTBackbone(nn.Module):
         Layer-scale gammas keep their init; blocks beyond the last out index and the final norm are not
         used; anything else missing or left over is an error.
         """
-        state = {k: v for k, v in encoder.state_dict().items() if not k.startswith(("head", "norm.", "fc_norm"))}
+        state = {k: v for k, v in encoder.state_dict().items() if not k.startswith(("head", "norm.",
+                                                                                    "fc_norm"))}
         grid = self.vit.patch_embed.grid_size
         if "pos_embed" in state and state["pos_embed"].shape[1] != 1 + grid[0] * grid[1]:
             old = int((state["pos_embed"].shape[1] - 1) ** 0.5)
@@ -78,7 +79,8 @@ class ViTBackbone(nn.Module):
         missing, unexpected = self.vit.load_state_dict(state, strict=False)
         missing = [k for k in missing if ".ls1." not in k and ".ls2." not in k]
         if missing or unexpected:
-            raise UserError(f"encoder does not fit the backbone: missing {missing[:5]}, unexpected {unexpected[:5]}")
+            raise UserError(f"encoder does not fit the backbone: missing {missing[:5]}, "
+                            f"unexpected {unexpected[:5]}")
 
     def forward(self, images: Tensor) -> list[Tensor]:
         unique = sorted(set(self.out_indices))  # a shallow encoder may feed one block to several levels

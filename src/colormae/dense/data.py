@@ -83,7 +83,8 @@ def read_mask(path: Path) -> np.ndarray:
     """A label PNG as ``int64 (H, W)`` (modes L, P, I, I;16); anything else is one clear error."""
     with Image.open(path) as im:
         if im.mode not in ("L", "P", "I", "I;16", "1"):
-            raise UserError(f"{path}: a mask must be a single-channel label PNG (mode L or P), got mode {im.mode}")
+            raise UserError(f"{path}: a mask must be a single-channel label PNG (mode L or P), "
+                            f"got mode {im.mode}")
         return np.asarray(im, dtype=np.int64)
 
 
@@ -92,7 +93,8 @@ def _files(folder: Path, suffixes: tuple[str, ...]) -> dict[str, Path]:
         raise UserError(f"{folder}: no such folder")
     files = {p.stem: p for p in sorted(folder.iterdir()) if p.suffix.lower() in suffixes and p.is_file()}
     if not files:
-        raise UserError(f"{folder}: empty split folder (no {'/'.join(s.lstrip('.') for s in suffixes[:3])} files)")
+        kinds = "/".join(s.lstrip(".") for s in suffixes[:3])
+        raise UserError(f"{folder}: empty split folder (no {kinds} files)")
     return files
 
 
@@ -209,7 +211,8 @@ def open_source(data: str, split: str, *, ignore_index: int = 255, reduce_zero_l
 class SegDataset(Dataset):
     """A source read through a joint ``transform(image, labels) -> (image tensor, labels tensor)``."""
 
-    def __init__(self, source: Any, transform: Callable[[Image.Image, np.ndarray], tuple[torch.Tensor, torch.Tensor]]
+    def __init__(self, source: Any, transform: Callable[[Image.Image, np.ndarray], tuple[torch.Tensor,
+                                                                                         torch.Tensor]]
                  ) -> None:
         self.source = source
         self.transform = transform

@@ -49,7 +49,8 @@ def evaluate(model: nn.Module, source: Any, *, scale: tuple[int, int], mode: str
     indices = range(rank, len(source), world)
     for i in tqdm(indices, desc="val", leave=False, disable=not progress or rank != 0):
         image, labels = transform(*source.read(i))
-        pred = predict(model, image.to(device), tuple(labels.shape), mode=mode, crop=crop, stride=stride).cpu()
+        pred = predict(model, image.to(device), tuple(labels.shape), mode=mode, crop=crop,
+                       stride=stride).cpu()
         cm.update(pred, labels)
         if save_dir is not None:
             save_label_png(pred, Path(save_dir) / f"{source.stem(i)}.png")

@@ -25,7 +25,7 @@ class ConfusionMatrix:
     def update(self, pred: Tensor, target: Tensor) -> None:
         """Add predictions and labels of the same shape (any shape; integer class ids)."""
         if pred.shape != target.shape:
-            raise ValueError(f"prediction {tuple(pred.shape)} and labels {tuple(target.shape)} differ in shape")
+            raise ValueError(f"prediction {tuple(pred.shape)} and labels {tuple(target.shape)} differ")
         pred, target = pred.reshape(-1).cpu().long(), target.reshape(-1).cpu().long()
         keep = target != self.ignore_index
         k = self.num_classes
@@ -36,7 +36,8 @@ class ConfusionMatrix:
         import torch.distributed as dist
 
         if dist.is_available() and dist.is_initialized():
-            device = torch.device("cuda", torch.cuda.current_device()) if dist.get_backend() == "nccl" else "cpu"
+            device = torch.device("cuda",
+                                  torch.cuda.current_device()) if dist.get_backend() == "nccl" else "cpu"
             counts = self.counts.to(device)
             dist.all_reduce(counts)
             self.counts = counts.cpu()
@@ -64,5 +65,6 @@ def segmentation_metrics(counts: Tensor, classes: Sequence[str] | None = None) -
         return {n: (None if v != v else 100.0 * v) for n, v in zip(names, x.tolist(), strict=True)}
 
     total = float(gt.sum())
-    return {"mIoU": mean(iou), "mAcc": mean(acc), "aAcc": 100.0 * float(tp.sum()) / total if total else float("nan"),
+    return {"mIoU": mean(iou), "mAcc": mean(acc),
+            "aAcc": 100.0 * float(tp.sum()) / total if total else float("nan"),
             "IoU": per_class(iou), "Acc": per_class(acc)}

@@ -33,11 +33,11 @@ SIZE = 32
 #: Fraction of each photo's width (from the left) that train backgrounds come from; val uses the rest.
 TRAIN_FRACTION = 0.7
 #: A digit pixel belongs to the digit's mask at this intensity (of 255) or above.
-STROKE = 128
+STROKE = 96
 #: Digits per scene: 1 .. MAX_DIGITS.
 MAX_DIGITS = 3
 #: Digit side as a fraction of the scene side.
-DIGIT_SCALE = (0.4, 0.75)
+DIGIT_SCALE = (0.5, 0.9)
 
 
 @dataclass

@@ -45,13 +45,15 @@ class HeadConfig:
 class Segmentor(nn.Module):
     """UperNet + ViT; see the module docstring."""
 
-    def __init__(self, encoder_config: MAEConfig, head: HeadConfig, backbone: ViTBackbone | None = None) -> None:
+    def __init__(self, encoder_config: MAEConfig, head: HeadConfig,
+                 backbone: ViTBackbone | None = None) -> None:
         super().__init__()
         if not head.out_indices:
             head.out_indices = default_out_indices(encoder_config.depth)
         self.encoder_config, self.head_config = encoder_config, head
         crop = (head.crop, head.crop)
-        self.backbone = backbone or ViTBackbone(encoder_config, crop, head.out_indices, drop_path=head.drop_path,
+        self.backbone = backbone or ViTBackbone(encoder_config, crop, head.out_indices,
+                                                drop_path=head.drop_path,
                                                 layer_scale=head.layer_scale)
         dim = encoder_config.embed_dim
         self.neck = Feature2Pyramid(dim, RESCALES)
@@ -125,7 +127,8 @@ def seg_loss(outputs: Tensor | tuple[Tensor, Tensor], labels: Tensor, *, ignore_
     if aux is None:
         return main, {}
     aux_loss = F.cross_entropy(aux.float(), labels, ignore_index=ignore_index)
-    return main + aux_weight * aux_loss, {"loss_main": float(main.detach()), "loss_aux": float(aux_loss.detach())}
+    return main + aux_weight * aux_loss, {"loss_main": float(main.detach()),
+                                          "loss_aux": float(aux_loss.detach())}
 
 
 def check_levels(features: Sequence[Tensor]) -> list[tuple[int, ...]]:

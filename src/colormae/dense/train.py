@@ -30,7 +30,8 @@ def _head_config(cfg: SegmentConfig, num_classes: int, classes: list[str]) -> An
     from colormae.dense.segmentor import HeadConfig
 
     return HeadConfig(num_classes=num_classes, crop=cfg.crop_size, out_indices=tuple(cfg.out_indices or ()),
-                      channels=cfg.channels, aux_channels=cfg.aux_channels, pool_scales=tuple(cfg.pool_scales),
+                      channels=cfg.channels, aux_channels=cfg.aux_channels,
+                      pool_scales=tuple(cfg.pool_scales),
                       dropout=cfg.dropout, drop_path=cfg.drop_path, layer_scale=cfg.layer_scale,
                       aux=cfg.aux_weight > 0, classes=list(classes))
 
@@ -115,12 +116,14 @@ def segment(cfg: SegmentConfig, *, stop_at_step: int | None = None) -> dict[str,
                 out.mkdir(parents=True, exist_ok=True)
                 with (out / "eval.jsonl").open("a") as fh:
                     fh.write(json.dumps(record) + "\n")
-                tqdm.write(f"val step {step}: mIoU {res['mIoU']:.2f}  mAcc {res['mAcc']:.2f}  aAcc {res['aAcc']:.2f}")
+                tqdm.write(f"val step {step}: mIoU {res['mIoU']:.2f}  mAcc {res['mAcc']:.2f}  "
+                           f"aAcc {res['aAcc']:.2f}")
 
     payload = {"kind": "segment", "config": saved_config(cfg), "model_config": model_config(mae.config, head),
                "classes": classes, "ignore_index": cfg.ignore_index}
     result = fit(model, loader, step_fn, optimizer, schedule, epochs=None, max_steps=total,
-                 accum_steps=cfg.accum_steps, amp=amp, grad_clip=cfg.grad_clip, compile=cfg.compile, device=dev,
+                 accum_steps=cfg.accum_steps, amp=amp, grad_clip=cfg.grad_clip, compile=cfg.compile,
+                 device=dev,
                  dist=info, out_dir=out, ckpt_every=CKPT_EVERY if cfg.ckpt_every is None else cfg.ckpt_every,
                  keep_last=cfg.keep_last, log_every=cfg.log_every,
                  resume=resolve_resume(cfg.resume, out) or None, stop_at_step=stop_at_step,

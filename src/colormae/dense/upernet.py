@@ -19,7 +19,8 @@ def _heads() -> tuple[type, type]:
     try:
         from transformers.models.upernet.modeling_upernet import UperNetFCNHead, UperNetHead
     except ImportError as err:
-        raise UserError("segmentation needs transformers' UperNet head: pip install 'transformers>=4.40'") from err
+        raise UserError("segmentation needs transformers' UperNet head: "
+                        "pip install 'transformers>=4.40'") from err
     return UperNetHead, UperNetFCNHead
 
 
@@ -43,7 +44,8 @@ def fcn_head(in_channels: Sequence[int], num_classes: int, *, in_index: int = 2,
     """FCN auxiliary head on pyramid level ``in_index``: -> logits ``(B, K, h, w)`` of that level."""
     _, UperNetFCNHead = _heads()
     config = SimpleNamespace(auxiliary_in_channels=None, auxiliary_channels=channels,
-                             auxiliary_num_convs=num_convs, auxiliary_concat_input=False, num_labels=num_classes)
+                             auxiliary_num_convs=num_convs, auxiliary_concat_input=False,
+                             num_labels=num_classes)
     head = UperNetFCNHead(config, in_channels=list(in_channels), in_index=in_index)
     _with_dropout(head, dropout)
     return head

@@ -40,10 +40,10 @@ class SegmentConfig(RunFolder, TrainLoop, Runtime):
 
     ckpt: str = setting("", CKPT_HELP, positional=True, required=True)
     data: str = setting("scenes", SEG_DATA_HELP)
-    max_steps: int | None = setting(600, "optimizer steps (paper: 160000); the lr schedule spans them",
+    max_steps: int | None = setting(300, "optimizer steps (paper: 160000); the lr schedule spans them",
                                     role="run", min=1)
-    warmup_steps: int | None = setting(60, "linear lr warm-up in optimizer steps (paper: 1500)", min=0)
-    batch_size: int = setting(16, "crops per device and micro-step (paper: 2 on each of 8 GPUs)", min=1)
+    warmup_steps: int | None = setting(30, "linear lr warm-up in optimizer steps (paper: 1500)", min=0)
+    batch_size: int = setting(8, "crops per device and micro-step (paper: 2 on each of 8 GPUs)", min=1)
     crop_size: int = setting(32, "training crop and sliding-window side in pixels (paper: 512); the "
                                  "encoder's position embeddings are interpolated to it", min=8)
     scale: tuple[int, int] | None = setting(None, "(long, short) edges images are resized to before the "
@@ -67,8 +67,8 @@ class SegmentConfig(RunFolder, TrainLoop, Runtime):
     out_indices: tuple[int, ...] | None = setting(None, "encoder blocks (0-based) that feed the pyramid "
                                                         "(paper: [3, 5, 7, 11]; default: those scaled "
                                                         "to the encoder's depth)")
-    channels: int = setting(64, "UperNet channels (paper: 768)", min=1)
-    aux_channels: int = setting(32, "auxiliary FCN head channels (paper: 256)", min=1)
+    channels: int = setting(32, "UperNet channels (paper: 768)", min=1)
+    aux_channels: int = setting(16, "auxiliary FCN head channels (paper: 256)", min=1)
     aux_weight: float = setting(0.4, "loss weight of the auxiliary head (paper: 0.4; 0: no auxiliary head)",
                                 min=0.0)
     pool_scales: tuple[int, ...] = setting((1, 2, 3, 6), "pyramid pooling scales of the UperNet head")

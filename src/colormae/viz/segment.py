@@ -11,8 +11,8 @@ import torch.nn.functional as F
 
 from colormae.viz.style import denormalize, image_grid, save_figure
 
-#: How much of a labelled pixel's colour is the class colour.
-ALPHA = 0.6
+#: Brightness of the photo under the class colours.
+DIM = 0.35
 
 
 def palette(num_classes: int) -> np.ndarray:
@@ -25,12 +25,13 @@ def palette(num_classes: int) -> np.ndarray:
     return colours
 
 
-def overlay(image: np.ndarray, labels: np.ndarray, colours: np.ndarray, ignore_index: int = 255) -> np.ndarray:
-    """``image (H, W, 3)`` in [0, 1] with each pixel of class ``c`` blended with ``colours[c]`` (class 0,
-    the background of the built-in scenes, and ignored pixels are left as they are)."""
-    out = image.copy()
+def overlay(image: np.ndarray, labels: np.ndarray, colours: np.ndarray,
+            ignore_index: int = 255) -> np.ndarray:
+    """``image (H, W, 3)`` in [0, 1] dimmed, each pixel of class ``c > 0`` painted ``colours[c]`` (class 0,
+    the background of the built-in scenes, and ignored pixels show the dimmed photo)."""
+    out = image * DIM
     valid = (labels > 0) & (labels != ignore_index) & (labels < len(colours))
-    out[valid] = (1 - ALPHA) * out[valid] + ALPHA * colours[labels[valid]]
+    out[valid] = colours[labels[valid]]
     return out
 
 
@@ -45,7 +46,8 @@ def segment_figure(samples: Sequence[tuple[torch.Tensor, torch.Tensor, torch.Ten
     colours = palette(len(classes))
     for row, (image, labels, pred) in enumerate(samples):
         if tuple(image.shape[-2:]) != tuple(labels.shape):
-            image = F.interpolate(image[None], size=tuple(labels.shape), mode="bilinear", align_corners=False)[0]
+            image = F.interpolate(image[None], size=tuple(labels.shape), mode="bilinear",
+                                  align_corners=False)[0]
         rgb = denormalize(image[None])[0]
         panels = (rgb, overlay(rgb, labels.numpy(), colours, ignore_index),
                   overlay(rgb, pred.numpy(), colours, ignore_index))
