@@ -153,3 +153,21 @@ def _ours(ckpt: dict[str, Any], file: Path, ema: bool) -> Loaded:
     except UserError as err:
         raise UserError(f"{file}: weights do not match its model_config: {err}") from None
     return Loaded(kind, model, config, "colormae", str(file), small)
+
+
+def preset_of(loaded: Any) -> str:
+    """The preset of a loaded encoder (its run's ``model`` setting, else the preset of the same shapes), so
+    ``random:<preset>`` gives a baseline of its shape; one-line error when none matches."""
+    from dataclasses import fields
+
+    from colormae.models import PRESETS
+
+    name = (loaded.checkpoint.get("config") or {}).get("model")
+    if isinstance(name, str) and name in PRESETS:
+        return name
+    keys = [f.name for f in fields(loaded.config) if f.name != "norm_pix_loss"]
+    for preset, cfg in PRESETS.items():
+        if all(getattr(cfg, k) == getattr(loaded.config, k) for k in keys):
+            return preset
+    raise UserError(f"{loaded.name}: its encoder matches no preset, so there is no random baseline of "
+                    "its shape")

@@ -1,5 +1,6 @@
 """``colormae convert`` from the command line: formats, printed hints, one-line errors."""
 
+import pytest
 import torch
 from safetensors.torch import load_file
 
@@ -73,3 +74,20 @@ def test_exports_carry_the_data_statistics(tmp_path):
     assert processor["image_mean"] == [0.1, 0.2, 0.3] and processor["image_std"] == [0.4, 0.5, 0.6]
     convert(src, tmp_path / "back.pt")
     assert load(tmp_path / "back.pt").checkpoint["data"]["mean"] == [0.1, 0.2, 0.3]
+
+
+@pytest.mark.parametrize(("to", "wrapper", "key"), [
+    ("mmseg", "state_dict", "backbone.layers.0.ffn.layers.0.0.weight"),
+    ("mmdet-vitdet", "state_dict", "backbone.blocks.0.attn.rel_pos_h"),
+    ("detectron2-vitdet", "model", "backbone.net.patch_embed.proj.weight"),
+])
+def test_convert_to_dense_backbones(tmp_path, to, wrapper, key):
+    """`colormae convert --to mmseg|mmdet-vitdet|detectron2-vitdet` writes the file those stacks load."""
+    import torch
+
+    from colormae.cli import main
+
+    dst = tmp_path / f"{to}.pth"
+    assert main(["convert", "random:mae_vit_micro_32px", "-o", str(dst), "--to", to]) == 0
+    ckpt = torch.load(dst, weights_only=True)
+    assert key in ckpt[wrapper]

@@ -271,6 +271,31 @@ def convert(src: str | Path, dst: str | Path, *, from_: str = "auto", to: str = 
         loaded.notes.extend(timm_notes(model.config))
     elif to == "hf":
         export_hf(model, dst, data=data)
-    else:
+    elif to == "colormae":
         export_colormae(model, dst, source=loaded.name, layout=loaded.source_format, data=data)
+    else:
+        export_dense(model, dst, to)
     return loaded
+
+
+def export_dense(model: MaskedAutoencoder, dst: str | Path, layout: str) -> Path:
+    """Save the encoder as the backbone of a dense stack, in the file form that stack loads:
+
+    - ``mmseg``: mmseg's ``MAE`` backbone keys under ``backbone.`` in ``{"state_dict", "meta"}`` (what the
+      official ColorMAE ``mmpre2mmseg.py`` writes for ``load_from`` / ``init_cfg``);
+    - ``mmdet-vitdet`` / ``detectron2-vitdet``: the ViTDet backbone (:mod:`colormae.dense.vitdet_layouts`).
+    """
+    dst = Path(dst)
+    dst.parent.mkdir(parents=True, exist_ok=True)
+    if layout == "mmseg":
+        from colormae.dense.mmseg_layout import mmseg_state_dict
+
+        sd = {k: v.detach().clone() for k, v in mmseg_state_dict(model, prefix="backbone.").items()}
+        payload: dict[str, Any] = {"state_dict": sd, "meta": {"converted_by": "colormae", "layout": layout}}
+    else:
+        from colormae.dense.vitdet_layouts import vitdet_checkpoint
+
+        enc = {k: v.detach().clone() for k, v in model.encoder.state_dict().items()}
+        payload = vitdet_checkpoint(enc, model.config, layout)
+    torch.save(payload, dst)
+    return dst

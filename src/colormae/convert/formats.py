@@ -3,5 +3,7 @@ CLI's parser uses them for ``--help``)."""
 
 #: Layouts a checkpoint can be read from (``auto`` detects one from the keys).
 FROM_LAYOUTS = ("auto", "colormae", "mae", "mmpretrain", "hf", "timm")
-#: Formats a model can be written to.
-TO_FORMATS = ("colormae", "timm", "hf")
+#: Formats a model can be written to: whole models (colormae, hf), encoders (timm), and the backbone
+#: layouts of the dense stacks the official ColorMAE release uses (mmseg's MAE backbone, mmdet's and
+#: detectron2's ViTDet).
+TO_FORMATS = ("colormae", "timm", "hf", "mmseg", "mmdet-vitdet", "detectron2-vitdet")

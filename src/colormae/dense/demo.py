@@ -6,12 +6,12 @@ pretrained encoder and from a random one of the same shape, on the same recipe.
 
 from __future__ import annotations
 
-from dataclasses import fields
 from pathlib import Path
 from typing import Any
 
 from colormae.config import load_config
 from colormae.jobs.segment import SegmentConfig
+from colormae.loading import preset_of
 
 #: The demo's segmentation settings. Measured on 2 shared CPU cores from the configs/cpu_demo.yaml checkpoint
 #: (about 6 minutes each): pretrained 24.30 mIoU, random init 18.42 (+5.9); at 900 steps the gap was 3.5.
@@ -20,23 +20,6 @@ DEMO_SEGMENT = {"data": "scenes", "max_steps": 1500, "warmup_steps": 75, "batch_
                 "ratio_range": [1.0, 1.0], "photometric": False, "num_workers": 0, "seed": 0, "figure": 6}
 #: ``quick``: the smoke-test size.
 QUICK = {"max_steps": 20, "warmup_steps": 2, "figure": 2}
-
-
-def preset_of(loaded: Any) -> str:
-    """The preset name of a loaded encoder (from its run's config, else by matching the shapes)."""
-    from colormae.models.presets import PRESETS
-
-    name = (loaded.checkpoint.get("config") or {}).get("model")
-    if isinstance(name, str) and name in PRESETS:
-        return name
-    keys = [f.name for f in fields(loaded.config) if f.name != "norm_pix_loss"]
-    for preset, cfg in PRESETS.items():
-        if all(getattr(cfg, k) == getattr(loaded.config, k) for k in keys):
-            return preset
-    from colormae.errors import UserError
-
-    raise UserError(f"{loaded.name}: its encoder matches no preset, so there is no random baseline of "
-                    "its shape")
 
 
 def demo_segment(pretrain_dir: str | Path, out_dir: str | Path, device: str | None = None,

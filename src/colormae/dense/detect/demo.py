@@ -11,6 +11,7 @@ from typing import Any
 
 from colormae.config import load_config
 from colormae.jobs.detect import DetectConfig
+from colormae.loading import preset_of
 
 #: The demo's detection settings: 32 px scenes, a light pyramid and heads, a short schedule.
 DEMO_DETECT: dict[str, Any] = {
@@ -19,24 +20,6 @@ DEMO_DETECT: dict[str, Any] = {
     "scale_range": [0.5, 2.0], "num_workers": 0, "seed": 0, "figure_images": 6, "log_every": 25}
 #: ``quick``: the smoke-test size.
 QUICK: dict[str, Any] = {"max_steps": 6, "warmup_steps": 2, "figure_images": 2}
-
-
-def preset_of(loaded: Any) -> str:
-    """The preset of a loaded encoder (its run's ``model`` setting, else the preset of the same shapes)."""
-    from dataclasses import fields
-
-    from colormae.errors import UserError
-    from colormae.models import PRESETS
-
-    name = (loaded.checkpoint.get("config") or {}).get("model")
-    if isinstance(name, str) and name in PRESETS:
-        return name
-    keys = [f.name for f in fields(loaded.config) if f.name != "norm_pix_loss"]
-    for preset, cfg in PRESETS.items():
-        if all(getattr(cfg, k) == getattr(loaded.config, k) for k in keys):
-            return preset
-    raise UserError(f"{loaded.name}: its encoder matches no preset, so there is no random baseline of "
-                    "its shape")
 
 
 def demo_detect(pretrain_dir: str | Path, out_dir: str | Path, device: str | None = None, quick: bool = False,
