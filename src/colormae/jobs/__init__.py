@@ -135,6 +135,20 @@ def run_job(job: Job, cfg: Any) -> int:
         raise
 
 
+def run_and_report(fn: Callable[[Any], Any], cfg: Any, report: Callable[[Any], str]) -> int:
+    """Run ``fn(cfg)`` (one process or a torchrun rank), leave the process group, print ``report(result)``
+    on rank 0. The shape of every training job's ``run``."""
+    from colormae.train.distributed import cleanup_distributed, env_dist_info
+
+    try:
+        result = fn(cfg)
+    finally:
+        cleanup_distributed()
+    if env_dist_info().is_main:
+        print(report(result))
+    return 0
+
+
 def settings_of(cfg: Any) -> dict[str, Any]:
     """``{name: value}`` of a config dataclass (a shallow ``asdict``)."""
     return {f.name: getattr(cfg, f.name) for f in fields(cfg)}

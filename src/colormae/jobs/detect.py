@@ -5,7 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from colormae.config import setting
-from colormae.jobs import Job
+from colormae.jobs import Job, run_and_report
 from colormae.jobs.common import CKPT_HELP, RunFolder, Runtime, TrainLoop
 
 EXAMPLES = """\
@@ -71,17 +71,13 @@ class DetectConfig(RunFolder, TrainLoop, Runtime):
 def run(cfg: DetectConfig) -> int:
     """Fine-tune, evaluate and print the box (and mask) AP (rank 0)."""
     from colormae.dense.detect.train import detect
-    from colormae.train.distributed import cleanup_distributed, env_dist_info
 
-    try:
-        res = detect(cfg)
-    finally:
-        cleanup_distributed()
-    if env_dist_info().is_main:
+    def report(res: dict) -> str:
         mask = f", mask AP {res['mask']['AP']:.2f}" if "mask" in res else ""
-        print(f"detect: box AP {res['box']['AP']:.2f} (AP50 {res['box']['AP50']:.2f}){mask} on "
-              f"{res['val_images']} val images; wrote {cfg.out}/detect.json, {cfg.out}/detections_val.json")
-    return 0
+        return (f"detect: box AP {res['box']['AP']:.2f} (AP50 {res['box']['AP50']:.2f}){mask} on "
+                f"{res['val_images']} val images; wrote {cfg.out}/detect.json, {cfg.out}/detections_val.json")
+
+    return run_and_report(detect, cfg, report)
 
 
 JOBS = (Job("detect", DetectConfig, run, "fine-tune and evaluate a ViTDet Mask R-CNN (COCO AP)", EXAMPLES),)

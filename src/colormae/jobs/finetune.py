@@ -6,7 +6,7 @@ from dataclasses import dataclass
 from typing import Literal
 
 from colormae.config import setting
-from colormae.jobs import Job
+from colormae.jobs import Job, run_and_report
 from colormae.jobs.common import CKPT_HELP, DATA_HELP, RunFolder, Runtime, TrainLoop
 
 #: A setting that ``colormae.eval.recipe.finetune_recipe`` fills in from the data, model and batch.
@@ -77,15 +77,9 @@ def run(cfg: FinetuneConfig) -> int:
     """Fine-tune and print the final validation accuracy (rank 0)."""
     from colormae.eval.finetune import finetune
     from colormae.eval.report import summary_line
-    from colormae.train.distributed import cleanup_distributed, env_dist_info
 
-    try:
-        res = finetune(cfg)
-    finally:
-        cleanup_distributed()
-    if env_dist_info().is_main:
-        print(f"{summary_line(res)}; wrote {cfg.out}/finetune.json, checkpoint {res['checkpoint']}")
-    return 0
+    return run_and_report(finetune, cfg, lambda res: (
+        f"{summary_line(res)}; wrote {cfg.out}/finetune.json, checkpoint {res['checkpoint']}"))
 
 
 JOBS = (Job("finetune", FinetuneConfig, run, "fine-tune an encoder end to end (MAE recipe, timm augments)",

@@ -6,7 +6,7 @@ from dataclasses import dataclass
 from typing import Literal
 
 from colormae.config import setting
-from colormae.jobs import Job
+from colormae.jobs import Job, run_and_report
 from colormae.jobs.common import CKPT_HELP, RunFolder, Runtime, TrainLoop
 
 EXAMPLES = """\
@@ -92,16 +92,10 @@ class SegmentConfig(RunFolder, TrainLoop, Runtime):
 def run(cfg: SegmentConfig) -> int:
     """Fine-tune, evaluate and print the mIoU (rank 0)."""
     from colormae.dense.train import segment
-    from colormae.train.distributed import cleanup_distributed, env_dist_info
 
-    try:
-        res = segment(cfg)
-    finally:
-        cleanup_distributed()
-    if env_dist_info().is_main:
-        print(f"segment {cfg.ckpt} on {cfg.data}: mIoU {res['mIoU']:.2f}  mAcc {res['mAcc']:.2f}  "
-              f"aAcc {res['aAcc']:.2f}; wrote {cfg.out}/segment.json, checkpoint {res['checkpoint']}")
-    return 0
+    return run_and_report(segment, cfg, lambda res: (
+        f"segment {cfg.ckpt} on {cfg.data}: mIoU {res['mIoU']:.2f}  mAcc {res['mAcc']:.2f}  "
+        f"aAcc {res['aAcc']:.2f}; wrote {cfg.out}/segment.json, checkpoint {res['checkpoint']}"))
 
 
 JOBS = (Job("segment", SegmentConfig, run, "semantic segmentation: UperNet on the encoder, mIoU",
