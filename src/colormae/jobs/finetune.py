@@ -82,5 +82,5 @@ def run(cfg: FinetuneConfig) -> int:
         f"{summary_line(res)}; wrote {cfg.out}/finetune.json, checkpoint {res['checkpoint']}"))
 
 
-JOBS = (Job("finetune", FinetuneConfig, run, "fine-tune an encoder end to end (MAE recipe, timm augments)",
+JOBS = (Job("finetune", FinetuneConfig, run, "fine-tune an encoder end to end (recipe scaled to the data)",
             EXAMPLES),)
