@@ -33,7 +33,8 @@ def register(sub: argparse._SubParsersAction) -> None:
     """Add ``colormae convert``."""
     from colormae.convert.formats import FROM_LAYOUTS, TO_FORMATS
 
-    parser = sub.add_parser("convert", help="import / export checkpoints (mae, mmpretrain, HF, timm, mmseg, ViTDet)",
+    parser = sub.add_parser("convert",
+                            help="import / export checkpoints (mae, mmpretrain, HF, timm, mmseg, ViTDet)",
                             description=__doc__, epilog=EXAMPLES,
                             formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("src", metavar="SRC", help="checkpoint file, colormae run directory, or HF folder")
