@@ -164,3 +164,19 @@ def test_truncate_metrics_keeps_records_without_a_step(tmp_path):
     assert truncate_metrics(path, 1) == 2
     assert read_metrics(path) == [{"step": 1}, {"note": "x"}]
     assert truncate_metrics(tmp_path / "missing.jsonl", 0) == 0
+
+
+def test_checkpoints_and_banks_get_ordinary_permissions(tmp_path):
+    """Atomic writes go through mkstemp (0600); the files they leave are 0666 & ~umask like any other."""
+    import os
+
+    from colormae.noise import PatternBank
+    from colormae.train.checkpoint import save_checkpoint
+
+    mask = os.umask(0o022)
+    try:
+        ckpt = save_checkpoint(tmp_path / "c.pt", {"step": 1})
+        bank = PatternBank.generate("green", 2, 8, seed=0).save(tmp_path / "b.npz")
+    finally:
+        os.umask(mask)
+    assert (ckpt.stat().st_mode & 0o777) == 0o644 and (bank.stat().st_mode & 0o777) == 0o644

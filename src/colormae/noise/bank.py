@@ -29,8 +29,6 @@ the file stored.
 from __future__ import annotations
 
 import json
-import os
-import tempfile
 import warnings
 import zipfile
 from pathlib import Path
@@ -190,16 +188,10 @@ class PatternBank:
             else:
                 scalars[key] = list(value) if isinstance(value, tuple) else value
         meta = {"format_version": FORMAT_VERSION, "color": self.color, "seed": self.seed, "sigmas": scalars}
-        path.parent.mkdir(parents=True, exist_ok=True)
-        fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
-        try:
-            with os.fdopen(fd, "wb") as f:
-                np.savez(f, **{PATTERNS_KEY: array, META_KEY: np.array(json.dumps(meta))}, **arrays)
-            os.replace(tmp, path)
-        except BaseException:
-            Path(tmp).unlink(missing_ok=True)
-            raise
-        return path
+        from colormae.files import atomic_write
+
+        return atomic_write(path, lambda f: np.savez(
+            f, **{PATTERNS_KEY: array, META_KEY: np.array(json.dumps(meta))}, **arrays))
 
     @classmethod
     def load(cls, path: str | Path) -> PatternBank:
