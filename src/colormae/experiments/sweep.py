@@ -125,7 +125,7 @@ def pretrain_config(spec: RunSpec, run_dir: Path, cfg: SweepConfig, seed: int, d
         out=str(run_dir), resume="auto", model=cfg.model, data=cfg.data, num_workers=0,
         masking=spec.masking, mask_ratio=spec.ratio, bank_size=spec.num_patterns or DEFAULT_PATTERNS,
         pattern_size=cfg.pattern_size, epochs=None, max_steps=cfg.budget, warmup_steps=cfg.budget // 10,
-        batch_size=cfg.batch_size, seed=seed,
+        batch_size=cfg.batch_size, lr=cfg.lr, seed=seed,
         ckpt_every=max(1, cfg.budget // 4), keep_last=1, log_every=max(1, cfg.budget // 20), device=device,
         threads=cfg.threads, progress=cfg.verbose)
 
@@ -317,8 +317,8 @@ def markdown_table(rows: Sequence[dict[str, Any]], *, budget: int, data: str, mo
 
 # ---------------------------------------------------------------------------------------------- sweep
 #: Settings that change an arm's numbers: resuming with other values would mix incomparable rows.
-_RESULT_SETTINGS = ("data", "budget", "model", "batch_size", "pattern_size", "probe_epochs", "probe_samples",
-                    "finetune_epochs")
+_RESULT_SETTINGS = ("data", "budget", "model", "batch_size", "lr", "pattern_size", "probe_epochs",
+                    "probe_samples", "finetune_epochs")
 
 
 def _check_same_settings(path: Path, cfg: SweepConfig) -> None:

@@ -44,6 +44,9 @@ class SweepConfig(Runtime):
     data: str = setting("mnist5k", DATA_HELP)
     model: str = setting("mae_vit_tiny_32px", "MAE preset (a small one: every arm trains from scratch)")
     batch_size: int = setting(64, "pretraining batch", min=1)
+    lr: float | None = setting(1.5e-3, "peak pretraining lr, the same for every arm (the CPU demo's; none: "
+                                       "the paper's base_lr scaling, far too low for a tiny model's short "
+                                       "run)", min=0.0)
     pattern_size: int = setting(64, "side of the generated pattern banks (paper: 256; a 32 px model's 8x8 "
                                     "window needs far less)", min=1)
     probe_epochs: int = setting(20, "linear-probe epochs", min=1)
