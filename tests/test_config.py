@@ -105,7 +105,7 @@ def test_flags_and_overrides_go_through_the_same_checks():
         config_from_args(args.job.config, args, [])
 
 
-@pytest.mark.parametrize("name", ["cpu_demo.yaml", "colormae_vit_base_300e.yaml"])
+@pytest.mark.parametrize("name", ["cpu_demo.yaml", "colormae_vit_base_300e.yaml", "small_folder_laptop.yaml"])
 def test_shipped_configs_load(name):
     cfg = load_config(PretrainConfig, REPO / "configs" / name)
     assert cfg.masking == "green"
