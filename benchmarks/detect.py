@@ -12,9 +12,9 @@ torchvision's own ``maskrcnn_resnet50_fpn_v2`` run the same way in the same proc
 from __future__ import annotations
 
 import argparse
-import time
 
 import torch
+from timing import seconds_per_step
 
 
 def synthetic_batch(batch: int, size: int, device: torch.device, seed: int = 0) -> tuple[list, list]:
@@ -48,17 +48,7 @@ def time_steps(model: torch.nn.Module, batch: int, size: int, steps: int, device
         opt.step()
         opt.zero_grad(set_to_none=True)
 
-    for _ in range(2):
-        step()
-    if device.type == "cuda":
-        torch.cuda.synchronize()
-        torch.cuda.reset_peak_memory_stats()
-    start = time.perf_counter()
-    for _ in range(steps):
-        step()
-    if device.type == "cuda":
-        torch.cuda.synchronize()
-    elapsed = time.perf_counter() - start
+    elapsed = seconds_per_step(step, steps, 2, device, reset_peak_after_warmup=True) * steps
     peak = torch.cuda.max_memory_allocated() / 2**30 if device.type == "cuda" else float("nan")
     return batch * steps / elapsed, peak
 

@@ -11,26 +11,13 @@ same crops), so the decoder's cost shows as a ratio.
 from __future__ import annotations
 
 import argparse
-import time
 
 import torch
+from timing import seconds_per_step
 
 from colormae.dense.segmentor import HeadConfig, seg_loss, segmentor_from_mae
 from colormae.eval.layer_decay import finetune_optimizer
 from colormae.models import create_mae
-
-
-def bench(step, steps: int, warmup: int, device: torch.device) -> float:
-    for _ in range(warmup):
-        step()
-    if device.type == "cuda":
-        torch.cuda.synchronize()
-    t0 = time.perf_counter()
-    for _ in range(steps):
-        step()
-    if device.type == "cuda":
-        torch.cuda.synchronize()
-    return (time.perf_counter() - t0) / steps
 
 
 def main() -> None:
@@ -71,9 +58,9 @@ def main() -> None:
     warm = 2 if args.small else 3
     if device.type == "cuda":
         torch.cuda.reset_peak_memory_stats()
-    t_full = bench(full, args.steps, warm, device)
+    t_full = seconds_per_step(full, args.steps, warm, device)
     peak = torch.cuda.max_memory_allocated() / 2**30 if device.type == "cuda" else float("nan")
-    t_bb = bench(backbone, args.steps, warm, device)
+    t_bb = seconds_per_step(backbone, args.steps, warm, device)
     print(f"UperNet ViT {'tiny 32px' if args.small else 'B/16 512px'} batch {args.batch} on {device}: "
           f"{args.batch / t_full:.1f} img/s, step {t_full * 1000:.0f} ms, peak memory {peak:.2f} GiB; "
           f"backbone alone {args.batch / t_bb:.1f} img/s (full step / backbone = {t_full / t_bb:.2f}x)")
