@@ -13,9 +13,10 @@ FIGURES = ("recon.png", "attention.png", "cam.png", "patterns.png", "masks.png",
 
 @pytest.mark.slow  # ~40 s on an idle 2-core machine (imports, a few steps, two probes, six figures)
 def test_demo_quick_writes_probes_and_figures(tmp_path, capsys):
-    assert main(["demo", "--quick", "--out", str(tmp_path), "--device", "cpu"]) == 0
+    assert main(["demo", "--quick", "--no-dense", "--out", str(tmp_path), "--device", "cpu"]) == 0
     out = capsys.readouterr().out
-    assert [name for name, _ in STEPS] == ["pretrain", "probes", "figures"]
+    assert [name for name, _ in STEPS] == ["pretrain", "probes", "figures", "segment", "detect"]
+    assert "[demo 3/3] figures" in out and "segment" not in out
     for name in FIGURES + ("probes.md",):
         path = tmp_path / name
         assert path.stat().st_size > 1000 or name == "probes.md"
@@ -27,7 +28,7 @@ def test_demo_quick_writes_probes_and_figures(tmp_path, capsys):
         assert set(summary[probe]) == {"pretrained", "random_init"}
         assert all(0.0 <= v <= 100.0 for v in summary[probe].values())
     # running it again reuses the finished pretraining instead of refusing the folder
-    assert main(["demo", "--quick", "--out", str(tmp_path), "--device", "cpu"]) == 0
+    assert main(["demo", "--quick", "--no-dense", "--out", str(tmp_path), "--device", "cpu"]) == 0
 
 
 @pytest.mark.slow  # the full demo: ~3 min on 2 cores

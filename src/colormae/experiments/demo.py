@@ -134,14 +134,14 @@ def step_detect(ctx: DemoContext) -> None:
 
 
 DemoStep = tuple[str, Callable[[DemoContext], None]]
-#: The dense-transfer steps that ``--dense`` appends (about 14 + 13 minutes on 2 CPU cores at the settings
-#: where the pretrained encoder's gain shows; see README).
+#: The dense-transfer steps (``--no-dense`` leaves them out).
 DENSE_STEPS: list[DemoStep] = [("segment", step_segment), ("detect", step_detect)]
 #: The demo, in order. Append ``(name, function)`` to add a step.
 STEPS: list[DemoStep] = [
     ("pretrain", step_pretrain),
     ("probes", step_probes),
     ("figures", step_figures),
+    *DENSE_STEPS,
 ]
 
 
@@ -184,14 +184,14 @@ class DemoConfig:
 
     out: str = setting("runs/demo", "output folder", role="io", metavar="DIR")
     quick: bool = setting(False, "a few training steps only (smoke test)", role="io")
-    dense: bool = setting(False, "also fine-tune segmentation and detection on the built-in digit "
-                                 "scenes, pretrained vs random init (adds about 25 minutes on 2 CPU cores)",
-                          role="io")
+    dense: bool = setting(True, "fine-tune segmentation and detection on the built-in digit scenes, "
+                                "pretrained vs random init (--no-dense: skip them)", role="io")
     device: str | None = setting(None, "cpu, cuda or auto (default)", role="io")
 
 
 def _run(cfg: DemoConfig) -> int:
-    run_demo(cfg.out, quick=cfg.quick, device=cfg.device, steps=STEPS + (DENSE_STEPS if cfg.dense else []))
+    steps = STEPS if cfg.dense else [step for step in STEPS if step not in DENSE_STEPS]
+    run_demo(cfg.out, quick=cfg.quick, device=cfg.device, steps=steps)
     return 0
 
 
