@@ -11,12 +11,12 @@ from colormae.experiments.demo import STEPS, run_demo
 FIGURES = ("recon.png", "attention.png", "cam.png", "patterns.png", "masks.png", "curves.png")
 
 
-@pytest.mark.slow  # ~40 s on an idle 2-core machine (imports, a few steps, two probes, six figures)
-def test_demo_quick_writes_probes_and_figures(tmp_path, capsys):
-    assert main(["demo", "--quick", "--no-dense", "--out", str(tmp_path), "--device", "cpu"]) == 0
+@pytest.mark.slow  # ~80 s on an idle 2-core machine (a few steps, two probes, six figures, dense runs)
+def test_demo_quick_writes_probes_figures_and_dense_comparisons(tmp_path, capsys):
+    assert main(["demo", "--quick", "--out", str(tmp_path), "--device", "cpu"]) == 0
     out = capsys.readouterr().out
     assert [name for name, _ in STEPS] == ["pretrain", "probes", "figures", "segment", "detect"]
-    assert "[demo 3/3] figures" in out and "segment" not in out
+    assert "[demo 5/5] detect" in out
     for name in FIGURES + ("probes.md",):
         path = tmp_path / name
         assert path.stat().st_size > 1000 or name == "probes.md"
@@ -24,11 +24,17 @@ def test_demo_quick_writes_probes_and_figures(tmp_path, capsys):
     assert "| pretrained |" in (tmp_path / "probes.md").read_text()
     assert (tmp_path / "pretrain_quick" / "checkpoints").is_dir()
     summary = json.loads((tmp_path / "summary.json").read_text())
-    for probe in ("linprobe", "knn"):
+    for probe in ("linprobe", "knn", "segment", "detect"):
         assert set(summary[probe]) == {"pretrained", "random_init"}
         assert all(0.0 <= v <= 100.0 for v in summary[probe].values())
-    # running it again reuses the finished pretraining instead of refusing the folder
+    for run in ("segment", "segment-random", "detect", "detect-random"):  # both arms wrote their metrics
+        assert (tmp_path / run / ("segment.json" if "segment" in run else "detect.json")).is_file()
+    # running it again reuses the finished pretraining and dense runs instead of refusing the folder;
+    # --no-dense leaves the dense steps out
     assert main(["demo", "--quick", "--no-dense", "--out", str(tmp_path), "--device", "cpu"]) == 0
+    assert "[demo 3/3] figures" in capsys.readouterr().out
+    assert main(["demo", "--quick", "--out", str(tmp_path), "--device", "cpu"]) == 0
+    assert json.loads((tmp_path / "summary.json").read_text())["segment"] == summary["segment"]
 
 
 @pytest.mark.slow  # the full demo: ~3 min on 2 cores

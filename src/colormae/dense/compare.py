@@ -2,7 +2,7 @@
 shape - side by side when the CPU has the cores for it.
 
 The demo's segmentation and detection steps (:mod:`colormae.dense.demo`, :mod:`colormae.dense.detect.demo`)
-are both this comparison. On CPU the two arms run in two processes with half the idle cores each: a tiny
+are both this comparison. On CPU the two arms run in two processes with half the cores each: a tiny
 model's ops are too small to keep two threads busy, so two one-thread runs finish in about the time of one
 two-thread run (``benchmarks/dense_arms.py`` measures the ratio).
 """
@@ -31,12 +31,14 @@ def arm_threads(device: str | None, arms: int = len(ARMS)) -> int:
     """Threads per arm when the arms can run side by side on this machine's CPU, else 0 (run in turn)."""
     import torch
 
-    from colormae.train.threads import available_cores, busy_cores
+    from colormae.train.threads import available_cores
 
     if device not in (None, "cpu", "auto") or (device != "cpu" and torch.cuda.is_available()):
         return 0
-    idle = max(1, available_cores() - busy_cores())
-    return idle // arms if idle >= arms else 0
+    # not less the busy cores (as train.threads does): the load average still counts the demo's own
+    # pretraining a minute later, and on a loaded machine one thread per arm is the better choice anyway
+    cores = available_cores()
+    return cores // arms if cores >= arms else 0
 
 
 def compare(job: Callable[[Any], dict[str, Any]], config_cls: type, settings: dict[str, Any], *,

@@ -11,8 +11,9 @@ from typing import Any
 
 from colormae.jobs.detect import DetectConfig
 
-#: The demo's detection settings: 32 px scenes, boxes only (Faster R-CNN), a light pyramid and heads, 250
-#: steps; the two arms side by side take about 1.5 minutes on 2 CPU cores.
+#: The demo's detection settings (mirrored by configs/detect_scenes_demo.yaml): 32 px scenes, boxes only
+#: (Faster R-CNN), a light pyramid and heads, 250 steps; the two arms side by side take about 1.5 minutes on
+#: 2 CPU cores.
 DEMO_DETECT: dict[str, Any] = {
     "data": "scenes", "masks": False, "max_steps": 250, "epochs": None, "warmup_steps": 20, "batch_size": 8,
     "img_size": 32, "window_size": 8, "pyramid_scales": [2.0, 1.0, 0.5], "fpn_channels": 32, "roi_batch": 64,

@@ -1,0 +1,56 @@
+"""The demo's dense comparison runs the same job and recipe from the pretrained encoder and from a random
+one of the same shape, into two run folders."""
+
+from pathlib import Path
+
+import pytest
+
+from colormae.config import load_config
+from colormae.dense import compare as cmp
+from colormae.jobs.detect import DetectConfig
+from colormae.jobs.segment import SegmentConfig
+
+CONFIGS = Path(__file__).parents[2] / "configs"
+
+
+def _fake_job(cfg: SegmentConfig) -> dict:
+    return {"ckpt": cfg.ckpt, "steps": cfg.max_steps, "resume": cfg.resume}
+
+
+def test_both_arms_share_the_recipe_and_differ_only_in_the_encoder(tmp_path: Path, monkeypatch) -> None:
+    import colormae.loading
+
+    monkeypatch.setattr(colormae.loading, "load", lambda spec: f"loaded {spec}")
+    presets = {"loaded runs/x": "mae_vit_micro_32px"}
+    monkeypatch.setattr(colormae.loading, "preset_of", lambda loaded: presets[loaded])
+    runs = cmp.compare(_fake_job, SegmentConfig, {"max_steps": 7, "lr": 0.01}, pretrain_dir="runs/x",
+                       out=tmp_path, name="segment", parallel=False)
+    assert list(runs) == ["pretrained", "random_init"]
+    assert runs["pretrained"]["ckpt"] == "runs/x"
+    assert runs["random_init"]["ckpt"] == "random:mae_vit_micro_32px"  # the pretrained encoder's shape
+    assert [r["run"] for r in runs.values()] == [str(tmp_path / "segment"), str(tmp_path / "segment-random")]
+    assert all(r["steps"] == 7 and r["resume"] == "auto" for r in runs.values())
+
+
+@pytest.mark.parametrize(("device", "cores", "cuda", "expected"), [
+    ("cpu", 2, False, 1), ("cpu", 8, True, 4), (None, 2, False, 1), (None, 2, True, 0), ("cuda", 8, True, 0),
+    ("cpu", 1, False, 0)])
+def test_arms_side_by_side_only_on_a_cpu_with_two_cores(monkeypatch, device, cores, cuda, expected) -> None:
+    import torch
+
+    from colormae.train import threads
+
+    monkeypatch.setattr(threads, "available_cores", lambda: cores)
+    monkeypatch.setattr(torch.cuda, "is_available", lambda: cuda)
+    assert cmp.arm_threads(device) == expected
+
+
+@pytest.mark.parametrize(("name", "module", "attr", "config_cls"), [
+    ("segment_scenes_demo.yaml", "colormae.dense.demo", "DEMO_SEGMENT", SegmentConfig),
+    ("detect_scenes_demo.yaml", "colormae.dense.detect.demo", "DEMO_DETECT", DetectConfig)])
+def test_demo_dense_configs_match_the_demo(name, module, attr, config_cls) -> None:
+    import importlib
+
+    settings = getattr(importlib.import_module(module), attr)
+    shipped = load_config(config_cls, CONFIGS / name, values={"ckpt": "x", "out": "y"})
+    assert shipped == load_config(config_cls, values={**settings, "ckpt": "x", "out": "y"})
