@@ -88,3 +88,15 @@ def test_resume_is_bit_exact(tmp_path):
     b = torch.load(resumed["checkpoint"], weights_only=False)["model"]
     assert a.keys() == b.keys() and all(torch.equal(a[k], b[k]) for k in a)
     assert straight["mIoU"] == resumed["mIoU"]
+
+
+def test_train_images_takes_an_evenly_spaced_part_of_the_train_split(tmp_path):
+    from colormae.data.build import evenly_spaced
+    from colormae.dense.train import segment
+    from colormae.errors import UserError
+
+    assert evenly_spaced(10, 4) == [0, 3, 6, 9] and evenly_spaced(3, 5) == [0, 1, 2]
+    cfg = load_config(SegmentConfig, values={"ckpt": "random:mae_vit_micro_32px", "out": str(tmp_path / "r"),
+                                             "train_images": 5, "batch_size": 8, "device": "cpu"})
+    with pytest.raises(UserError, match="5 training images are too few for an effective batch of 8"):
+        segment(cfg)

@@ -19,7 +19,7 @@ from pathlib import Path
 from typing import Any
 
 import torch
-from torch.utils.data import DataLoader, Dataset, Subset
+from torch.utils.data import DataLoader, Dataset
 
 from colormae.errors import UserError
 from colormae.progress import progress as progress_bar
@@ -64,9 +64,10 @@ def channel_stats(dataset: Dataset, *, max_images: int | None = MAX_IMAGES, num_
     total = len(dataset)  # type: ignore[arg-type]
     if total == 0:
         raise UserError("the data set is empty")
-    if max_images is not None and total > max_images:
-        index = torch.linspace(0, total - 1, max_images).round().long().unique().tolist()
-        dataset = Subset(dataset, index)
+    if max_images is not None:
+        from colormae.data.build import subset
+
+        dataset = subset(dataset, max_images)
     n_images = len(dataset)  # type: ignore[arg-type]
     loader = DataLoader(dataset, batch_size=None, shuffle=False, num_workers=num_workers)
     count, mean, m2 = 0, None, None

@@ -39,6 +39,7 @@ def _head_config(cfg: SegmentConfig, num_classes: int, classes: list[str]) -> An
 def segment(cfg: SegmentConfig, *, stop_at_step: int | None = None) -> dict[str, Any]:
     """Train and evaluate; returns (and writes to ``OUT/segment.json``) the final metrics."""
     from colormae.config import saved_config
+    from colormae.data.build import subset
     from colormae.dense.augment import TrainTransform
     from colormae.dense.data import SegDataset, open_source
     from colormae.dense.evaluate import evaluate
@@ -83,7 +84,7 @@ def segment(cfg: SegmentConfig, *, stop_at_step: int | None = None) -> dict[str,
     transform = TrainTransform(cfg.crop_size, scale=scale, ratio_range=tuple(cfg.ratio_range),
                                cat_max_ratio=cfg.cat_max_ratio, flip=cfg.flip, photometric=cfg.photometric,
                                ignore_index=cfg.ignore_index)
-    train_ds = SegDataset(train_src, transform)
+    train_ds = subset(SegDataset(train_src, transform), cfg.train_images)
     workers = 2 if cfg.num_workers is None else cfg.num_workers
     loader = build_train_loader(train_ds, batch_size=cfg.batch_size, seed=cfg.seed, dist=info,
                                 num_workers=workers, device=dev)

@@ -88,9 +88,8 @@ def eval_normalization(loaded: Loaded, data: str, normalize: str = "auto", *,
 
 def _datasets(data: str, img_size: tuple[int, int], norm: Normalization | None = None,
               train_transform: Any = None, limit: int | None = None):
-    from torch.utils.data import Subset
-
     from colormae.data import build_dataset, eval_transform, num_classes
+    from colormae.data.build import subset
 
     check_splits(data)
     tf = eval_transform(img_size, norm)
@@ -100,10 +99,7 @@ def _datasets(data: str, img_size: tuple[int, int], norm: Normalization | None =
     if len(train) == 0 or len(val) == 0:
         raise UserError(f"{data}: the train and val splits must both hold images")
     n_cls = num_classes(train)
-    if limit is not None:
-        train, val = (Subset(ds, torch.linspace(0, len(ds) - 1, min(limit, len(ds))).round().long().tolist())
-                      for ds in (train, val))
-    return train, val, n_cls
+    return subset(train, limit), subset(val, limit), n_cls
 
 
 def encode_splits(loaded: Loaded, data: str, *, feature: str = "cls", batch_size: int = 256,

@@ -44,6 +44,8 @@ class SegmentConfig(RunFolder, TrainLoop, Runtime):
                                     role="run", min=1)
     warmup_steps: int | None = setting(30, "linear lr warm-up in optimizer steps (paper: 1500)", min=0)
     batch_size: int = setting(8, "crops per device and micro-step (paper: 2 on each of 8 GPUs)", min=1)
+    train_images: int | None = setting(None, "train on this many images of the train split, evenly spaced "
+                                             "(label-efficiency studies; default: all)", min=1)
     crop_size: int = setting(32, "training crop and sliding-window side in pixels (paper: 512); the "
                                  "encoder's position embeddings are interpolated to it", min=8)
     scale: tuple[int, int] | None = setting(None, "(long, short) edges images are resized to before the "
