@@ -1,5 +1,5 @@
-"""Data: built-in data sets (mnist5k, photos), the user's image folders (any channel count and bit depth),
-normalisation statistics, MAE transforms.
+"""Data: built-in data sets (mnist5k, photos, natural), the user's image folders (any channel count and bit
+depth), normalisation statistics, MAE transforms.
 
 See ``docs/architecture.md``.
 """

@@ -12,8 +12,8 @@ CKPT_HELP = ("a colormae run directory or checkpoint, a foreign checkpoint (face
              "mmpretrain / official ColorMAE, Hugging Face, timm; converted on the fly), or "
              "random:<preset> (e.g. random:mae_vit_tiny_32px) for a randomly initialised encoder")
 #: What every job that reads images accepts as DATA.
-DATA_HELP = ("built-in data set (mnist5k, photos) or an ImageFolder path (evaluation: with train/ and val/ "
-             "class folders)")
+DATA_HELP = ("built-in data set (mnist5k, photos, natural: the last needs the Debian package "
+             "gcompris-qt-data) or an ImageFolder path (evaluation: with train/ and val/ class folders)")
 
 
 @dataclass
