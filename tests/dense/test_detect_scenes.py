@@ -50,6 +50,9 @@ def test_paper_config_is_vitdets_schedule() -> None:
 def test_demo_detect_quick(tmp_path: Path) -> None:
     from colormae.dense.detect.demo import demo_detect
 
-    res = demo_detect("random:mae_vit_micro_32px", tmp_path, device="cpu", quick=True, progress=False)
-    assert set(res) >= {"pretrained", "random_init", "pretrained_mask_AP", "pretrained_run"}
-    assert (tmp_path / "detect" / "detect.png").is_file()
+    res = demo_detect("random:mae_vit_micro_32px", tmp_path, device="cpu", quick=True, progress=False,
+                      masks=True)  # the demo itself runs boxes only; the mask path is checked here
+    assert set(res) >= {"pretrained", "random_init", "pretrained_mask_AP", "random_init_mask_AP"}
+    assert res["random_init_run"] == str(tmp_path / "detect-random")
+    for run in ("detect", "detect-random"):
+        assert (tmp_path / run / "detect.png").is_file()

@@ -37,7 +37,7 @@ def test_demo_quick_writes_probes_figures_and_dense_comparisons(tmp_path, capsys
     assert json.loads((tmp_path / "summary.json").read_text())["segment"] == summary["segment"]
 
 
-@pytest.mark.slow  # the full demo: ~3 min on 2 cores
+@pytest.mark.slow  # the full demo: ~6 min on 2 cores (dense steps included)
 def test_full_demo_encoder_beats_random_init(tmp_path):
     run_demo(tmp_path, device="cpu", echo=lambda _: None)
     probes = json.loads((tmp_path / "pretrain" / "eval" / "probes.json").read_text())

@@ -6,7 +6,9 @@ it needs from ``ctx`` and records its outputs in ``ctx.artifacts`` (printed at t
 
 Settings (:data:`DEMO_SETTINGS`, mirrored by ``configs/cpu_demo.yaml``): ``mae_vit_tiny_32px`` (32 px
 images, 4 px patches) on ``mnist5k`` with green-noise masks at 75 %, sized to pretrain in minutes on a
-laptop CPU (measured times: README).
+laptop CPU (measured times: README). The last two steps (:data:`DENSE_STEPS`, ``--no-dense`` leaves them
+out) fine-tune segmentation and detection on the built-in scenes from the checkpoint and from random init
+(:mod:`colormae.dense.demo`, :mod:`colormae.dense.detect.demo`).
 """
 
 from __future__ import annotations
