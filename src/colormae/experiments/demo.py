@@ -119,7 +119,7 @@ def step_segment(ctx: DemoContext) -> None:
     from colormae.dense.demo import demo_segment
 
     res = demo_segment(ctx.pretrain_dir, ctx.out, device=ctx.device, quick=ctx.quick, progress=False)
-    ctx.summary["segment"] = {k: res[k] for k in ("pretrained", "random_init")}
+    ctx.summary["segment"] = {k: round(res[k], 2) for k in ("pretrained", "random_init")}
     print(f"segmentation mIoU: pretrained {res['pretrained']:.2f}, random init {res['random_init']:.2f}")
     ctx.artifacts.append(("segmentation runs (segment.json, segment.png)", ctx.out / "segment"))
 
@@ -129,7 +129,7 @@ def step_detect(ctx: DemoContext) -> None:
     from colormae.dense.detect.demo import demo_detect
 
     res = demo_detect(ctx.pretrain_dir, ctx.out, device=ctx.device, quick=ctx.quick, progress=False)
-    ctx.summary["detect"] = {k: res[k] for k in ("pretrained", "random_init")}
+    ctx.summary["detect"] = {k: round(res[k], 2) for k in ("pretrained", "random_init")}
     print(f"detection box AP: pretrained {res['pretrained']:.2f}, random init {res['random_init']:.2f}")
     ctx.artifacts.append(("detection runs (detect.json, detections_val.json, detect.png)",
                           ctx.out / "detect"))
