@@ -54,3 +54,22 @@ def test_demo_dense_configs_match_the_demo(name, module, attr, config_cls) -> No
     settings = getattr(importlib.import_module(module), attr)
     shipped = load_config(config_cls, CONFIGS / name, values={"ckpt": "x", "out": "y"})
     assert shipped == load_config(config_cls, values={**settings, "ckpt": "x", "out": "y"})
+
+
+def test_side_by_side_arms_run_in_fresh_interpreters(tmp_path, monkeypatch) -> None:
+    """Each arm is its own ``python -m colormae.dense.compare`` process (no ``__main__`` guard needed in
+    the caller); results come back, and a failing arm is one error line naming it."""
+    import dataclasses
+    import operator
+
+    monkeypatch.setattr(cmp, "arm_threads", lambda device: 1)
+    settings, micro = {"max_steps": 7, "device": "cpu"}, "random:mae_vit_micro_32px"
+    runs = cmp.compare(dataclasses.asdict, SegmentConfig, settings, pretrain_dir=micro, out=tmp_path,
+                       name="seg")
+    assert {key: (r["ckpt"], r["max_steps"], r["run"]) for key, r in runs.items()} == {
+        "pretrained": (micro, 7, str(tmp_path / "seg")),
+        "random_init": (micro, 7, str(tmp_path / "seg-random"))}
+    with pytest.raises(cmp.UserError, match=r"the pretrained \(exit code 1\) and random_init \(exit code 1\) "
+                                            r"run failed"):
+        cmp.compare(operator.itemgetter("x"), SegmentConfig, settings, pretrain_dir=micro, out=tmp_path,
+                    name="bad")

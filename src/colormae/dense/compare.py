@@ -4,27 +4,73 @@ shape - side by side when the CPU has the cores for it.
 The demo's segmentation and detection steps (:mod:`colormae.dense.demo`, :mod:`colormae.dense.detect.demo`)
 are both this comparison. On CPU the two arms run in two processes with half the cores each: a tiny
 model's ops are too small to keep two threads busy, so two one-thread runs finish in about the time of one
-two-thread run (``benchmarks/dense_arms.py`` measures the ratio).
+two-thread run (``benchmarks/dense_arms.py`` measures the ratio: 1.25).
+
+Each arm is a fresh interpreter (``python -m colormae.dense.compare TASK RESULT``) rather than a
+``multiprocessing`` child: spawn would re-run the caller's ``__main__``, which breaks any user script
+without an ``if __name__ == "__main__"`` guard, and fork is unsafe once torch's thread pools exist.
+Ctrl-C reaches both arms, which save a checkpoint; running again resumes them.
 """
 
 from __future__ import annotations
 
+import os
+import pickle
+import subprocess
+import sys
+import tempfile
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
 from colormae.config import load_config
+from colormae.errors import UserError
 
 #: ``(key, run folder suffix)`` of the two arms; the pretrained run has no suffix.
 ARMS = (("pretrained", ""), ("random_init", "-random"))
 
 
-def _run_arm(job: Callable[[Any], dict[str, Any]], cfg: Any, threads: int) -> dict[str, Any]:
-    """One arm in a child process: its own thread count, then the job."""
+def _side_by_side(job: Callable[[Any], dict[str, Any]], configs: dict[str, Any], threads: int
+                  ) -> dict[str, dict[str, Any]]:
+    """Run ``job(cfg)`` for every config at once, one process each with ``threads`` threads."""
+    with tempfile.TemporaryDirectory(prefix="colormae-arms-") as tmp:
+        procs = {}
+        for key, cfg in configs.items():
+            task, result = Path(tmp) / f"{key}.task", Path(tmp) / f"{key}.result"
+            task.write_bytes(pickle.dumps((job, cfg)))
+            procs[key] = subprocess.Popen([sys.executable, "-m", __name__, str(task), str(result)],
+                                          env={**os.environ, "OMP_NUM_THREADS": str(threads)})
+        try:
+            codes = {key: proc.wait() for key, proc in procs.items()}
+        except KeyboardInterrupt:  # the arms got the same signal: let them save their checkpoints
+            for proc in procs.values():
+                proc.wait()
+            raise
+        if 130 in codes.values():
+            raise KeyboardInterrupt  # an arm stopped on a signal (and saved a checkpoint)
+        failed = [f"{key} (exit code {code})" for key, code in codes.items() if code]
+        if failed:
+            raise UserError(f"the {' and '.join(failed)} run failed (its messages are above); running the "
+                            "same command again continues from the last checkpoints")
+        # our own files, written just now by our own worker
+        return {key: pickle.loads((Path(tmp) / f"{key}.result").read_bytes()) for key in configs}
+
+
+def _worker(task: str, result: str) -> int:
+    """One arm: run the pickled ``(job, config)`` of ``task``, pickle its result to ``result``."""
     import torch
 
-    torch.set_num_threads(threads)
-    return job(cfg)
+    torch.set_num_threads(int(os.environ.get("OMP_NUM_THREADS", "1")))
+    job, cfg = pickle.loads(Path(task).read_bytes())
+    try:
+        out = job(cfg)
+    except UserError as err:
+        print(f"error: {err}", file=sys.stderr)
+        return 2
+    except KeyboardInterrupt:
+        return 130
+    Path(result).write_bytes(pickle.dumps(out))
+    return 0
 
 
 def arm_threads(device: str | None, arms: int = len(ARMS)) -> int:
@@ -58,11 +104,12 @@ def compare(job: Callable[[Any], dict[str, Any]], config_cls: type, settings: di
         **settings, "resume": "auto", "out": str(out / f"{name}{suffix}"),
         "ckpt": str(pretrain_dir) if key == "pretrained" else f"random:{preset}"}) for key, suffix in ARMS}
     threads = arm_threads(settings.get("device")) if parallel else 0
-    if not threads:
-        return {key: {**job(cfg), "run": cfg.out} for key, cfg in configs.items()}
-    import multiprocessing
-    from concurrent.futures import ProcessPoolExecutor
+    if threads:
+        results = _side_by_side(job, configs, threads)
+    else:
+        results = {key: job(cfg) for key, cfg in configs.items()}
+    return {key: {**res, "run": configs[key].out} for key, res in results.items()}
 
-    with ProcessPoolExecutor(len(configs), mp_context=multiprocessing.get_context("spawn")) as pool:
-        futures = {key: pool.submit(_run_arm, job, cfg, threads) for key, cfg in configs.items()}
-        return {key: {**future.result(), "run": configs[key].out} for key, future in futures.items()}
+
+if __name__ == "__main__":
+    sys.exit(_worker(*sys.argv[1:3]))
