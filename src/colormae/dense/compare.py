@@ -34,11 +34,12 @@ def _side_by_side(job: Callable[[Any], dict[str, Any]], configs: dict[str, Any],
                   ) -> dict[str, dict[str, Any]]:
     """Run ``job(cfg)`` for every config at once, one process each with ``threads`` threads."""
     with tempfile.TemporaryDirectory(prefix="colormae-arms-") as tmp:
+        results = {key: Path(tmp) / f"{key}.result" for key in configs}
         procs = {}
         for key, cfg in configs.items():
-            task, result = Path(tmp) / f"{key}.task", Path(tmp) / f"{key}.result"
+            task = Path(tmp) / f"{key}.task"
             task.write_bytes(pickle.dumps((job, cfg)))
-            procs[key] = subprocess.Popen([sys.executable, "-m", __name__, str(task), str(result)],
+            procs[key] = subprocess.Popen([sys.executable, "-m", __name__, str(task), str(results[key])],
                                           env={**os.environ, "OMP_NUM_THREADS": str(threads)})
         try:
             codes = {key: proc.wait() for key, proc in procs.items()}
@@ -53,14 +54,12 @@ def _side_by_side(job: Callable[[Any], dict[str, Any]], configs: dict[str, Any],
             raise UserError(f"the {' and '.join(failed)} run failed (its messages are above); running the "
                             "same command again continues from the last checkpoints")
         # our own files, written just now by our own worker
-        return {key: pickle.loads((Path(tmp) / f"{key}.result").read_bytes()) for key in configs}
+        return {key: pickle.loads(path.read_bytes()) for key, path in results.items()}
 
 
 def _worker(task: str, result: str) -> int:
-    """One arm: run the pickled ``(job, config)`` of ``task``, pickle its result to ``result``."""
-    import torch
-
-    torch.set_num_threads(int(os.environ.get("OMP_NUM_THREADS", "1")))
+    """One arm: run the pickled ``(job, config)`` of ``task``, pickle its result to ``result`` (torch takes
+    its thread count from the ``OMP_NUM_THREADS`` the parent set)."""
     job, cfg = pickle.loads(Path(task).read_bytes())
     try:
         out = job(cfg)
@@ -79,7 +78,8 @@ def arm_threads(device: str | None, arms: int = len(ARMS)) -> int:
 
     from colormae.train.threads import available_cores
 
-    if device not in (None, "cpu", "auto") or (device != "cpu" and torch.cuda.is_available()):
+    name = (device or "auto").lower()  # the CPU when train.distributed.resolve_device would pick it
+    if name != "cpu" and (name != "auto" or torch.cuda.is_available()):
         return 0
     # not less the busy cores (as train.threads does): the load average still counts the demo's own
     # pretraining a minute later, and on a loaded machine one thread per arm is the better choice anyway

@@ -114,25 +114,28 @@ def step_figures(ctx: DemoContext) -> None:
         ctx.artifacts.append((path.stem, Path(path)))
 
 
+def _dense_step(ctx: DemoContext, key: str, run: Callable[..., dict[str, Any]], what: str, files: str
+                ) -> None:
+    """One dense comparison (``run``: :func:`~colormae.dense.demo.demo_segment` or ``demo_detect``): the demo
+    encoder against a random-init one, both numbers into the summary under ``key``."""
+    res = run(ctx.pretrain_dir, ctx.out, device=ctx.device, quick=ctx.quick, progress=False)
+    ctx.summary[key] = {k: round(res[k], 2) for k in ("pretrained", "random_init")}
+    print(f"{what} {res['metric']}: pretrained {res['pretrained']:.2f}, random init {res['random_init']:.2f}")
+    ctx.artifacts.append((f"{what} runs ({files})", ctx.out / key))
+
+
 def step_segment(ctx: DemoContext) -> None:
     """Segmentation on the built-in digit scenes: the demo encoder against a random-init one (mIoU)."""
     from colormae.dense.demo import demo_segment
 
-    res = demo_segment(ctx.pretrain_dir, ctx.out, device=ctx.device, quick=ctx.quick, progress=False)
-    ctx.summary["segment"] = {k: round(res[k], 2) for k in ("pretrained", "random_init")}
-    print(f"segmentation mIoU: pretrained {res['pretrained']:.2f}, random init {res['random_init']:.2f}")
-    ctx.artifacts.append(("segmentation runs (segment.json, segment.png)", ctx.out / "segment"))
+    _dense_step(ctx, "segment", demo_segment, "segmentation", "segment.json, segment.png")
 
 
 def step_detect(ctx: DemoContext) -> None:
     """Detection on the built-in digit scenes: the demo encoder against a random-init one (box AP)."""
     from colormae.dense.detect.demo import demo_detect
 
-    res = demo_detect(ctx.pretrain_dir, ctx.out, device=ctx.device, quick=ctx.quick, progress=False)
-    ctx.summary["detect"] = {k: round(res[k], 2) for k in ("pretrained", "random_init")}
-    print(f"detection box AP: pretrained {res['pretrained']:.2f}, random init {res['random_init']:.2f}")
-    ctx.artifacts.append(("detection runs (detect.json, detections_val.json, detect.png)",
-                          ctx.out / "detect"))
+    _dense_step(ctx, "detect", demo_detect, "detection", "detect.json, detections_val.json, detect.png")
 
 
 DemoStep = tuple[str, Callable[[DemoContext], None]]
