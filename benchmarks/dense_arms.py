@@ -3,7 +3,8 @@
     python benchmarks/dense_arms.py                     # segmentation, 150 steps per arm
     python benchmarks/dense_arms.py --job detect --steps 60
 
-Runs :func:`colormae.dense.demo.demo_segment` (or ``demo_detect``) twice in this process on the same
+Runs :func:`colormae.transfer.demo_segment.demo_segment` (or ``demo_detect``) twice in this process on the
+same
 settings: first with the arms in turn (each with every idle core), then side by side (two processes, half
 the cores each, as ``colormae demo`` does), and prints both wall times and their ratio. Run it on a quiet
 machine.
@@ -26,11 +27,11 @@ def main() -> None:
     p.add_argument("--ckpt", default="random:mae_vit_tiny_32px", help="the 'pretrained' arm's encoder")
     args = p.parse_args()
     if args.job == "segment":
-        from colormae.dense.demo import demo_segment as run
+        from colormae.transfer.demo_segment import demo_segment as run
     else:
-        from colormae.dense.detect.demo import demo_detect as run
-    from colormae.dense.compare import arm_threads
+        from colormae.transfer.demo_detect import demo_detect as run
     from colormae.train.threads import available_cores
+    from colormae.transfer.compare import arm_threads
 
     threads = arm_threads("cpu")
     if not threads:

@@ -4,7 +4,7 @@ memory of a large model with activation checkpointing.
 Both speed figures run the same training loop (:func:`colormae.train.engine.fit`: same model, masks,
 AdamW, amp, ``torch.compile``), on the same device, in the same process:
 
-- ``jpeg``: the pretraining data path (:func:`colormae.train.pretrain_data.build_pretrain_data`) over a
+- ``jpeg``: the pretraining data path (:func:`colormae.pretrain.data.build_pretrain_data`) over a
   folder of ``--images`` generated JPEGs of about 500 x 375 (quality 90), ``--backend gpu`` by default
   (workers read bytes, the device decodes and augments), ``--workers`` (default automatic);
 - ``synthetic``: one batch of random images already on the device, fed again and again.
@@ -43,10 +43,10 @@ from loader import write_jpegs  # noqa: E402  (benchmarks/loader.py: the same ge
 from colormae.data import build_dataset
 from colormae.masking import build_masking, draw_masks  # noqa: E402
 from colormae.models import create_mae  # noqa: E402
+from colormae.pretrain.data import build_pretrain_data  # noqa: E402
 from colormae.train.engine import fit  # noqa: E402
 from colormae.train.loader import available_cpus  # noqa: E402
 from colormae.train.optim import build_adamw  # noqa: E402
-from colormae.train.pretrain_data import build_pretrain_data  # noqa: E402
 from colormae.train.schedule import WarmupCosine  # noqa: E402
 
 

@@ -7,7 +7,7 @@ as a run sees it) for:
 
 - ``torchvision``: ``ImageFolder`` + RandomResizedCrop(224, scale=(0.2, 1.0), bicubic) + flip + ToTensor +
   Normalize, ``DataLoader(shuffle=True, drop_last=True)`` (its defaults: workers respawned every epoch);
-- ``ours cpu``: :func:`colormae.train.pretrain_data.build_pretrain_data` with ``backend="cpu"`` (the same
+- ``ours cpu``: :func:`colormae.pretrain.data.build_pretrain_data` with ``backend="cpu"`` (the same
   augmentation, seeded per sample for exact resume, persistent workers);
 - ``ours gpu``: ``backend="gpu"`` on ``--device`` (default cpu): workers read bytes and draw the boxes, the
   main process decodes the batch and augments it (on a GPU, nvJPEG does the decoding).
@@ -38,8 +38,8 @@ from torchvision import datasets
 from torchvision import transforms as T
 
 from colormae.data import MEAN, STD, build_dataset
+from colormae.pretrain.data import build_pretrain_data
 from colormae.train.loader import default_num_workers
-from colormae.train.pretrain_data import build_pretrain_data
 
 IMAGES = 256
 SIZE = 224

@@ -75,10 +75,10 @@ def test_every_job_generates_its_command_line():
     """Each setting is declared once, in its job's dataclass; the CLI flags and help come from it."""
     import argparse
 
+    from colormae.commands.jobs import JOBS
     from colormae.config import add_config_arguments
-    from colormae.jobs import load_jobs
 
-    jobs = load_jobs()
+    jobs = JOBS
     assert {j.name for j in jobs} >= {"pretrain", "finetune", "linprobe", "knn", "sweep", "demo"}
     for job in jobs:
         parser = argparse.ArgumentParser()

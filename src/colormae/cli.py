@@ -1,4 +1,4 @@
-"""The ``colormae`` command line: the jobs of :mod:`colormae.jobs` plus the tool commands.
+"""The ``colormae`` command line: the jobs of :mod:`colormae.commands.jobs` plus the tool commands.
 
 A job's arguments are generated from its config dataclass (``--config FILE``, a ``--flag`` per
 setting, ``key=value`` overrides); tool commands (``patterns``, ``data``, ``convert``, ``viz``) are modules in
@@ -23,7 +23,7 @@ COMMANDS: tuple[str, ...] = ("patterns", "data", "convert", "viz")
 
 def build_parser() -> argparse.ArgumentParser:
     """The top-level parser with every job and command registered."""
-    from colormae.jobs import load_jobs, register
+    from colormae.commands.jobs import JOBS, register
 
     parser = argparse.ArgumentParser(
         prog="colormae",
@@ -32,7 +32,7 @@ def build_parser() -> argparse.ArgumentParser:
     )
     parser.add_argument("--version", action="version", version=f"colormae {__version__}")
     sub = parser.add_subparsers(dest="command", metavar="COMMAND")
-    for job in load_jobs():
+    for job in JOBS:
         register(sub, job)
     for name in COMMANDS:
         importlib.import_module(f"colormae.commands.{name}").register(sub)
@@ -40,8 +40,8 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def _dispatch(parser: argparse.ArgumentParser, argv: Sequence[str] | None) -> int:
+    from colormae.commands.jobs import build_config, run_job
     from colormae.config import split_overrides
-    from colormae.jobs import build_config, run_job
 
     args, extra = parser.parse_known_args(argv)
     overrides, rest = split_overrides(extra)

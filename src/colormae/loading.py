@@ -14,6 +14,7 @@ safe loaders only (``weights_only`` / safetensors); weights that are not finite 
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass, field, fields
 from pathlib import Path
 from typing import Any
@@ -36,7 +37,8 @@ class Loaded:
 
     Attributes:
         kind: ``"pretrain"`` (an MAE), ``"finetune"`` (a timm ``VisionTransformer`` classifier),
-            ``"segment"`` (a :class:`~colormae.dense.segmentor.Segmentor`: images -> per-pixel logits) or
+            ``"segment"`` (a :class:`~colormae.dense.segmentor.Segmentor`: images -> per-pixel logits),
+            ``"detect"`` (a torchvision Mask / Faster R-CNN on a ViTDet backbone) or
             ``"random"`` (a freshly initialised MAE).
         model: the module; both kinds have ``forward_features(images (B, C, H, W)) -> (B, 1 + L, D)``.
         config: the architecture (:class:`MAEConfig`; a classifier's encoder shapes).
@@ -117,8 +119,37 @@ def _random(text: str, seed: int, overrides: dict[str, Any]) -> Loaded:
     return Loaded("random", model, model.config, "random", text)
 
 
+def _mae(config: MAEConfig, ckpt: dict[str, Any]) -> nn.Module:
+    return MaskedAutoencoder(config)
+
+
+def _classifier(config: MAEConfig, ckpt: dict[str, Any]) -> nn.Module:
+    from colormae.models.classifier import vit_classifier
+
+    cfg = ckpt.get("model_config") or {}
+    return vit_classifier(config, int(cfg["num_classes"]), global_pool=cfg.get("global_pool", "avg"))
+
+
+def _segmentor(config: MAEConfig, ckpt: dict[str, Any]) -> nn.Module:
+    from colormae.dense.segmentor import segmentor_from_config
+
+    return segmentor_from_config(dict(ckpt.get("model_config") or {}))
+
+
+def _detector(config: MAEConfig, ckpt: dict[str, Any]) -> nn.Module:
+    from colormae.dense.detect.model import DetectorConfig, build_detector
+
+    return build_detector(config, DetectorConfig(**ckpt["detector"]))
+
+
+#: How each checkpoint kind colormae writes is rebuilt: ``kind -> builder(encoder config, checkpoint)``.
+BUILDERS: dict[str, Callable[[MAEConfig, dict[str, Any]], nn.Module]] = {
+    "pretrain": _mae, "finetune": _classifier, "segment": _segmentor, "detect": _detector,
+}
+
+
 def _ours(ckpt: dict[str, Any], file: Path, ema: bool) -> Loaded:
-    """Rebuild the model of a colormae checkpoint dict."""
+    """Rebuild the model of a colormae checkpoint dict from :data:`BUILDERS`."""
     from colormae.convert.api import load_into
 
     kind = ckpt.get("kind")
@@ -129,24 +160,12 @@ def _ours(ckpt: dict[str, Any], file: Path, ema: bool) -> Loaded:
         config = MAEConfig(**{k: v for k, v in cfg_dict.items() if k in known})
     except (TypeError, ValueError) as err:
         raise UserError(f"{file}: its model_config does not describe a model ({err})") from None
-    if kind == "pretrain":
-        model: nn.Module = MaskedAutoencoder(config)
-        weights = ckpt["model"]
-    elif kind == "finetune":
-        from colormae.eval.classifier import vit_classifier
-
-        model = vit_classifier(config, int(cfg_dict["num_classes"]),
-                               global_pool=cfg_dict.get("global_pool", "avg"))
-        if ema and "ema" not in ckpt:
-            raise UserError(f"{file}: no EMA weights in this checkpoint")
-        weights = ckpt["ema"] if ema else ckpt["model"]
-    elif kind == "segment":
-        from colormae.dense.segmentor import segmentor_from_config
-
-        model = segmentor_from_config(cfg_dict)
-        weights = ckpt["model"]
-    else:
+    if kind not in BUILDERS:
         raise UserError(f"{file}: unknown checkpoint kind {kind!r}")
+    model = BUILDERS[kind](config, ckpt)
+    if ema and "ema" not in ckpt:
+        raise UserError(f"{file}: no EMA weights in this checkpoint")
+    weights = ckpt["ema"] if ema else ckpt["model"]
     require_finite(weights, str(file))
     try:
         load_into(model, weights)

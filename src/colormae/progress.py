@@ -113,3 +113,8 @@ def progress(iterable: Iterable | None = None, *, total: int | float | None = No
 def write(message: str, *, file: IO[str] | None = None) -> None:
     """Print a line without breaking an active bar (``tqdm.write``); to stdout by default."""
     _std_tqdm.write(message, file=file)
+
+
+def warn(message: str, *, file: IO[str] | None = None) -> None:
+    """One ``warning: <message>`` line on stderr (every rank; no source line, unlike ``warnings.warn``)."""
+    print(f"warning: {message}", file=file or sys.stderr, flush=True)

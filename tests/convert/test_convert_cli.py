@@ -57,7 +57,8 @@ def test_exports_carry_the_data_statistics(tmp_path):
     from safetensors import safe_open
 
     from colormae import load
-    from colormae.convert import convert, export_colormae
+    from colormae.convert import export_colormae
+    from colormae.export import convert
     from colormae.models import create_mae
 
     torch.manual_seed(0)

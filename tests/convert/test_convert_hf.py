@@ -7,8 +7,9 @@ import torch
 pytest.importorskip("transformers")
 from transformers import ViTMAEForPreTraining  # noqa: E402
 
-from colormae.convert import convert, export_hf, import_model  # noqa: E402
+from colormae.convert import export_hf, import_model  # noqa: E402
 from colormae.convert.hf_vitmae import hf_config  # noqa: E402
+from colormae.export import convert  # noqa: E402
 from colormae.masking import RandomMasking, to_hf_noise  # noqa: E402
 from colormae.models import create_mae  # noqa: E402
 

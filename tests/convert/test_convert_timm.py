@@ -8,7 +8,8 @@ import torch
 from safetensors import safe_open
 from safetensors.torch import load_file, save_file
 
-from colormae.convert import convert, export_timm, import_model, timm_spec
+from colormae.convert import export_timm, import_model, timm_spec
+from colormae.export import convert
 from colormae.models import PRESETS, create_mae
 
 

@@ -112,7 +112,8 @@ def test_default_hf_config_converts_to_the_same_loss(tmp_path, gen, capsys):
     import timm
     from safetensors.torch import load_file
 
-    from colormae.convert import convert, timm_spec
+    from colormae.convert import timm_spec
+    from colormae.export import convert
 
     notes = convert(tmp_path / "ours.pt", tmp_path / "enc.safetensors", to="timm").notes
     assert any("LayerNorm epsilon is 1e-12" in n and "eps=1e-12" in n for n in notes)

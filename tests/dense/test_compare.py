@@ -6,7 +6,7 @@ from pathlib import Path
 import pytest
 
 from colormae.config import load_config
-from colormae.dense import compare as cmp
+from colormae.transfer import compare as cmp
 from colormae.jobs.detect import DetectConfig
 from colormae.jobs.segment import SegmentConfig
 
@@ -46,8 +46,8 @@ def test_arms_side_by_side_only_on_a_cpu_with_two_cores(monkeypatch, device, cor
 
 
 @pytest.mark.parametrize(("name", "module", "attr", "config_cls"), [
-    ("segment_scenes_demo.yaml", "colormae.dense.demo", "DEMO_SEGMENT", SegmentConfig),
-    ("detect_scenes_demo.yaml", "colormae.dense.detect.demo", "DEMO_DETECT", DetectConfig)])
+    ("segment_scenes_demo.yaml", "colormae.transfer.demo_segment", "DEMO_SEGMENT", SegmentConfig),
+    ("detect_scenes_demo.yaml", "colormae.transfer.demo_detect", "DEMO_DETECT", DetectConfig)])
 def test_demo_dense_configs_match_the_demo(name, module, attr, config_cls) -> None:
     import importlib
 
@@ -57,7 +57,7 @@ def test_demo_dense_configs_match_the_demo(name, module, attr, config_cls) -> No
 
 
 def test_side_by_side_arms_run_in_fresh_interpreters(tmp_path, monkeypatch) -> None:
-    """Each arm is its own ``python -m colormae.dense.compare`` process (no ``__main__`` guard needed in
+    """Each arm is its own ``python -m colormae.transfer.compare`` process (no ``__main__`` guard needed in
     the caller); results come back, and a failing arm is one error line naming it."""
     import dataclasses
     import operator

@@ -37,8 +37,8 @@ def test_help_lists_the_settings(capsys):
 
 
 def test_demo_finds_the_random_baseline_of_the_same_shape():
-    from colormae.dense.demo import DEMO_SEGMENT
     from colormae.loading import load, preset_of
+    from colormae.transfer.demo_segment import DEMO_SEGMENT
 
     assert preset_of(load("random:mae_vit_micro_32px")) == "mae_vit_micro_32px"
     assert preset_of(load("random:mae_vit_tiny_32px")) == "mae_vit_tiny_32px"

@@ -69,7 +69,7 @@ def test_ade20k_folder_and_save_predictions(tmp_path):
 
 
 def test_resume_is_bit_exact(tmp_path):
-    from colormae.dense.train import segment
+    from colormae.transfer.segment import segment
 
     data = tmp_path / "data"
     make_generic(data)
@@ -91,9 +91,9 @@ def test_resume_is_bit_exact(tmp_path):
 
 
 def test_train_images_takes_an_evenly_spaced_part_of_the_train_split(tmp_path):
-    from colormae.data.build import evenly_spaced
-    from colormae.dense.train import segment
+    from colormae.data.subset import evenly_spaced
     from colormae.errors import UserError
+    from colormae.transfer.segment import segment
 
     assert evenly_spaced(10, 4) == [0, 3, 6, 9] and evenly_spaced(3, 5) == [0, 1, 2]
     cfg = load_config(SegmentConfig, values={"ckpt": "random:mae_vit_micro_32px", "out": str(tmp_path / "r"),

@@ -60,7 +60,7 @@ def test_reported_ap_is_cocoeval(tmp_path: Path) -> None:
     assert (out / "detect.png").is_file() and (out / "eval.jsonl").is_file()
     ckpt = torch.load(out / "checkpoints" / "step-00000002.pt", weights_only=True)
     assert ckpt["kind"] == "detect" and ckpt["detector"]["cat_ids"] == [3, 7, 90]
-    from colormae.dense.detect.train import load_detector
+    from colormae.transfer.detect import load_detector
 
     model, det = load_detector(out)
     assert det.num_classes == 3 and not model.training
@@ -94,8 +94,8 @@ def test_evaluation_equals_cocoeval_on_nontrivial_results(tmp_path: Path) -> Non
 
 def test_resume_is_bit_exact_without_masks(tmp_path: Path) -> None:
     from colormae.config import load_config
-    from colormae.dense.detect.train import detect
     from colormae.jobs.detect import DetectConfig
+    from colormae.transfer.detect import detect
 
     make_coco(tmp_path / "coco")
     common = [*TINY, "--data", str(tmp_path / "coco"), "--no-masks", "max_steps=2", "figure_images=0"]

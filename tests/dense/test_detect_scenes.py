@@ -48,7 +48,7 @@ def test_paper_config_is_vitdets_schedule() -> None:
 
 @pytest.mark.slow
 def test_demo_detect_quick(tmp_path: Path) -> None:
-    from colormae.dense.detect.demo import demo_detect
+    from colormae.transfer.demo_detect import demo_detect
 
     res = demo_detect("random:mae_vit_micro_32px", tmp_path, device="cpu", quick=True, progress=False,
                       masks=True)  # the demo itself runs boxes only; the mask path is checked here

@@ -10,7 +10,7 @@ pretrained encoder; ``final_norm=False`` (no final ``ln1``).
 
 import torch
 
-from colormae.dense.mmseg_layout import mmseg_state_dict
+from colormae.convert.mmseg_layout import mmseg_state_dict
 from colormae.models import create_mae
 
 D, L = 768, 196

@@ -17,7 +17,7 @@ from __future__ import annotations
 import pytest
 import torch
 
-from colormae.dense.vitdet_layouts import vitdet_backbone, vitdet_checkpoint
+from colormae.convert.vitdet_layouts import vitdet_backbone, vitdet_checkpoint
 from colormae.errors import UserError
 from colormae.models import MAEConfig, MaskedAutoencoder
 

@@ -3,9 +3,9 @@
 import pytest
 import torch
 
-from colormae.eval.classifier import classifier_from_mae
 from colormae.eval.layer_decay import finetune_optimizer, lr_scales_by_name
 from colormae.models import create_mae
+from colormae.models.classifier import classifier_from_mae
 
 
 @pytest.mark.parametrize("pool", ["avg", "token"])

@@ -69,7 +69,7 @@ def test_learned_table_is_resampled_bicubically_and_same_grid_is_identity():
 
 def test_resized_model_matches_a_fresh_model_of_that_size_and_comes_back():
     from colormae.models import create_mae
-    from colormae.models.pos_embed import resize_mae
+    from colormae.models.resize import resize_mae
 
     torch.manual_seed(0)
     mae = create_mae("mae_vit_micro_32px").eval()

@@ -23,7 +23,7 @@ def _rank_main(rank: int, world: int, port: int, out: str) -> None:
     torch.set_num_threads(1)
     from colormae.jobs.pretrain import PretrainConfig
     from colormae.models import MaskedAutoencoder
-    from colormae.train.pretrain import pretrain
+    from colormae.pretrain.run import pretrain
 
     masks, forward = [], MaskedAutoencoder.forward
 

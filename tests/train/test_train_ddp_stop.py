@@ -26,7 +26,7 @@ def _free_port() -> int:
 
 def _pretrain(out: str, resume: bool):
     from colormae.jobs.pretrain import PretrainConfig
-    from colormae.train.pretrain import pretrain
+    from colormae.pretrain.run import pretrain
 
     return pretrain(PretrainConfig(
         out=out, model="mae_vit_micro_32px", data="mnist5k", num_workers=0, masking="green", bank_size=16,

@@ -11,8 +11,8 @@ from colormae import load
 from colormae.cli import main
 from colormae.config import load_config
 from colormae.jobs.pretrain import PretrainConfig
+from colormae.pretrain.run import pretrain, split_schedule
 from colormae.train import checkpoint as ckpt_io
-from colormae.train.pretrain import pretrain, split_schedule
 
 TINY = ["model=mae_vit_micro_32px", "data=mnist5k", "num_workers=0", "bank_size=16", "pattern_size=16",
         "batch_size=8", "epochs=1", "warmup_epochs=0", "lr=1e-3", "log_every=1"]

@@ -11,8 +11,8 @@ from colormae.data import build_dataset
 from colormae.data.normalization import imagenet
 from colormae.errors import UserError
 from colormae.jobs.pretrain import PretrainConfig
-from colormae.train.pretrain import pretrain
-from colormae.train.pretrain_data import build_pretrain_data
+from colormae.pretrain.data import build_pretrain_data
+from colormae.pretrain.run import pretrain
 
 
 @pytest.fixture(scope="module")

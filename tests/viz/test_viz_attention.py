@@ -117,7 +117,7 @@ def test_eigen_cam_maps_normalised(mae, gen):
 
 
 def test_finetuned_classifier_attention_and_cam(mae, gen):
-    from colormae.eval.classifier import classifier_from_mae
+    from colormae.models.classifier import classifier_from_mae
 
     clf = classifier_from_mae(mae, num_classes=5).eval()
     images = torch.randn(2, 3, 32, 32, generator=gen)

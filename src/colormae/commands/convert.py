@@ -55,7 +55,8 @@ def run(args: argparse.Namespace) -> int:
     """Convert and say what was written."""
     import json
 
-    from colormae.convert import convert, timm_spec
+    from colormae.convert import timm_spec
+    from colormae.export import convert
 
     overrides = {k: v for k, v in (("num_heads", args.num_heads),
                                    ("decoder_num_heads", args.decoder_num_heads)) if v is not None}

@@ -45,7 +45,8 @@ def run_stats(args: argparse.Namespace) -> int:
     import json
 
     from colormae.data.build import is_builtin
-    from colormae.data.stats import MAX_IMAGES, compute_stats, stats_path
+    from colormae.data.resolve import compute_stats
+    from colormae.data.stats import MAX_IMAGES, stats_path
     from colormae.errors import UserError
 
     if args.in_chans is not None and args.in_chans < 1:

@@ -1,5 +1,6 @@
 """Checkpoint import / export: facebookresearch/mae, mmpretrain (official ColorMAE), Hugging Face
-ViTMAE, timm ViT and our own format. Entry points: :func:`import_model`, :func:`convert`,
+ViTMAE, timm ViT and our own format (loading a spec and writing it elsewhere:
+:func:`colormae.export.convert`). Entry points: :func:`import_model`,
 :func:`export_timm`, :func:`export_hf`, :func:`export_colormae`.
 
 Names resolve lazily (PEP 562), so ``colormae --help`` does not import timm through this package.
@@ -11,7 +12,7 @@ import importlib
 from typing import Any
 
 _EXPORTS = {
-    "FROM_LAYOUTS": "formats", "TO_FORMATS": "formats", "Imported": "api", "convert": "api",
+    "FROM_LAYOUTS": "formats", "TO_FORMATS": "formats", "Imported": "api",
     "detect_layout": "api", "export_colormae": "api", "export_hf": "api", "export_timm": "api",
     "import_model": "api", "load_into": "api", "timm_notes": "api", "timm_spec": "api",
     "ConversionError": "reading",

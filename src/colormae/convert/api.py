@@ -20,7 +20,7 @@ import torch
 from safetensors.torch import save_file
 from torch import Tensor
 
-from colormae.convert.formats import FROM_LAYOUTS, TO_FORMATS
+from colormae.convert.formats import FROM_LAYOUTS
 from colormae.convert.infer import Hint, infer, metadata_hints
 from colormae.convert.keymap import list_keys
 from colormae.convert.layouts import LAYOUTS
@@ -243,57 +243,22 @@ def export_colormae(model: MaskedAutoencoder, dst: str | Path, *, source: str = 
     return save_checkpoint(dst, payload)
 
 
-def convert(src: str | Path, dst: str | Path, *, from_: str = "auto", to: str = "colormae",
-            **overrides: Any) -> Any:
-    """Load ``src`` with :func:`colormae.load` and export it to ``dst`` in format ``to``.
-
-    Returns the :class:`colormae.loading.Loaded` (its ``notes`` include what the export needs said).
-    ``--to hf`` writes a folder; the other formats write a file.
-    """
-    from colormae.loading import load
-
-    if to not in TO_FORMATS:
-        raise UserError(f"--to must be one of {', '.join(TO_FORMATS)}, got {to!r}")
-    dst = Path(dst)
-    if to == "hf" and dst.is_file():
-        raise UserError(f"-o {dst}: --to hf writes a folder, and this is an existing file")
-    if to != "hf" and dst.is_dir():
-        raise UserError(f"-o {dst}: an existing folder; --to {to} writes a file (e.g. {dst}/model.pt)")
-    from colormae.data.normalization import data_payload, normalization_from_checkpoint
-
-    loaded = load(src, from_=from_, **overrides)
-    model = loaded.mae()
-    data = loaded.checkpoint.get("data") or data_payload(
-        normalization_from_checkpoint(loaded.checkpoint, model.config.in_chans),
-        norm_pix_loss=model.config.norm_pix_loss, img_size=model.config.image_hw)
-    if to == "timm":
-        export_timm(model, dst, data=data)
-        loaded.notes.extend(timm_notes(model.config))
-    elif to == "hf":
-        export_hf(model, dst, data=data)
-    elif to == "colormae":
-        export_colormae(model, dst, source=loaded.name, layout=loaded.source_format, data=data)
-    else:
-        export_dense(model, dst, to)
-    return loaded
-
-
 def export_dense(model: MaskedAutoencoder, dst: str | Path, layout: str) -> Path:
     """Save the encoder as the backbone of a dense stack, in the file form that stack loads:
 
     - ``mmseg``: mmseg's ``MAE`` backbone keys under ``backbone.`` in ``{"state_dict", "meta"}`` (what the
       official ColorMAE ``mmpre2mmseg.py`` writes for ``load_from`` / ``init_cfg``);
-    - ``mmdet-vitdet`` / ``detectron2-vitdet``: the ViTDet backbone (:mod:`colormae.dense.vitdet_layouts`).
+    - ``mmdet-vitdet`` / ``detectron2-vitdet``: the ViTDet backbone (:mod:`colormae.convert.vitdet_layouts`).
     """
     dst = Path(dst)
     dst.parent.mkdir(parents=True, exist_ok=True)
     if layout == "mmseg":
-        from colormae.dense.mmseg_layout import mmseg_state_dict
+        from colormae.convert.mmseg_layout import mmseg_state_dict
 
         sd = {k: v.detach().clone() for k, v in mmseg_state_dict(model, prefix="backbone.").items()}
         payload: dict[str, Any] = {"state_dict": sd, "meta": {"converted_by": "colormae", "layout": layout}}
     else:
-        from colormae.dense.vitdet_layouts import vitdet_checkpoint
+        from colormae.convert.vitdet_layouts import vitdet_checkpoint
 
         enc = {k: v.detach().clone() for k, v in model.encoder.state_dict().items()}
         payload = vitdet_checkpoint(enc, model.config, layout)

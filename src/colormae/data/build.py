@@ -13,6 +13,7 @@ from colormae.data.mnist import MNIST5k
 from colormae.data.natural import Natural
 from colormae.data.normalization import Normalization
 from colormae.data.photos import Photos
+from colormae.data.subset import evenly_spaced
 from colormae.data.transforms import eval_transform, tensor_transform
 from colormae.errors import UserError
 
@@ -121,17 +122,3 @@ def sample_images(name_or_path: str | Path, n: int, img_size: int | tuple[int, i
     if count <= 0:
         raise UserError(f"cannot sample {n} images from {name_or_path}")
     return torch.stack([dataset[i][0] for i in evenly_spaced(len(dataset), count)])
-
-
-def evenly_spaced(length: int, count: int) -> list[int]:
-    """``min(count, length)`` indices spread evenly over ``range(length)``, first and last included (so a
-    class-sorted data set keeps every class in a subset)."""
-    return torch.linspace(0, length - 1, min(count, length)).round().long().tolist()
-
-
-def subset(dataset: Dataset, count: int | None) -> Dataset:
-    """The :func:`evenly_spaced` ``count`` items of ``dataset`` (all of it when ``count`` is None or not
-    smaller)."""
-    if count is None or count >= len(dataset):
-        return dataset
-    return Subset(dataset, evenly_spaced(len(dataset), count))

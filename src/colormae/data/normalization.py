@@ -107,31 +107,6 @@ def identity(channels: int) -> Normalization:
     return Normalization((0.0,) * channels, (1.0,) * channels, "none")
 
 
-def resolve_normalization(normalize: str, channels: int, data: str | None = None, *,
-                          builtin: bool = False, progress: bool = True) -> Normalization:
-    """The :class:`Normalization` a job uses for ``channels``-channel images of ``data``.
-
-    Args:
-        normalize: ``"auto"``, ``"imagenet"``, ``"dataset"`` or ``"none"`` (module docstring).
-        channels: channels the model sees.
-        data: the data set (built-in name or folder); needed for ``"dataset"``.
-        builtin: ``data`` is a built-in data set (statistics computed on the fly, ``auto`` = imagenet).
-    """
-    if normalize not in NORMALIZE:
-        raise UserError(f"normalize={normalize!r}: choose one of {', '.join(NORMALIZE)}")
-    if normalize == "auto":
-        normalize = "imagenet" if channels == 3 or builtin else "dataset"
-    if normalize == "imagenet":
-        return imagenet(channels)
-    if normalize == "none":
-        return identity(channels)
-    if data is None:
-        raise UserError("normalize=dataset needs a data set")
-    from colormae.data.stats import dataset_normalization
-
-    return dataset_normalization(data, channels, builtin=builtin, progress=progress)
-
-
 def data_payload(norm: Normalization, *, norm_pix_loss: bool, img_size: Any = None) -> dict[str, Any]:
     """What a checkpoint stores under ``"data"``: the normalisation, whether the loss used normalised-pixel
     targets and the image size ``(H, W)`` it was trained at."""

@@ -21,6 +21,7 @@ from typing import Any
 import torch
 from torch.utils.data import DataLoader, Dataset
 
+from colormae.data.subset import subset
 from colormae.errors import UserError
 from colormae.progress import progress as progress_bar
 
@@ -65,8 +66,6 @@ def channel_stats(dataset: Dataset, *, max_images: int | None = MAX_IMAGES, num_
     if total == 0:
         raise UserError("the data set is empty")
     if max_images is not None:
-        from colormae.data.build import subset
-
         dataset = subset(dataset, max_images)
     n_images = len(dataset)  # type: ignore[arg-type]
     loader = DataLoader(dataset, batch_size=None, shuffle=False, num_workers=num_workers)
@@ -127,44 +126,3 @@ def read_stats(path: str | Path) -> dict[str, Any]:
     if not isinstance(data, dict) or data.get("format") != FORMAT or "mean" not in data or "std" not in data:
         raise UserError(f"{path}: not a colormae stats file (write one with `colormae data stats DIR`)")
     return data
-
-
-def compute_stats(data: str | Path, *, channels: int | None = None, max_images: int | None = MAX_IMAGES,
-                  num_workers: int = 0, progress: bool = True) -> ChannelStats:
-    """:func:`channel_stats` of a built-in data set or folder (its ``train`` split when it has one), read
-    at the data's channel count (or ``channels``)."""
-    from colormae.data.build import build_dataset, is_builtin
-    from colormae.data.transforms import raw_transform
-
-    if is_builtin(data):
-        channels = channels or 3
-        dataset = build_dataset(data, split="train", transform=raw_transform(channels))
-    else:  # one header scan: the folder gives its channel count, then the transform is set
-        dataset = build_dataset(data, split="train", channels=channels)
-        channels = dataset.channels
-        dataset.transform = raw_transform(channels)
-    stats = channel_stats(dataset, max_images=max_images, num_workers=num_workers, progress=progress,
-                          desc=f"stats of {data}")
-    dtype = getattr(dataset, "dtype", None)
-    return ChannelStats(stats.mean, stats.std, stats.images, stats.total, stats.pixels, stats.channels, dtype)
-
-
-def dataset_normalization(data: str | Path, channels: int, *, builtin: bool = False,
-                          progress: bool = True):
-    """``normalize=dataset``: the stats file of a folder, or statistics computed now for a built-in set."""
-    from colormae.data.normalization import Normalization
-
-    if builtin:
-        stats = compute_stats(data, channels=channels, max_images=1000, progress=progress)
-        return Normalization(stats.mean, stats.std, "dataset", source=f"{data} (computed)")
-    path = find_stats_file(data)
-    if path is None:
-        raise UserError(f"{data} has no {STATS_FILE}: run `colormae data stats {data}` first "
-                        "(or use normalize=imagenet or normalize=none)")
-    entry = read_stats(path)
-    if int(entry.get("channels", len(entry["mean"]))) != channels:
-        raise UserError(f"{path} holds statistics of {entry.get('channels')} channels but the model sees "
-                        f"{channels}; rerun `colormae data stats` with in_chans={channels}")
-    return Normalization(tuple(entry["mean"]), tuple(entry["std"]), "dataset",
-                         tuple(entry["channel_names"]) if entry.get("channel_names") else None,
-                         source=str(path))

@@ -153,8 +153,3 @@ def tensor_transform(channels: int = 3) -> T.Compose:
     """No augmentation, no normalisation: ``channels`` channels as a float tensor scaled by bit depth
     (8-bit: [0, 1]); the default when a data set gets no transform."""
     return T.Compose([ToChannels(channels), ToFloatTensor()])
-
-
-def raw_transform(channels: int) -> T.Compose:
-    """The pixels as :mod:`colormae.data.stats` counts them (same as :func:`tensor_transform`)."""
-    return tensor_transform(channels)

@@ -25,11 +25,11 @@ from torch import nn
 from torch.utils.data import Dataset
 
 from colormae.errors import UserError
-from colormae.eval.classifier import classifier_config, classifier_from_mae
 from colormae.eval.layer_decay import finetune_optimizer
 from colormae.eval.recipe import AUTO, finetune_recipe, resolve_auto
 from colormae.eval.results import ClassificationMeter, warn_if_collapsed, write_results
 from colormae.jobs.finetune import FinetuneConfig
+from colormae.models.classifier import classifier_config, classifier_from_mae
 from colormae.progress import progress as progress_bar
 from colormae.progress import write
 from colormae.train.loader import build_eval_loader

@@ -57,7 +57,7 @@ def at_image_size(loaded: Loaded, img_size: int | tuple[int, int] | list[int] | 
     import dataclasses
 
     from colormae.models.mae import MaskedAutoencoder
-    from colormae.models.pos_embed import resize_mae, resize_vit
+    from colormae.models.resize import resize_mae, resize_vit
 
     if img_size is None:
         return loaded
@@ -89,7 +89,7 @@ def eval_normalization(loaded: Loaded, data: str, normalize: str = "auto", *,
 def _datasets(data: str, img_size: tuple[int, int], norm: Normalization | None = None,
               train_transform: Any = None, limit: int | None = None):
     from colormae.data import build_dataset, eval_transform, num_classes
-    from colormae.data.build import subset
+    from colormae.data.subset import subset
 
     check_splits(data)
     tf = eval_transform(img_size, norm)

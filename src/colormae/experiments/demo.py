@@ -8,7 +8,7 @@ Settings (:data:`DEMO_SETTINGS`, mirrored by ``configs/cpu_demo.yaml``): ``mae_v
 images, 4 px patches) on ``mnist5k`` with green-noise masks at 75 %, sized to pretrain in minutes on a
 laptop CPU (measured times: README). The last two steps (:data:`DENSE_STEPS`, ``--no-dense`` leaves them
 out) fine-tune segmentation and detection on the built-in scenes from the checkpoint and from random init
-(:mod:`colormae.dense.demo`, :mod:`colormae.dense.detect.demo`).
+(:mod:`colormae.transfer.demo_segment`, :mod:`colormae.transfer.demo_detect`).
 """
 
 from __future__ import annotations
@@ -19,8 +19,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from colormae.config import load_config, setting
-from colormae.jobs import Job
+from colormae.config import load_config
+from colormae.jobs.demo import DemoConfig
 from colormae.jobs.pretrain import PretrainConfig
 
 #: The demo's pretraining settings (keys of :class:`~colormae.jobs.pretrain.PretrainConfig`).
@@ -78,7 +78,7 @@ def demo_config(quick: bool = False, **runtime: Any) -> PretrainConfig:
 
 def step_pretrain(ctx: DemoContext) -> None:
     """Pretrain (or finish / reuse an earlier demo run in the same folder: resume is automatic)."""
-    from colormae.train.pretrain import pretrain
+    from colormae.pretrain.run import pretrain
 
     ctx.config = demo_config(ctx.quick, out=str(ctx.pretrain_dir), resume="auto", device=ctx.device)
     result = pretrain(ctx.config)
@@ -116,7 +116,8 @@ def step_figures(ctx: DemoContext) -> None:
 
 def _dense_step(ctx: DemoContext, key: str, run: Callable[..., dict[str, Any]], what: str, files: str
                 ) -> None:
-    """One dense comparison (``run``: :func:`~colormae.dense.demo.demo_segment` or ``demo_detect``): the demo
+    """One dense comparison (``run``: :func:`~colormae.transfer.demo_segment.demo_segment` or
+    ``demo_detect``): the demo
     encoder against a random-init one, both numbers into the summary under ``key``."""
     res = run(ctx.pretrain_dir, ctx.out, device=ctx.device, quick=ctx.quick, progress=False)
     ctx.summary[key] = {k: round(res[k], 2) for k in ("pretrained", "random_init")}
@@ -126,14 +127,14 @@ def _dense_step(ctx: DemoContext, key: str, run: Callable[..., dict[str, Any]], 
 
 def step_segment(ctx: DemoContext) -> None:
     """Segmentation on the built-in digit scenes: the demo encoder against a random-init one (mIoU)."""
-    from colormae.dense.demo import demo_segment
+    from colormae.transfer.demo_segment import demo_segment
 
     _dense_step(ctx, "segment", demo_segment, "segmentation", "segment.json, segment.png")
 
 
 def step_detect(ctx: DemoContext) -> None:
     """Detection on the built-in digit scenes: the demo encoder against a random-init one (box AP)."""
-    from colormae.dense.detect.demo import demo_detect
+    from colormae.transfer.demo_detect import demo_detect
 
     _dense_step(ctx, "detect", demo_detect, "detection", "detect.json, detections_val.json, detect.png")
 
@@ -180,24 +181,9 @@ def run_demo(out: str | Path, *, quick: bool = False, device: str | None = None,
     return ctx
 
 
-@dataclass
-class DemoConfig:
-    """Pretrain a small ColorMAE-G (ViT-Tiny, 32 px images, green-noise masks) on the built-in MNIST digits
-    in a few minutes on a CPU, probe it against a random-init encoder, and write its figures to --out.
-    Running it again in the same folder reuses (or finishes) the earlier pretraining.
-    """
 
-    out: str = setting("runs/demo", "output folder", role="io", metavar="DIR")
-    quick: bool = setting(False, "a few training steps only (smoke test)", role="io")
-    dense: bool = setting(True, "fine-tune segmentation and detection on the built-in digit scenes, "
-                                "pretrained vs random init (--no-dense: skip them)", role="io")
-    device: str | None = setting(None, "cpu, cuda or auto (default)", role="io")
-
-
-def _run(cfg: DemoConfig) -> int:
+def demo(cfg: DemoConfig) -> int:
+    """``colormae demo``: every step (without the dense ones for ``--no-dense``) into ``cfg.out``."""
     steps = STEPS if cfg.dense else [step for step in STEPS if step not in DENSE_STEPS]
     run_demo(cfg.out, quick=cfg.quick, device=cfg.device, steps=steps)
     return 0
-
-
-JOBS = (Job("demo", DemoConfig, _run, "pretrain a small ColorMAE-G on built-in data and draw the results"),)

@@ -133,7 +133,7 @@ def pretrain_config(spec: RunSpec, run_dir: Path, cfg: SweepConfig, seed: int, d
 def _pretrain_child(job: Any, threads: int) -> None:
     """Entry point of an isolated pretraining (a spawned process, so its peak RSS is its own)."""
     torch.set_num_threads(threads)
-    from colormae.train.pretrain import pretrain
+    from colormae.pretrain.run import pretrain
 
     pretrain(job)
 
@@ -141,7 +141,7 @@ def _pretrain_child(job: Any, threads: int) -> None:
 def _run_pretrain(job: Any, *, isolate: bool) -> None:
     """``pretrain(job)`` in this process or in a spawned child."""
     if not isolate:
-        from colormae.train.pretrain import pretrain
+        from colormae.pretrain.run import pretrain
 
         if torch.cuda.is_available():
             torch.cuda.reset_peak_memory_stats()

@@ -5,7 +5,6 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from colormae.config import setting
-from colormae.jobs import Job, run_and_report
 from colormae.jobs.common import CKPT_HELP, RunFolder, Runtime, TrainLoop
 
 EXAMPLES = """\
@@ -66,18 +65,3 @@ class DetectConfig(RunFolder, TrainLoop, Runtime):
                                            "at the end only)", role="run", min=1)
     eval_batch_size: int = setting(8, "images per device at evaluation", role="run", min=1)
     figure_images: int = setting(6, "val images drawn in DIR/detect.png (0: no figure)", role="run", min=0)
-
-
-def run(cfg: DetectConfig) -> int:
-    """Fine-tune, evaluate and print the box (and mask) AP (rank 0)."""
-    from colormae.dense.detect.train import detect
-
-    def report(res: dict) -> str:
-        mask = f", mask AP {res['mask']['AP']:.2f}" if "mask" in res else ""
-        return (f"detect: box AP {res['box']['AP']:.2f} (AP50 {res['box']['AP50']:.2f}){mask} on "
-                f"{res['val_images']} val images; wrote {cfg.out}/detect.json, {cfg.out}/detections_val.json")
-
-    return run_and_report(detect, cfg, report)
-
-
-JOBS = (Job("detect", DetectConfig, run, "fine-tune and evaluate a ViTDet Mask R-CNN (COCO AP)", EXAMPLES),)

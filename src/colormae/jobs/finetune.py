@@ -6,7 +6,6 @@ from dataclasses import dataclass
 from typing import Literal
 
 from colormae.config import setting
-from colormae.jobs import Job, run_and_report
 from colormae.jobs.common import CKPT_HELP, DATA_HELP, RunFolder, Runtime, TrainLoop
 
 #: A setting that ``colormae.eval.recipe.finetune_recipe`` fills in from the data, model and batch.
@@ -71,16 +70,3 @@ class FinetuneConfig(RunFolder, TrainLoop, Runtime):
                                             "report it too", min=0.0, below=1.0)
     global_pool: Literal["avg", "token"] = setting("avg", "avg: mean of patch tokens + fc_norm (MAE); "
                                                           "token: [CLS]")
-
-
-def run(cfg: FinetuneConfig) -> int:
-    """Fine-tune and print the final validation accuracy (rank 0)."""
-    from colormae.eval.finetune import finetune
-    from colormae.eval.report import summary_line
-
-    return run_and_report(finetune, cfg, lambda res: (
-        f"{summary_line(res)}; wrote {cfg.out}/finetune.json, checkpoint {res['checkpoint']}"))
-
-
-JOBS = (Job("finetune", FinetuneConfig, run, "fine-tune an encoder end to end (recipe scaled to the data)",
-            EXAMPLES),)

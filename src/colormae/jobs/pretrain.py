@@ -3,10 +3,9 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Any, Literal
+from typing import Literal
 
 from colormae.config import setting
-from colormae.jobs import Job
 from colormae.jobs.common import DATA_HELP, RunFolder, Runtime, TrainLoop
 
 EXAMPLES = """\
@@ -75,20 +74,3 @@ class PretrainConfig(RunFolder, TrainLoop, Runtime):
     betas: tuple[float, float] = setting((0.9, 0.95), "AdamW betas (paper: 0.9, 0.95)")
     grad_checkpointing: bool = setting(False, "activation checkpointing of every encoder and decoder "
                                               "block (timm's): less memory for ViT-L/H, slower", role="run")
-
-
-def run(cfg: PretrainConfig) -> int:
-    """Train, then say where the results are (rank 0)."""
-    from colormae.train.distributed import env_dist_info
-    from colormae.train.pretrain import pretrain
-
-    result: Any = pretrain(cfg)
-    if env_dist_info().is_main:
-        loss = "n/a" if result.loss is None else f"{result.loss:.4f}"
-        print(f"done: {result.step} steps, loss {loss}, {result.skipped_images} unreadable images skipped; "
-              f"checkpoint {result.checkpoint}; metrics {cfg.out}/metrics.jsonl")
-    return 0
-
-
-JOBS = (Job("pretrain", PretrainConfig, run, "pretrain an MAE (random, block or colour-noise masks); "
-            "torchrun for many GPUs", EXAMPLES),)

@@ -6,7 +6,6 @@ from dataclasses import dataclass
 from typing import Literal
 
 from colormae.config import setting
-from colormae.jobs import Job
 from colormae.jobs.common import CKPT_HELP, DATA_HELP, Runtime
 
 DATA_NOTE = """
@@ -75,34 +74,6 @@ class KnnConfig(EvalConfig):
     temperature: float = setting(0.07, "vote weight exp(cosine / T) (as DINO)", min=1e-6)
 
 
-def run_linprobe(cfg: LinprobeConfig) -> int:
-    """Encode, fit the probe, print and write the results."""
-    from colormae.eval.probes import linprobe
-
-    return _report(cfg, "linprobe", linprobe)
-
-
-def run_knn(cfg: KnnConfig) -> int:
-    """Encode, classify, print and write the results."""
-    from colormae.eval.probes import knn
-
-    return _report(cfg, "knn", knn)
-
-
-def _report(cfg: EvalConfig, name: str, fn) -> int:
-    from colormae.eval.report import summary_line
-    from colormae.train.distributed import cleanup_distributed, init_distributed
-
-    info, device = init_distributed(cfg.device)
-    try:
-        res = fn(cfg, device=device)
-    finally:
-        cleanup_distributed()
-    if info.is_main:
-        where = f"; wrote {cfg.out}/{name}.json" if cfg.out else ""
-        print(summary_line(res) + where)
-    return 0
-
 
 LINPROBE_EXAMPLES = """\
 examples:
@@ -116,9 +87,3 @@ examples:
   colormae knn runs/demo/pretrain --data mnist5k --out runs/demo/eval
   colormae knn random:mae_vit_tiny_32px --data mnist5k --k 20 --temperature 0.07
 """ + DATA_NOTE
-
-JOBS = (
-    Job("linprobe", LinprobeConfig, run_linprobe, "linear probe of a frozen encoder (Top-1 / Top-5)",
-        LINPROBE_EXAMPLES),
-    Job("knn", KnnConfig, run_knn, "weighted k-NN on frozen features (Top-1 / Top-5)", KNN_EXAMPLES),
-)

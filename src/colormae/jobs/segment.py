@@ -6,7 +6,6 @@ from dataclasses import dataclass
 from typing import Literal
 
 from colormae.config import setting
-from colormae.jobs import Job, run_and_report
 from colormae.jobs.common import CKPT_HELP, RunFolder, Runtime, TrainLoop
 
 EXAMPLES = """\
@@ -89,16 +88,3 @@ class SegmentConfig(RunFolder, TrainLoop, Runtime):
                                                  "annotation", role="io", metavar="DIR")
     figure: int = setting(6, "overlay predictions and ground truth on this many val images in "
                              "DIR/segment.png (0: no figure)", role="io", min=0)
-
-
-def run(cfg: SegmentConfig) -> int:
-    """Fine-tune, evaluate and print the mIoU (rank 0)."""
-    from colormae.dense.train import segment
-
-    return run_and_report(segment, cfg, lambda res: (
-        f"segment {cfg.ckpt} on {cfg.data}: mIoU {res['mIoU']:.2f}  mAcc {res['mAcc']:.2f}  "
-        f"aAcc {res['aAcc']:.2f}; wrote {cfg.out}/segment.json, checkpoint {res['checkpoint']}"))
-
-
-JOBS = (Job("segment", SegmentConfig, run, "semantic segmentation: UperNet on the encoder, mIoU",
-            EXAMPLES),)

@@ -5,7 +5,6 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from colormae.config import setting
-from colormae.jobs import Job
 from colormae.jobs.common import DATA_HELP, Runtime
 
 #: Sweep groups, in table order (ratio: Table 1a, patterns: 1b, noise: 1c, color: the main comparison,
@@ -59,19 +58,3 @@ class SweepConfig(Runtime):
     isolate: bool | None = setting(None, "pretrain each arm in a child process (default: on CPU, so each "
                                          "arm's peak memory is its own)", role="io")
     verbose: bool = setting(False, "show each arm's pretraining and probing progress too", role="io")
-
-
-def run(cfg: SweepConfig) -> int:
-    """Run or resume the sweep and say what it wrote."""
-    from pathlib import Path
-
-    from colormae.experiments.sweep import run_sweep
-
-    rows = run_sweep(cfg)
-    written = [n for n in ("results.csv", "table.md", "fig1.png") if (Path(cfg.out) / n).exists()]
-    print(f"{len(rows)} rows -> {cfg.out}: {', '.join(written)}")
-    return 0
-
-
-JOBS = (Job("sweep", SweepConfig, run, "run the paper's ablations (ratio, patterns, noise, colour) and "
-            "tabulate them", EXAMPLES),)

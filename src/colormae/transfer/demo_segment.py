@@ -29,11 +29,11 @@ def demo_segment(pretrain_dir: str | Path, out_dir: str | Path, device: str | No
     ``{"pretrained": mIoU, "random_init": mIoU, "<key>_mAcc", "<key>_run", "data", "steps"}``.
 
     Runs go to ``out_dir/segment`` and ``out_dir/segment-random`` (each with segment.json and segment.png),
-    side by side on a CPU with the cores (:func:`colormae.dense.compare.compare`); ``overrides`` change
+    side by side on a CPU with the cores (:func:`colormae.transfer.compare.compare`); ``overrides`` change
     :data:`DEMO_SEGMENT` settings.
     """
-    from colormae.dense.compare import compare
-    from colormae.dense.train import segment
+    from colormae.transfer.compare import compare
+    from colormae.transfer.segment import segment
 
     settings = {**DEMO_SEGMENT, **(QUICK if quick else {}), **overrides, "device": device,
                 "progress": progress}

@@ -39,7 +39,7 @@ def _head_config(cfg: SegmentConfig, num_classes: int, classes: list[str]) -> An
 def segment(cfg: SegmentConfig, *, stop_at_step: int | None = None) -> dict[str, Any]:
     """Train and evaluate; returns (and writes to ``OUT/segment.json``) the final metrics."""
     from colormae.config import saved_config
-    from colormae.data.build import subset
+    from colormae.data.subset import subset
     from colormae.dense.augment import TrainTransform
     from colormae.dense.data import SegDataset, open_source
     from colormae.dense.evaluate import evaluate

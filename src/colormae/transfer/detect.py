@@ -44,19 +44,15 @@ def resolve_data(data: str, out: Path, seed: int = 0) -> Path:
 
 
 def load_detector(path: str | Path, map_location: str | torch.device = "cpu") -> tuple[nn.Module, Any]:
-    """The detector of a ``detect`` run directory or checkpoint, in eval mode, and its ``DetectorConfig``."""
-    from colormae.dense.detect.model import DetectorConfig, build_detector
-    from colormae.models import MAEConfig
-    from colormae.train.checkpoint import load_checkpoint, resolve_checkpoint
+    """The detector of a ``detect`` run directory or checkpoint (through :func:`colormae.load`), in eval
+    mode, and its ``DetectorConfig``."""
+    from colormae.dense.detect.model import DetectorConfig
+    from colormae.loading import load
 
-    file = resolve_checkpoint(path)
-    ckpt = load_checkpoint(file, map_location="cpu")
-    if ckpt.get("kind") != "detect":
-        raise UserError(f"{file}: not a detection checkpoint (kind {ckpt.get('kind')!r})")
-    det = DetectorConfig(**ckpt["detector"])
-    model = build_detector(MAEConfig(**ckpt["model_config"]), det)
-    model.load_state_dict(ckpt["model"])
-    return model.to(map_location).eval(), det
+    loaded = load(path, map_location=map_location)
+    if loaded.kind != "detect":
+        raise UserError(f"{loaded.name}: not a detection checkpoint (kind {loaded.kind!r})")
+    return loaded.model, DetectorConfig(**loaded.checkpoint["detector"])
 
 
 def detect(cfg: DetectConfig, *, stop_at_step: int | None = None) -> dict[str, Any]:

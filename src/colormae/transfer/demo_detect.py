@@ -28,11 +28,11 @@ def demo_detect(pretrain_dir: str | Path, out_dir: str | Path, device: str | Non
     ``{"pretrained": box AP, "random_init": box AP, "<key>_AP50", "<key>_mask_AP", "<key>_run", ...}``.
 
     Runs go to ``out_dir/detect`` and ``out_dir/detect-random`` (each with detect.json, detections_val.json
-    and detect.png), side by side on a CPU with the cores (:func:`colormae.dense.compare.compare`);
+    and detect.png), side by side on a CPU with the cores (:func:`colormae.transfer.compare.compare`);
     ``overrides`` change :data:`DEMO_DETECT` settings.
     """
-    from colormae.dense.compare import compare
-    from colormae.dense.detect.train import detect
+    from colormae.transfer.compare import compare
+    from colormae.transfer.detect import detect
 
     settings = {**DEMO_DETECT, **(QUICK if quick else {}), **overrides, "device": device,
                 "progress": progress}

@@ -1,12 +1,13 @@
 """Run one dense job twice on the same recipe - from a pretrained encoder and from a random one of the same
 shape - side by side when the CPU has the cores for it.
 
-The demo's segmentation and detection steps (:mod:`colormae.dense.demo`, :mod:`colormae.dense.detect.demo`)
+The demo's segmentation and detection steps (:mod:`colormae.transfer.demo_segment`,
+:mod:`colormae.transfer.demo_detect`)
 are both this comparison. On CPU the two arms run in two processes with half the cores each: a tiny
 model's ops are too small to keep two threads busy, so two one-thread runs finish in about the time of one
 two-thread run (``benchmarks/dense_arms.py`` measures the ratio: 1.25).
 
-Each arm is a fresh interpreter (``python -m colormae.dense.compare TASK RESULT``) rather than a
+Each arm is a fresh interpreter (``python -m colormae.transfer.compare TASK RESULT``) rather than a
 ``multiprocessing`` child: spawn would re-run the caller's ``__main__``, which breaks any user script
 without an ``if __name__ == "__main__"`` guard, and fork is unsafe once torch's thread pools exist.
 Ctrl-C reaches both arms, which save a checkpoint; running again resumes them.

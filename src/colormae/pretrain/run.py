@@ -55,7 +55,7 @@ def pretrain(cfg: PretrainConfig, *, stop_at_step: int | None = None) -> FitResu
 
     ``cfg.resume``: ``"auto"`` continues from the newest checkpoint in ``cfg.out`` (fresh start if none),
     a path continues from that checkpoint or run directory. ``stop_at_step`` stops early, as if
-    interrupted. ``cfg.data_backend`` picks the data path (:mod:`colormae.train.pretrain_data`);
+    interrupted. ``cfg.data_backend`` picks the data path (:mod:`colormae.pretrain.data`);
     ``cfg.grad_checkpointing`` turns on activation checkpointing of every block.
 
     Data: ``cfg.img_size`` is an int or ``(H, W)``; ``cfg.in_chans`` the channels the model sees
@@ -68,7 +68,7 @@ def pretrain(cfg: PretrainConfig, *, stop_at_step: int | None = None) -> FitResu
     from colormae.data import build_dataset, data_payload, is_builtin, resolve_normalization, skipped_total
     from colormae.masking import build_masking, draw_masks
     from colormae.models import create_mae, resolve_config
-    from colormae.train.pretrain_data import build_pretrain_data
+    from colormae.pretrain.data import build_pretrain_data
 
     joined_here = not (tdist.is_available() and tdist.is_initialized())
     info, dev = init_distributed(cfg.device)
