@@ -128,7 +128,8 @@ def test_job_configs_are_leaves():
     """A job's config module imports only the config system (and the shared setting groups)."""
     allowed = {"colormae.config", "colormae.jobs", "colormae.jobs.common"}
     graph = _imports(_modules())
-    wrong = {m: sorted(graph[m] - allowed) for m in graph if m.startswith("colormae.jobs") and graph[m] - allowed}
+    wrong = {m: sorted(graph[m] - allowed) for m in graph
+             if m.startswith("colormae.jobs") and graph[m] - allowed}
     assert wrong == {}
 
 
