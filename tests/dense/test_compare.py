@@ -6,9 +6,9 @@ from pathlib import Path
 import pytest
 
 from colormae.config import load_config
-from colormae.transfer import compare as cmp
 from colormae.jobs.detect import DetectConfig
 from colormae.jobs.segment import SegmentConfig
+from colormae.transfer import compare as cmp
 
 CONFIGS = Path(__file__).parents[2] / "configs"
 
