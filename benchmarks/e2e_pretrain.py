@@ -45,9 +45,9 @@ from colormae.masking import build_masking, draw_masks  # noqa: E402
 from colormae.models import create_mae  # noqa: E402
 from colormae.pretrain.data import build_pretrain_data  # noqa: E402
 from colormae.train.engine import fit  # noqa: E402
-from colormae.train.loader import available_cpus  # noqa: E402
 from colormae.train.optim import build_adamw  # noqa: E402
 from colormae.train.schedule import WarmupCosine  # noqa: E402
+from colormae.train.threads import available_cores  # noqa: E402
 
 
 class Repeat:
@@ -65,7 +65,7 @@ class Repeat:
 
 def generate(root: Path, count: int) -> None:
     """``count`` JPEGs in parallel (one chunk per CPU)."""
-    chunks = max(1, min(available_cpus(), count // 16))
+    chunks = max(1, min(available_cores(), count // 16))
     with ProcessPoolExecutor(chunks) as pool:
         list(pool.map(_write_chunk, [(root, count, k, chunks) for k in range(chunks)]))
 

@@ -3,13 +3,12 @@
 tqdm redraws its bar with carriage returns; written to a file (a cluster job's log, ``cmd 2> log``) that
 becomes hundreds of frames. tqdm has no line mode, so :class:`LineProgress` adds one: a tqdm whose
 ``display`` prints a whole line only when another :data:`EVERY_PERCENT` % is done or :data:`EVERY_SECONDS`
-have passed, plus the final line. The bar is off on every process but rank 0 (``RANK``), so jobs under
-torchrun need no check of their own.
+have passed, plus the final line. The bar is off on every process but rank 0 (:func:`colormae.ranks.rank`),
+so jobs under torchrun need no check of their own.
 """
 
 from __future__ import annotations
 
-import os
 import sys
 import time
 from collections.abc import Iterable
@@ -17,6 +16,8 @@ from typing import IO, Any
 
 from tqdm import tqdm as _std_tqdm
 from tqdm.auto import tqdm as _auto_tqdm
+
+from colormae.ranks import rank
 
 #: Line mode: a line each time this much more of the total is done ...
 EVERY_PERCENT = 10
@@ -32,13 +33,6 @@ _NOTEBOOK = any(c.__module__.startswith("tqdm.notebook") for c in _auto_tqdm.__m
 
 def _now() -> float:
     return time.monotonic()
-
-
-def _rank() -> int:
-    try:
-        return int(os.environ.get("RANK", 0))
-    except ValueError:
-        return 0
 
 
 class LineProgress(_std_tqdm):
@@ -99,7 +93,7 @@ def progress(iterable: Iterable | None = None, *, total: int | float | None = No
     ``enabled`` is false or on any rank but 0. ``file`` defaults to ``sys.stderr``.
     """
     stream = file if file is not None else sys.stderr
-    disable = not enabled or _rank() != 0
+    disable = not enabled or rank() != 0
     if is_terminal(stream) or _NOTEBOOK:
         cls = _auto_tqdm
         kwargs.setdefault("dynamic_ncols", True)

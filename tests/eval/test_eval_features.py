@@ -100,7 +100,7 @@ def test_gather_interleaves_shards_back_into_dataset_order(monkeypatch):
             parts[:] = [sent[r][state["call"]] for r in range(len(parts))]
             state["call"] += 1
 
-    monkeypatch.setattr(F, "_dist", lambda: (state["rank"], 2))
+    monkeypatch.setattr(F, "rank_world", lambda: (state["rank"], 2))
     monkeypatch.setattr(torch.distributed, "all_gather", all_gather)
     for rank in (0, 1):  # each simulated rank encodes its shard; record what it sends
         state["rank"] = rank

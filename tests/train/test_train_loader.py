@@ -97,9 +97,9 @@ def test_workers_persist_across_epochs_and_resume_reads_the_same_batches():
 
 
 def test_default_num_workers_splits_the_cpus(monkeypatch):
-    monkeypatch.setattr(loader_mod, "available_cpus", lambda: 16)
+    monkeypatch.setattr(loader_mod, "available_cores", lambda: 16)
     assert default_num_workers(1) == 15 and default_num_workers(4) == 3 and default_num_workers(16) == 0
-    monkeypatch.setattr(loader_mod, "available_cpus", lambda: 128)
+    monkeypatch.setattr(loader_mod, "available_cores", lambda: 128)
     assert default_num_workers(2) == loader_mod.MAX_AUTO_WORKERS
     monkeypatch.setenv("LOCAL_WORLD_SIZE", "8")
     assert default_num_workers() == 15

@@ -23,7 +23,6 @@ torchvision already finds the classes (one sub-folder each) and files; what it l
 from __future__ import annotations
 
 import os
-import sys
 from collections import Counter
 from collections.abc import Callable
 from pathlib import Path
@@ -43,6 +42,8 @@ from colormae.data.readers import (
 )
 from colormae.data.transforms import tensor_transform
 from colormae.errors import UserError
+from colormae.progress import warn
+from colormae.ranks import all_reduce, rank
 
 #: Errors that mean "this file is not a readable image".
 UNREADABLE = (OSError, UnidentifiedImageError, ValueError, SyntaxError, Image.DecompressionBombError)
@@ -55,9 +56,9 @@ def _is_image(path: str) -> bool:
 
 
 def _note(message: str) -> None:
-    """One plain line on stderr (no warnings-module source line), from the first ``torchrun`` rank only."""
-    if os.environ.get("RANK", "0") == "0":
-        print(f"warning: {message}", file=sys.stderr, flush=True)
+    """:func:`colormae.progress.warn` (one ``warning:`` line, no source line), from rank 0 only."""
+    if rank() == 0:
+        warn(message)
 
 
 class SafeImageFolder(ImageFolder):
@@ -201,13 +202,7 @@ def skipped_total(dataset: object) -> int:
     if not isinstance(dataset, SafeImageFolder):
         return skipped_total(base) if base is not None else 0
     failed = dataset._failed
-    if torch.distributed.is_available() and torch.distributed.is_initialized():
-        failed = failed.clone()
-        backend = torch.distributed.get_backend()
-        if backend == "nccl":
-            failed = failed.cuda()
-        torch.distributed.all_reduce(failed, op=torch.distributed.ReduceOp.MAX)
-    return len(dataset.bad_files) + int(failed.sum())
+    return len(dataset.bad_files) + int(all_reduce(failed.clone(), "max").sum())
 
 
 def _exts() -> str:

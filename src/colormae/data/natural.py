@@ -50,6 +50,7 @@ from torch.utils.data import Dataset
 
 from colormae.data.transforms import tensor_transform
 from colormae.errors import UserError
+from colormae.files import atomic_write
 
 SPLITS = ("train", "val")
 #: Where Debian's gcompris-qt-data installs its bundles (``$COLORMAE_GCOMPRIS_RCC`` overrides it).
@@ -190,10 +191,7 @@ def load_arrays(size: int = 32, views: int = VIEWS) -> dict[str, np.ndarray]:
             pass  # a broken cache file: rebuild it
     arrays = build_arrays(root, size, views)
     try:
-        path.parent.mkdir(parents=True, exist_ok=True)
-        tmp = path.with_suffix(f".tmp{os.getpid()}.npz")
-        np.savez(tmp, **arrays)
-        tmp.replace(path)
+        atomic_write(path, lambda fh: np.savez(fh, **arrays))
     except OSError:
         pass  # a read-only home: the set is simply rebuilt next time
     return arrays

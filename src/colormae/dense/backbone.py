@@ -11,15 +11,14 @@ timm's ``forward_intermediates`` (prefix tokens removed, NCHW).
 from __future__ import annotations
 
 from collections.abc import Sequence
-from functools import partial
 
 import torch
 from timm.layers import resample_abs_pos_embed
-from timm.models.vision_transformer import VisionTransformer
 from torch import Tensor, nn
 
 from colormae.errors import UserError
 from colormae.models import MAEConfig
+from colormae.models.vit import build_vit
 
 #: The official protocol's blocks (0-based) for a 12-block ViT-B.
 VIT_B_INDICES = (3, 5, 7, 11)
@@ -52,11 +51,9 @@ class ViTBackbone(nn.Module):
         self.patch_size = config.patch_size
         self.embed_dim = config.embed_dim
         self.out_indices = tuple(out_indices)
-        self.vit = VisionTransformer(
-            img_size=crop, patch_size=config.patch_size, in_chans=config.in_chans, num_classes=0,
-            global_pool="token", embed_dim=config.embed_dim, depth=config.depth, num_heads=config.num_heads,
-            mlp_ratio=config.mlp_ratio, qkv_bias=True, norm_layer=partial(nn.LayerNorm, eps=1e-6),
-            init_values=layer_scale, drop_path_rate=drop_path, dynamic_img_size=True, weight_init="skip")
+        self.vit = build_vit(config, img_size=crop, num_classes=0, global_pool="token",
+                             init_values=layer_scale, drop_path_rate=drop_path, dynamic_img_size=True,
+                             weight_init="skip")
         self.vit.prune_intermediate_layers(list(self.out_indices), prune_norm=True, prune_head=True)
 
     def load_encoder(self, encoder: nn.Module) -> None:

@@ -9,11 +9,12 @@ import numpy as np
 import torch
 from PIL import Image
 from torch import nn
-from tqdm.auto import tqdm
 
 from colormae.dense.augment import EvalTransform
 from colormae.dense.infer import predict
 from colormae.dense.metrics import ConfusionMatrix
+from colormae.progress import progress as progress_bar
+from colormae.ranks import rank_world
 
 
 def save_label_png(labels: torch.Tensor, path: Path) -> None:
@@ -38,16 +39,14 @@ def evaluate(model: nn.Module, source: Any, *, scale: tuple[int, int], mode: str
     ``keep`` items' ``(image, labels, prediction)`` are returned under ``"samples"`` (rank 0).
     No random numbers are drawn (exact resume).
     """
-    rank, world = 0, 1
-    if torch.distributed.is_available() and torch.distributed.is_initialized():
-        rank, world = torch.distributed.get_rank(), torch.distributed.get_world_size()
+    rank, world = rank_world()
     transform = EvalTransform(scale)
     cm = ConfusionMatrix(len(source.classes), source.ignore_index)
     was_training = model.training
     model.eval()
     samples = []
     indices = range(rank, len(source), world)
-    for i in tqdm(indices, desc="val", leave=False, disable=not progress or rank != 0):
+    for i in progress_bar(indices, desc="val", leave=False, enabled=progress and rank == 0):
         image, labels = transform(*source.read(i))
         pred = predict(model, image.to(device), tuple(labels.shape), mode=mode, crop=crop,
                        stride=stride).cpu()

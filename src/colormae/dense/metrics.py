@@ -13,34 +13,16 @@ from collections.abc import Sequence
 import torch
 from torch import Tensor
 
+from colormae.train import confusion
 
-class ConfusionMatrix:
-    """``counts[t, p]`` = labelled pixels of true class ``t`` predicted as ``p``; summed over ranks on
-    :meth:`all_reduce`."""
+
+class ConfusionMatrix(confusion.ConfusionMatrix):
+    """``counts[t, p]`` = labelled pixels of true class ``t`` predicted as ``p`` (pixels labelled
+    ``ignore_index`` are not counted); summed over ranks on :meth:`all_reduce`. The accumulator is
+    :class:`colormae.train.confusion.ConfusionMatrix`; this adds the segmentation metrics."""
 
     def __init__(self, num_classes: int, ignore_index: int = 255) -> None:
-        self.num_classes, self.ignore_index = num_classes, ignore_index
-        self.counts = torch.zeros(num_classes, num_classes, dtype=torch.int64)
-
-    def update(self, pred: Tensor, target: Tensor) -> None:
-        """Add predictions and labels of the same shape (any shape; integer class ids)."""
-        if pred.shape != target.shape:
-            raise ValueError(f"prediction {tuple(pred.shape)} and labels {tuple(target.shape)} differ")
-        pred, target = pred.reshape(-1).cpu().long(), target.reshape(-1).cpu().long()
-        keep = target != self.ignore_index
-        k = self.num_classes
-        self.counts += torch.bincount(target[keep] * k + pred[keep], minlength=k * k).reshape(k, k)
-
-    def all_reduce(self) -> None:
-        """Sum the counts over the ranks of an initialised process group (no-op otherwise)."""
-        import torch.distributed as dist
-
-        if dist.is_available() and dist.is_initialized():
-            device = torch.device("cuda",
-                                  torch.cuda.current_device()) if dist.get_backend() == "nccl" else "cpu"
-            counts = self.counts.to(device)
-            dist.all_reduce(counts)
-            self.counts = counts.cpu()
+        super().__init__(num_classes, ignore_index)
 
     def compute(self, classes: Sequence[str] | None = None) -> dict:
         """``{"mIoU", "mAcc", "aAcc", "IoU": {class: value or None}, "Acc": {...}}`` in percent."""

@@ -25,16 +25,10 @@ from torch.utils.data import Dataset
 
 from colormae.errors import UserError
 from colormae.progress import progress as progress_bar
+from colormae.ranks import rank_world
 from colormae.train.loader import build_eval_loader
 
 FEATURES = ("cls", "mean")
-
-
-def _dist() -> tuple[int, int]:
-    """``(rank, world_size)``; ``(0, 1)`` outside ``torch.distributed``."""
-    if torch.distributed.is_available() and torch.distributed.is_initialized():
-        return torch.distributed.get_rank(), torch.distributed.get_world_size()
-    return 0, 1
 
 
 def pool_tokens(tokens: Tensor, feature: str = "cls", num_prefix_tokens: int = 1) -> Tensor:
@@ -83,7 +77,7 @@ def extract_features(model: nn.Module, dataset: Dataset, *, feature: str = "cls"
     if feature not in FEATURES:
         raise UserError(f"unknown feature {feature!r}; choose one of {', '.join(FEATURES)}")
     device = torch.device(device)
-    rank, world = _dist()
+    rank, world = rank_world()
     n = len(dataset)  # type: ignore[arg-type]
     if n == 0:
         raise UserError("the dataset is empty")
@@ -179,7 +173,7 @@ def cached_features(model: nn.Module, dataset: Dataset, *, cache_dir: str | Path
         if _valid_cache(blob, meta, key, dataset):
             return blob["features"], blob["labels"]
     feats, labels = extract_features(model, dataset, **kwargs)  # type: ignore[arg-type]
-    if _dist()[0] == 0:
+    if rank_world()[0] == 0:
         path.parent.mkdir(parents=True, exist_ok=True)
         save_file({"features": feats.contiguous(), "labels": labels.contiguous()}, str(path),
                   metadata={"key": key})

@@ -32,6 +32,7 @@ from colormae.jobs.finetune import FinetuneConfig
 from colormae.models.classifier import classifier_config, classifier_from_mae
 from colormae.progress import progress as progress_bar
 from colormae.progress import write
+from colormae.ranks import rank_world
 from colormae.train.loader import build_eval_loader
 
 #: Settings that may be "auto" (:func:`colormae.eval.recipe.finetune_recipe` picks them).
@@ -51,9 +52,7 @@ def evaluate(model: nn.Module, dataset: Dataset, *, batch_size: int = 256,
 
     The loader has its own generator so validation never advances the global RNG (exact resume).
     """
-    rank, world = 0, 1
-    if torch.distributed.is_available() and torch.distributed.is_initialized():
-        rank, world = torch.distributed.get_rank(), torch.distributed.get_world_size()
+    rank, world = rank_world()
     loader = build_eval_loader(dataset, batch_size=batch_size, num_workers=num_workers, device=device,
                                rank=rank, world_size=world)
     was_training = model.training

@@ -26,6 +26,7 @@ from colormae.eval.linprobe import train_linear_probe
 from colormae.eval.results import write_results
 from colormae.jobs.probes import EvalConfig, KnnConfig, LinprobeConfig
 from colormae.loading import Loaded, load
+from colormae.ranks import rank_world
 
 
 @dataclass
@@ -189,7 +190,7 @@ def linprobe(cfg: LinprobeConfig, *, device: str | torch.device = "cpu", feature
                                 batch_size=cfg.batch_size, lr=cfg.lr, base_lr=cfg.base_lr,
                                 optimizer=cfg.optimizer, weight_decay=cfg.weight_decay,
                                 warmup_epochs=cfg.warmup_epochs, device=device, seed=cfg.seed,
-                                class_names=fs.class_names, progress=cfg.progress and _rank() == 0)
+                                class_names=fs.class_names, progress=cfg.progress and rank_world()[0] == 0)
     results = {"eval": "linprobe", **_header(cfg, loaded, fs), "optimizer": cfg.optimizer,
                "epochs": cfg.epochs, "batch_size": cfg.batch_size, "augment": cfg.augment, **result.as_dict()}
     _write(cfg.out, "linprobe.json", results)
@@ -201,12 +202,6 @@ def _epoch_features(model: torch.nn.Module, dataset: Any, epoch: int, **kwargs: 
     return extract_features(model, dataset, desc=f"epoch {epoch} features", **kwargs)
 
 
-def _rank() -> int:
-    if torch.distributed.is_available() and torch.distributed.is_initialized():
-        return torch.distributed.get_rank()
-    return 0
-
-
 def _write(out: str | Path | None, name: str, results: dict[str, Any]) -> None:
-    if out is not None and _rank() == 0:
+    if out is not None and rank_world()[0] == 0:
         write_results(Path(out) / name, results)

@@ -21,6 +21,9 @@ from typing import Any
 import torch
 from torch import Tensor
 
+from colormae.ranks import all_reduce
+from colormae.train.confusion import ConfusionMatrix, confusion_matrix
+
 
 def topk_correct(scores: Tensor, targets: Tensor, ks: Sequence[int] = (1, 5)) -> dict[int, int]:
     """How many rows have their target among the ``k`` highest scores, for each ``k``.
@@ -60,12 +63,7 @@ class TopKMeter:
 
     def all_reduce(self) -> None:
         """Sum the counts over ranks (no-op outside ``torch.distributed``)."""
-        if not (torch.distributed.is_available() and torch.distributed.is_initialized()):
-            return
-        t = torch.tensor([self.count, *(self.correct[k] for k in self.ks)], dtype=torch.float64)
-        if torch.distributed.get_backend() == "nccl":
-            t = t.cuda()
-        torch.distributed.all_reduce(t)
+        t = all_reduce(torch.tensor([self.count, *(self.correct[k] for k in self.ks)], dtype=torch.float64))
         self.count = int(t[0])
         self.correct = {k: int(t[i + 1]) for i, k in enumerate(self.ks)}
 
@@ -77,12 +75,6 @@ class TopKMeter:
 
 class CollapsedPredictionsWarning(UserWarning):
     """Every validation prediction is the same class."""
-
-
-def confusion_matrix(predictions: Tensor, targets: Tensor, num_classes: int) -> Tensor:
-    """``(C, C)`` int64 counts, row = true class, column = predicted class; ``predictions, targets: (N,)``."""
-    index = targets.long().cpu() * num_classes + predictions.long().cpu()
-    return torch.bincount(index, minlength=num_classes * num_classes).view(num_classes, num_classes)
 
 
 def balanced_accuracy(confusion: Tensor) -> float:
@@ -139,11 +131,6 @@ def classification_metrics(scores: Tensor, targets: Tensor, *, class_names: Sequ
     return {**out, **metrics_from_confusion(confusion, class_names, warn=warn)}
 
 
-def _pad(confusion: Tensor, size: int) -> Tensor:
-    extra = size - confusion.shape[0]
-    return torch.nn.functional.pad(confusion, (0, extra, 0, extra)) if extra > 0 else confusion
-
-
 class ClassificationMeter(TopKMeter):
     """:class:`TopKMeter` plus a confusion matrix: balanced and per-class accuracy over batches."""
 
@@ -153,30 +140,24 @@ class ClassificationMeter(TopKMeter):
         ``torch.distributed``, where a rank may see no batch at all."""
         super().__init__(ks)
         self.class_names = list(class_names) if class_names is not None else None
-        self.confusion: Tensor | None = (torch.zeros(num_classes, num_classes, dtype=torch.int64)
-                                         if num_classes else None)
+        self._matrix = ConfusionMatrix(num_classes or 0)
+
+    @property
+    def confusion(self) -> Tensor | None:
+        """``(C, C)`` int64 counts so far (None before the first batch when ``num_classes`` was not given)."""
+        return self._matrix.counts if self._matrix.num_classes else None
 
     def update(self, scores: Tensor, targets: Tensor) -> None:
         """Add a batch: ``scores: (B, C)``, ``targets: (B,)``."""
         super().update(scores, targets)
-        batch = confusion_matrix(scores.argmax(dim=1), targets, scores.shape[1])
-        if self.confusion is None:
-            self.confusion = batch
-            return
-        c = max(batch.shape[0], self.confusion.shape[0])  # more score columns than listed classes
-        self.confusion = _pad(self.confusion, c) + _pad(batch, c)
+        # more score columns than listed classes grow the matrix
+        self._matrix.update(scores.argmax(dim=1), targets, num_classes=scores.shape[1])
 
     def all_reduce(self) -> None:
         """Sum the counts and the confusion matrix over ranks (no-op outside ``torch.distributed``)."""
         super().all_reduce()
-        distributed = torch.distributed.is_available() and torch.distributed.is_initialized()
-        if self.confusion is None or not distributed:
-            return
-        t = self.confusion.to(torch.float64)
-        if torch.distributed.get_backend() == "nccl":
-            t = t.cuda()
-        torch.distributed.all_reduce(t)
-        self.confusion = t.cpu().round().long()
+        if self.confusion is not None:
+            self._matrix.all_reduce()
 
     def compute(self, *, warn: bool = True) -> dict[str, Any]:  # type: ignore[override]
         """Top-k plus ``balanced_acc``, ``per_class_acc``, ``predicted_classes`` (+ ``warning``)."""

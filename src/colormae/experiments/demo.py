@@ -20,6 +20,7 @@ from pathlib import Path
 from typing import Any
 
 from colormae.config import load_config
+from colormae.files import atomic_write_text
 from colormae.jobs.demo import DemoConfig
 from colormae.jobs.pretrain import PretrainConfig
 
@@ -156,9 +157,7 @@ def write_summary(ctx: DemoContext) -> Path:
     import json
 
     path = ctx.out / SUMMARY
-    tmp = path.with_suffix(".tmp")
-    tmp.write_text(json.dumps(ctx.summary, indent=2) + "\n")
-    tmp.replace(path)
+    atomic_write_text(path, json.dumps(ctx.summary, indent=2) + "\n")
     if ("summary.json", path) not in ctx.artifacts:
         ctx.artifacts.append(("summary.json", path))
     return path

@@ -1,8 +1,8 @@
 from __future__ import annotations
 
 import csv
+import io
 import json
-import os
 import statistics
 import time
 from collections.abc import Callable, Iterable, Sequence
@@ -13,6 +13,7 @@ from typing import Any
 import torch
 
 from colormae.errors import UserError
+from colormae.files import atomic_write_text
 from colormae.jobs.sweep import GROUPS, TABLE1_GROUPS, SweepConfig  # noqa: F401 - re-exported
 
 #: Masking ratios of Table 1a (percent).
@@ -111,10 +112,7 @@ def read_record(run_dir: Path) -> dict[str, Any]:
 
 
 def _write_record(run_dir: Path, record: dict[str, Any]) -> None:
-    run_dir.mkdir(parents=True, exist_ok=True)
-    tmp = run_dir / (RECORD + ".tmp")
-    tmp.write_text(json.dumps(record, indent=2) + "\n")
-    os.replace(tmp, run_dir / RECORD)
+    atomic_write_text(run_dir / RECORD, json.dumps(record, indent=2) + "\n")
 
 
 def pretrain_config(spec: RunSpec, run_dir: Path, cfg: SweepConfig, seed: int, device: str):
@@ -237,15 +235,13 @@ def table_rows(arms: Sequence[Arm], results: dict[tuple[str, int], dict[str, Any
 
 
 def write_csv(path: Path, rows: Sequence[dict[str, Any]]) -> Path:
-    """Write the rows (atomically: a temporary file, then a rename)."""
-    tmp = path.with_suffix(".tmp")
-    with open(tmp, "w", newline="") as fh:
-        writer = csv.DictWriter(fh, fieldnames=CSV_FIELDS)
-        writer.writeheader()
-        for row in rows:
-            writer.writerow({k: ("" if row.get(k) is None else row[k]) for k in CSV_FIELDS})
-    os.replace(tmp, path)
-    return path
+    """Write the rows (atomically: :func:`colormae.files.atomic_write_text`)."""
+    text = io.StringIO()
+    writer = csv.DictWriter(text, fieldnames=CSV_FIELDS)
+    writer.writeheader()
+    for row in rows:
+        writer.writerow({k: ("" if row.get(k) is None else row[k]) for k in CSV_FIELDS})
+    return atomic_write_text(path, text.getvalue())
 
 
 def aggregate(rows: Sequence[dict[str, Any]]) -> list[dict[str, Any]]:

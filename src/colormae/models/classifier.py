@@ -10,7 +10,6 @@ Head weights start at ``trunc_normal(std=2e-5)`` as in MAE.
 from __future__ import annotations
 
 from dataclasses import asdict
-from functools import partial
 from typing import Any
 
 from timm.models.vision_transformer import VisionTransformer
@@ -18,6 +17,7 @@ from torch import nn
 
 from colormae.errors import UserError
 from colormae.models import MAEConfig, MaskedAutoencoder
+from colormae.models.vit import build_vit
 
 POOLS = ("avg", "token")
 
@@ -29,12 +29,7 @@ def vit_classifier(config: MAEConfig, num_classes: int, *, global_pool: str = "a
         raise UserError(f"--pool must be one of {', '.join(POOLS)}, got {global_pool!r}")
     if num_classes < 1:
         raise UserError(f"a classifier needs at least one class, got {num_classes}")
-    return VisionTransformer(
-        img_size=config.image_hw, patch_size=config.patch_size, in_chans=config.in_chans,
-        num_classes=num_classes, global_pool=global_pool, embed_dim=config.embed_dim, depth=config.depth,
-        num_heads=config.num_heads, mlp_ratio=config.mlp_ratio, qkv_bias=True,
-        norm_layer=partial(nn.LayerNorm, eps=config.layer_norm_eps), drop_path_rate=drop_path_rate,
-    )
+    return build_vit(config, num_classes=num_classes, global_pool=global_pool, drop_path_rate=drop_path_rate)
 
 
 def classifier_from_mae(mae: MaskedAutoencoder, num_classes: int, *, global_pool: str = "avg",

@@ -21,16 +21,15 @@ from functools import partial
 import torch
 import torch.nn.functional as F
 from timm.models import checkpoint_seq
-from timm.models.vision_transformer import Block, VisionTransformer
+from timm.models.vision_transformer import Block
 from torch import Tensor, nn
 
 from colormae.models import ids as mask_ids
 from colormae.models.config import MAEConfig
 from colormae.models.patchify import patchify, unpatchify
 from colormae.models.pos_embed import sincos_2d
+from colormae.models.vit import build_vit, use_fused_attention
 
-#: LayerNorm epsilon of MAE / timm ViTs (the default of ``MAEConfig.layer_norm_eps``).
-LN_EPS = 1e-6
 #: Added to the per-patch variance of the normalized-pixel target (MAE).
 NORM_PIX_EPS = 1e-6
 
@@ -52,13 +51,6 @@ class MAEOutput:
     latent: Tensor
 
 
-def _use_fused_attention(blocks: nn.Module) -> None:
-    """Make every timm ``Attention`` call ``F.scaled_dot_product_attention`` (timm may turn it off by env)."""
-    for module in blocks.modules():
-        if hasattr(module, "fused_attn"):
-            module.fused_attn = True
-
-
 class MaskedAutoencoder(nn.Module):
     """MAE with a timm ``VisionTransformer`` encoder; see the module docstring.
 
@@ -71,12 +63,8 @@ class MaskedAutoencoder(nn.Module):
         self.config = config
         c = config
         norm_layer = partial(nn.LayerNorm, eps=c.layer_norm_eps)
-        self.encoder = VisionTransformer(
-            img_size=c.image_hw, patch_size=c.patch_size, in_chans=c.in_chans, num_classes=0,
-            global_pool="token", embed_dim=c.embed_dim, depth=c.depth, num_heads=c.num_heads,
-            mlp_ratio=c.mlp_ratio, qkv_bias=True, norm_layer=norm_layer, class_token=True,
-            weight_init="skip",  # re-initialised below the MAE way
-        )
+        self.encoder = build_vit(c, num_classes=0, global_pool="token", class_token=True,
+                                 weight_init="skip")  # re-initialised below the MAE way
         pos = sincos_2d(c.embed_dim, c.grid, cls_token=True)[None]
         self.encoder.pos_embed = nn.Parameter(pos, requires_grad=False)
 
@@ -92,7 +80,7 @@ class MaskedAutoencoder(nn.Module):
         self.decoder_norm = norm_layer(c.decoder_embed_dim)
         self.decoder_pred = nn.Linear(c.decoder_embed_dim, c.patch_size**2 * c.in_chans, bias=True)
 
-        _use_fused_attention(self)
+        use_fused_attention(self)
         self.initialize_weights()
 
     # ----------------------------------------------------------------------------------------------- init

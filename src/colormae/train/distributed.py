@@ -7,7 +7,6 @@ we run as a single process. Backend: NCCL on CUDA, gloo on CPU.
 
 from __future__ import annotations
 
-import os
 import random
 from dataclasses import dataclass
 from typing import Any
@@ -17,6 +16,7 @@ import torch
 import torch.distributed as tdist
 
 from colormae.errors import UserError
+from colormae.ranks import env_int, env_ranks
 
 
 @dataclass(frozen=True)
@@ -41,10 +41,10 @@ class DistInfo:
 def env_dist_info() -> DistInfo:
     """The :class:`DistInfo` described by torchrun's environment variables (single process if unset)."""
     try:
-        return DistInfo(rank=int(os.environ.get("RANK", 0)), local_rank=int(os.environ.get("LOCAL_RANK", 0)),
-                        world_size=int(os.environ.get("WORLD_SIZE", 1)))
+        rank, local_rank, world_size = env_ranks()
     except ValueError as err:
         raise UserError(f"bad torchrun environment variable: {err}") from err
+    return DistInfo(rank=rank, local_rank=local_rank, world_size=world_size)
 
 
 def resolve_device(device: str | None, info: DistInfo) -> torch.device:
@@ -101,7 +101,7 @@ def all_gather_object(obj: Any, info: DistInfo) -> list[Any]:
 def local_world_size() -> int:
     """Processes of this job on this machine (torchrun's ``LOCAL_WORLD_SIZE``; 1 when unset)."""
     try:
-        return max(1, int(os.environ.get("LOCAL_WORLD_SIZE", 1)))
+        return max(1, env_int("LOCAL_WORLD_SIZE", 1))
     except ValueError as err:
         raise UserError(f"bad torchrun environment variable LOCAL_WORLD_SIZE: {err}") from err
 

@@ -28,7 +28,6 @@ from __future__ import annotations
 
 import math
 import time
-import warnings
 from collections.abc import Callable, Iterable
 from contextlib import nullcontext
 from dataclasses import dataclass
@@ -40,7 +39,8 @@ from torch import nn
 
 from colormae.errors import UserError
 from colormae.progress import progress as progress_bar
-from colormae.progress import write
+from colormae.progress import warn, write
+from colormae.ranks import all_reduce
 from colormae.train import checkpoint as ckpt_io
 from colormae.train.distributed import DistInfo, RankVote, all_gather_object, barrier
 from colormae.train.finite import NonFiniteTracker, TrainingDiverged, weights_finite
@@ -189,15 +189,15 @@ def fit(model: nn.Module, loader: Iterable, step_fn: StepFn, optimizer: torch.op
             scaler.load_state_dict(state["scaler"])
         step = int(state["step"])
         if state.get("steps_per_epoch", steps_per_epoch) != steps_per_epoch and dist.is_main:
-            warnings.warn(f"{resume_path}: saved with {state['steps_per_epoch']} steps per epoch, now "
-                          f"{steps_per_epoch} (batch size, data or processes changed): the data order "
-                          "will not continue exactly", stacklevel=2)
+            warn(f"{resume_path}: saved with {state['steps_per_epoch']} steps per epoch, now "
+                 f"{steps_per_epoch} (batch size, data or processes changed): the data order "
+                 "will not continue exactly")
         ranks = state.get("rng", {}).get("ranks", [])
         if dist.rank < len(ranks) and len(ranks) == dist.world_size:
             restore_rng(ranks[dist.rank], generators)
         elif dist.is_main:
-            warnings.warn(f"{resume_path}: saved with {len(ranks)} RNG stream(s) for {dist.world_size} "
-                          "process(es); continuing with fresh random streams (not bit-exact)", stacklevel=2)
+            warn(f"{resume_path}: saved with {len(ranks)} RNG stream(s) for {dist.world_size} "
+                 "process(es); continuing with fresh random streams (not bit-exact)")
         del state
         if dist.is_main:
             write(f"resuming from {resume_path} at step {step}")
@@ -267,10 +267,7 @@ def fit(model: nn.Module, loader: Iterable, step_fn: StepFn, optimizer: torch.op
     def log(step_now: int) -> float:
         loss = interval["loss"] / max(1, interval["n"])
         if dist.distributed:
-            import torch.distributed as tdist
-
-            tdist.all_reduce(loss)
-            loss = loss / dist.world_size
+            loss = all_reduce(loss) / dist.world_size
         value = float(loss)  # the host sync of a logging step; the divergence check rides on it
         check_finite(step_now, weights=False)
         elapsed = time.perf_counter() - interval["t0"]

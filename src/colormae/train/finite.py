@@ -11,6 +11,7 @@ import torch
 from torch import nn
 
 from colormae.errors import UserError
+from colormae.ranks import all_reduce
 from colormae.train.distributed import DistInfo
 
 _NONE = 2**62  # "no non-finite loss yet": larger than any step
@@ -34,9 +35,7 @@ class NonFiniteTracker:
         """The earliest non-finite step on any rank (one all-reduce when distributed), or ``None``. Syncs."""
         first = self._first.clone()
         if dist is not None and dist.distributed:
-            import torch.distributed as tdist
-
-            tdist.all_reduce(first, op=tdist.ReduceOp.MIN)
+            first = all_reduce(first, "min")
         value = int(first)
         return None if value >= _NONE else value
 

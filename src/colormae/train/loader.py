@@ -16,7 +16,6 @@
 
 from __future__ import annotations
 
-import os
 from collections.abc import Callable, Iterator
 from typing import Any
 
@@ -26,7 +25,9 @@ from torch.utils.data import DataLoader, Dataset, DistributedSampler, Subset
 
 from colormae.errors import UserError
 from colormae.train.distributed import DistInfo
+from colormae.train.distributed import local_world_size as torchrun_local_world_size
 from colormae.train.rng import seeded_rng
+from colormae.train.threads import available_cores
 
 
 class ResumableSampler(DistributedSampler):
@@ -75,21 +76,13 @@ class SeededDataset(Dataset):
 MAX_AUTO_WORKERS = 16
 
 
-def available_cpus() -> int:
-    """CPUs this process may run on (its affinity mask, e.g. a Slurm / container allocation)."""
-    try:
-        return len(os.sched_getaffinity(0))
-    except AttributeError:  # not on Linux
-        return os.cpu_count() or 1
-
-
 def default_num_workers(local_world_size: int | None = None) -> int:
     """Worker processes per training process: the available CPUs split among the ``local_world_size``
     processes of this node (default: torchrun's ``LOCAL_WORLD_SIZE``, else 1), one CPU left to the
     process itself, at most :data:`MAX_AUTO_WORKERS`; 0 (load in the main process) on a single CPU."""
     if local_world_size is None:
-        local_world_size = int(os.environ.get("LOCAL_WORLD_SIZE", "1") or 1)
-    per_process = available_cpus() // max(1, local_world_size)
+        local_world_size = torchrun_local_world_size()
+    per_process = available_cores() // max(1, local_world_size)
     return max(0, min(per_process - 1, MAX_AUTO_WORKERS))
 
 

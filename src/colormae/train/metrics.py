@@ -7,14 +7,15 @@ from __future__ import annotations
 
 import json
 import math
-import os
 import resource
 import sys
-import warnings
 from pathlib import Path
 from typing import Any
 
 import torch
+
+from colormae.files import atomic_write_text
+from colormae.progress import warn
 
 METRICS_FILE = "metrics.jsonl"
 TB_DIR = "tb"
@@ -33,7 +34,7 @@ def truncate_metrics(path: str | Path, step: int) -> int:
 
     A run resumed from the checkpoint of ``step`` logs the later steps again: without this they would
     appear twice, and the steps would jump backwards at the resume. Records without a ``step`` are kept.
-    The file is rewritten atomically (temporary file + rename).
+    The file is rewritten atomically (:func:`colormae.files.atomic_write_text`).
     """
     path = Path(path)
     if not path.is_file():
@@ -54,9 +55,7 @@ def truncate_metrics(path: str | Path, step: int) -> int:
                 continue
             kept.append(line if line.endswith("\n") else line + "\n")
     if dropped:
-        tmp = path.with_name(f".{path.name}.tmp")
-        tmp.write_text("".join(kept), encoding="utf-8")
-        os.replace(tmp, path)
+        atomic_write_text(path, "".join(kept))
     return dropped
 
 
@@ -84,7 +83,7 @@ class MetricsLogger:
             try:
                 from torch.utils.tensorboard import SummaryWriter
             except ImportError:
-                warnings.warn("tensorboard is not installed: writing metrics.jsonl only", stacklevel=2)
+                warn("tensorboard is not installed: writing metrics.jsonl only")
             else:
                 purge = None if start_step is None else start_step + 1
                 self._tb = SummaryWriter(str(run_dir / TB_DIR), purge_step=purge)

@@ -19,10 +19,10 @@ from typing import Any
 
 import torch
 from torch import nn
-from tqdm.auto import tqdm
 
 from colormae.errors import UserError
 from colormae.jobs.detect import DetectConfig
+from colormae.progress import write
 
 #: ViTDet's warm-up (mmdet ``LinearLR`` end=250), capped at a tenth of shorter runs.
 WARMUP_STEPS = 250
@@ -98,7 +98,7 @@ def detect(cfg: DetectConfig, *, stop_at_step: int | None = None) -> dict[str, A
     model = model.to(dev)
     if info.is_main:
         for note in [*loaded.notes, *notes]:
-            tqdm.write(f"note: {note}")
+            write(f"note: {note}")
     optimizer = build_adamw(model, cfg.lr, weight_decay=cfg.weight_decay, betas=(0.9, 0.999),
                             lr_scale=vit_lr_scale(mae.config.depth, cfg.layer_decay))
     workers = 2 if cfg.num_workers is None else cfg.num_workers
@@ -131,8 +131,8 @@ def detect(cfg: DetectConfig, *, stop_at_step: int | None = None) -> dict[str, A
             out.mkdir(parents=True, exist_ok=True)
             with (out / "eval.jsonl").open("a") as fh:
                 fh.write(json.dumps(record) + "\n")
-            tqdm.write(f"val step {step}: box AP {record['box']['AP']:.2f}"
-                       + (f", mask AP {record['mask']['AP']:.2f}" if "mask" in record else ""))
+            write(f"val step {step}: box AP {record['box']['AP']:.2f}"
+                  + (f", mask AP {record['mask']['AP']:.2f}" if "mask" in record else ""))
         return results
 
     def on_step_end(step: int) -> None:

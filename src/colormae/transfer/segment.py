@@ -17,10 +17,10 @@ from typing import Any
 
 import torch
 from torch import nn
-from tqdm.auto import tqdm
 
 from colormae.errors import UserError
 from colormae.jobs.segment import SegmentConfig
+from colormae.progress import write
 
 #: Default checkpoint interval in optimizer steps (the run's final step is always saved).
 CKPT_EVERY = 1000
@@ -117,8 +117,8 @@ def segment(cfg: SegmentConfig, *, stop_at_step: int | None = None) -> dict[str,
                 out.mkdir(parents=True, exist_ok=True)
                 with (out / "eval.jsonl").open("a") as fh:
                     fh.write(json.dumps(record) + "\n")
-                tqdm.write(f"val step {step}: mIoU {res['mIoU']:.2f}  mAcc {res['mAcc']:.2f}  "
-                           f"aAcc {res['aAcc']:.2f}")
+                write(f"val step {step}: mIoU {res['mIoU']:.2f}  mAcc {res['mAcc']:.2f}  "
+                      f"aAcc {res['aAcc']:.2f}")
 
     payload = {"kind": "segment", "config": saved_config(cfg), "model_config": model_config(mae.config, head),
                "classes": classes, "ignore_index": cfg.ignore_index}

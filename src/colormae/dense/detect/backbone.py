@@ -17,17 +17,14 @@ pretrained encoder weights into it:
 
 from __future__ import annotations
 
-from functools import partial
-
 import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
 
 from colormae.errors import UserError
 from colormae.models import MAEConfig
+from colormae.models.vit import use_fused_attention, vit_kwargs
 
-#: LayerNorm epsilon of MAE / ViTDet ViTs.
-LN_EPS = 1e-6
 #: ViTDet's window (ViT-B/L/H at 1024 px: a 64x64 grid in windows of 14).
 WINDOW_SIZE = 14
 
@@ -51,19 +48,14 @@ def build_vit(config: MAEConfig, *, img_size: int, window_size: int = WINDOW_SIZ
     bad = [i for i in indexes if not 0 <= i < config.depth]
     if bad:
         raise UserError(f"global_blocks: {bad} outside the encoder's blocks 0..{config.depth - 1}")
-    vit = VisionTransformerSAM(
-        img_size=img_size, patch_size=config.patch_size, in_chans=config.in_chans, num_classes=0,
-        embed_dim=config.embed_dim, depth=config.depth, num_heads=config.num_heads,
-        mlp_ratio=config.mlp_ratio,
-        qkv_bias=True, norm_layer=partial(nn.LayerNorm, eps=LN_EPS), drop_path_rate=drop_path,
-        use_abs_pos=True, use_rel_pos=True, window_size=window_size, global_attn_indexes=indexes,
-        neck_chans=None, global_pool="",
-    )
+    vit = VisionTransformerSAM(**vit_kwargs(
+        config, img_size=img_size, num_classes=0, drop_path_rate=drop_path, use_abs_pos=True,
+        use_rel_pos=True, window_size=window_size, global_attn_indexes=indexes, neck_chans=None,
+        global_pool="",
+    ))
     vit.neck = nn.Identity()  # ViTDet: the last block's map goes to the pyramid as it is
     vit.head = nn.Identity()
-    for module in vit.modules():  # fused attention takes the relative-position bias as a float mask
-        if hasattr(module, "fused_attn"):
-            module.fused_attn = True
+    use_fused_attention(vit)  # the relative-position bias goes in as a float mask
     return vit
 
 

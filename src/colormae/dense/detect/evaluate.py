@@ -19,7 +19,9 @@ import numpy as np
 import torch
 from torch import nn
 from torch.utils.data import DataLoader, Subset
-from tqdm.auto import tqdm
+
+from colormae.progress import progress as progress_bar
+from colormae.ranks import rank_world
 
 #: ``COCOeval.stats`` in order (``summarize()``'s 12 lines).
 STAT_NAMES = ("AP", "AP50", "AP75", "APs", "APm", "APl", "AR1", "AR10", "AR100", "ARs", "ARm", "ARl")
@@ -66,16 +68,14 @@ def predict(model: nn.Module, dataset: Any, *, device: str | torch.device = "cpu
     from colormae.dense.detect.coco import collate
     from colormae.train.distributed import DistInfo, all_gather_object
 
-    rank, world = 0, 1
-    if torch.distributed.is_available() and torch.distributed.is_initialized():
-        rank, world = torch.distributed.get_rank(), torch.distributed.get_world_size()
+    rank, world = rank_world()
     shard = Subset(dataset, list(range(rank, len(dataset), world))) if world > 1 else dataset
     loader = DataLoader(shard, batch_size=batch_size, shuffle=False, num_workers=0, collate_fn=collate,
                         generator=torch.Generator())
     was_training = model.training
     model.eval()
     results: list[dict[str, Any]] = []
-    for images, targets in tqdm(loader, desc="val", leave=False, disable=not progress or rank != 0):
+    for images, targets in progress_bar(loader, desc="val", leave=False, enabled=progress and rank == 0):
         outputs = model([im.to(device) for im in images])
         for out, target in zip(outputs, targets, strict=True):
             results += to_results(out, int(target["image_id"]), dataset_cat_ids(dataset))
