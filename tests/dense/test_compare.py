@@ -5,12 +5,8 @@ from pathlib import Path
 
 import pytest
 
-from colormae.config import load_config
-from colormae.jobs.detect import DetectConfig
 from colormae.jobs.segment import SegmentConfig
 from colormae.transfer import compare as cmp
-
-CONFIGS = Path(__file__).parents[2] / "configs"
 
 
 def _fake_job(cfg: SegmentConfig) -> dict:
@@ -43,17 +39,6 @@ def test_arms_side_by_side_only_on_a_cpu_with_two_cores(monkeypatch, device, cor
     monkeypatch.setattr(threads, "available_cores", lambda: cores)
     monkeypatch.setattr(torch.cuda, "is_available", lambda: cuda)
     assert cmp.arm_threads(device) == expected
-
-
-@pytest.mark.parametrize(("name", "module", "attr", "config_cls"), [
-    ("segment_scenes_demo.yaml", "colormae.transfer.demo_segment", "DEMO_SEGMENT", SegmentConfig),
-    ("detect_scenes_demo.yaml", "colormae.transfer.demo_detect", "DEMO_DETECT", DetectConfig)])
-def test_demo_dense_configs_match_the_demo(name, module, attr, config_cls) -> None:
-    import importlib
-
-    settings = getattr(importlib.import_module(module), attr)
-    shipped = load_config(config_cls, CONFIGS / name, values={"ckpt": "x", "out": "y"})
-    assert shipped == load_config(config_cls, values={**settings, "ckpt": "x", "out": "y"})
 
 
 def test_side_by_side_arms_run_in_fresh_interpreters(tmp_path, monkeypatch) -> None:
