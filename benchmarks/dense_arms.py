@@ -24,8 +24,8 @@ def main() -> None:
     p.add_argument("--steps", type=int, default=150)
     p.add_argument("--ckpt", default="random:mae_vit_tiny_32px", help="the 'pretrained' arm's encoder")
     args = p.parse_args()
+    from colormae.train.arms import arm_threads
     from colormae.train.threads import available_cores
-    from colormae.transfer.compare import arm_threads
     from colormae.transfer.demo import demo_dense
 
     threads = arm_threads("cpu")

@@ -130,35 +130,27 @@ def pretrain_config(spec: RunSpec, run_dir: Path, cfg: SweepConfig, seed: int, d
         threads=cfg.threads, progress=cfg.verbose)
 
 
-def _pretrain_child(job: Any, threads: int) -> None:
-    """Entry point of an isolated pretraining (a spawned process, so its peak RSS is its own)."""
-    torch.set_num_threads(threads)
+def _pretrain(job: Any) -> None:
+    """``pretrain(job)``, peak GPU memory counted from here; returns nothing (nothing to send back)."""
     from colormae.pretrain.run import pretrain
 
+    if torch.cuda.is_available():
+        torch.cuda.reset_peak_memory_stats()
     pretrain(job)
 
 
 def _run_pretrain(job: Any, *, isolate: bool) -> None:
-    """``pretrain(job)`` in this process or in a spawned child."""
+    """``pretrain(job)`` in this process, or (``isolate``) as an arm of its own
+    (:func:`colormae.train.arms.run_arms`: a fresh interpreter, so its peak memory is its own)."""
     if not isolate:
-        from colormae.pretrain.run import pretrain
-
-        if torch.cuda.is_available():
-            torch.cuda.reset_peak_memory_stats()
-        pretrain(job)
+        _pretrain(job)
         return
-    import multiprocessing as mp
+    from functools import partial
 
-    proc = mp.get_context("spawn").Process(target=_pretrain_child, args=(job, torch.get_num_threads()))
-    proc.start()
-    try:
-        proc.join()
-    except KeyboardInterrupt:
-        proc.join()  # the child got the same SIGINT and saves its checkpoint
-        raise
-    if proc.exitcode != 0:
-        raise UserError(f"pretraining {job.out} failed in its child process (exit code {proc.exitcode}); "
-                        "rerun the sweep to resume it")
+    from colormae.train.arms import run_arms
+
+    run_arms({str(job.out): partial(_pretrain, job)}, torch.get_num_threads(), what="pretraining",
+             again="rerun the sweep to resume it")
 
 
 def _metrics_summary(run_dir: Path) -> tuple[float | None, float | None]:
