@@ -45,17 +45,12 @@ from collections.abc import Iterator, Mapping
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
+import scipy.fft
 import torch
-
-from colormae.progress import progress as progress_bar
-
-try:  # optional fast CPU FFT (see the module docstring); scipy comes with scikit-image / scikit-learn
-    import scipy.fft as _scipy_fft
-except ImportError:  # pragma: no cover - scipy missing
-    _scipy_fft = None
 
 from colormae.errors import UserError
 from colormae.noise.filters import color_transfer
+from colormae.progress import progress as progress_bar
 
 #: Noise colours, in the paper's order of baselines first.
 COLORS = ("white", "uniform", "red", "blue", "green", "purple")
@@ -217,7 +212,7 @@ def sample_patterns(color: str, count: int, size: int | tuple[int, int], *, seed
         shared = None
         if color in ("green", "purple"):
             shared = _shared_transfer(color, (h, w), params["sigma1"], params["sigma2"], dev, compute)
-        in_place = dev.type == "cpu" and _scipy_fft is not None
+        in_place = dev.type == "cpu"
         scratch = None if in_place else torch.empty(((min(chunk, count) + 1) // 2, h, w),
                                                      dtype=_COMPLEX[compute], device=dev)
         slots = [(min(chunk, count - start) + 1) // 2 for start in starts]
@@ -310,7 +305,7 @@ def _filter_pairs(target: torch.Tensor, spectrum: torch.Tensor, transfer: torch.
 def _unitary_ifft2(spectrum: torch.Tensor, out: torch.Tensor | None) -> torch.Tensor:
     """``ifft2(spectrum, norm="ortho")`` of ``(p, H, W)`` complex; in place via scipy when ``out`` is None."""
     if out is None:
-        result = _scipy_fft.ifft2(spectrum.numpy(), norm="ortho", overwrite_x=True,
+        result = scipy.fft.ifft2(spectrum.numpy(), norm="ortho", overwrite_x=True,
                                   workers=torch.get_num_threads())
         return torch.from_numpy(result)
     return torch.fft.ifft2(spectrum, norm="ortho", out=out)
