@@ -1,3 +1,13 @@
+"""``colormae sweep``: the supplement's ablations (Table 1, Fig. 1) as arms that all train the same way.
+
+An arm is a masking setting (:class:`RunSpec`: masking, ratio, bank size) in a group of the table
+(:class:`Arm`); arms that are the same run share it. Each run pretrains for a fixed step budget, then is
+linear-probed, k-NN-probed and optionally fine-tuned, with every stage recorded in its ``arm.json`` so a
+rerun skips what finished and resumes what was interrupted. The rows go to ``results.csv``, the mean and
+spread over seeds to ``table.md`` and ``fig1.png``. On a CPU each pretraining runs as an arm of its own
+(:func:`colormae.train.arms.run_arms`), so the peak memory in the table is that arm's alone.
+"""
+
 from __future__ import annotations
 
 import csv
