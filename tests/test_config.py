@@ -124,6 +124,14 @@ def test_shipped_recipes_are_package_data_found_by_name(tmp_path, monkeypatch):
     assert load_config(PretrainConfig, "cpu_demo.yaml").epochs == 3
     with pytest.raises(UserError, match="no such config file"):
         load_config(PretrainConfig, "sub/cpu_demo.yaml")
+    from colormae.cli import build_parser
+    from colormae.config import config_from_args
+
+    args, _ = build_parser().parse_known_args(["pretrain", "--config", "segment_scenes_demo", "--out", "r"])
+    with pytest.raises(UserError, match="unknown config key 'crop_size' in the given values"):
+        config_from_args(args.job.config, args)  # the shipped segmentation recipe, read by name
+    args, _ = build_parser().parse_known_args(["segment", "x", "--config", "segment_scenes_demo"])
+    assert config_from_args(args.job.config, args).crop_size == 32
 
 
 def test_paper_config_effective_batch():
