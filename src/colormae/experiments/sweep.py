@@ -141,18 +141,18 @@ def pretrain_config(spec: RunSpec, run_dir: Path, cfg: SweepConfig, seed: int, d
 
 
 def _pretrain(job: Any) -> None:
-    """``pretrain(job)``, peak GPU memory counted from here; returns nothing (nothing to send back)."""
+    """``pretrain(job)``, returning nothing (so an arm of its own has nothing to send back)."""
     from colormae.pretrain.run import pretrain
 
-    if torch.cuda.is_available():
-        torch.cuda.reset_peak_memory_stats()
     pretrain(job)
 
 
 def _run_pretrain(job: Any, *, isolate: bool) -> None:
-    """``pretrain(job)`` in this process, or (``isolate``) as an arm of its own
-    (:func:`colormae.train.arms.run_arms`: a fresh interpreter, so its peak memory is its own)."""
+    """``pretrain(job)`` in this process (peak GPU memory counted from here), or (``isolate``) as an arm of
+    its own (:func:`colormae.train.arms.run_arms`: a fresh interpreter, so its peak memory is its own)."""
     if not isolate:
+        if torch.cuda.is_available():
+            torch.cuda.reset_peak_memory_stats()
         _pretrain(job)
         return
     from functools import partial
