@@ -3,11 +3,9 @@
     python benchmarks/dense_arms.py                     # segmentation, 150 steps per arm
     python benchmarks/dense_arms.py --job detect --steps 60
 
-Runs :func:`colormae.transfer.demo_segment.demo_segment` (or ``demo_detect``) twice in this process on the
-same
-settings: first with the arms in turn (each with every idle core), then side by side (two processes, half
-the cores each, as ``colormae demo`` does), and prints both wall times and their ratio. Run it on a quiet
-machine.
+Runs :func:`colormae.transfer.demo.demo_dense` twice in this process on the same settings: first with
+the arms in turn (each with every idle core), then side by side (two processes, half the cores each, as
+``colormae demo`` does), and prints both wall times and their ratio. Run it on a quiet machine.
 """
 
 from __future__ import annotations
@@ -26,12 +24,9 @@ def main() -> None:
     p.add_argument("--steps", type=int, default=150)
     p.add_argument("--ckpt", default="random:mae_vit_tiny_32px", help="the 'pretrained' arm's encoder")
     args = p.parse_args()
-    if args.job == "segment":
-        from colormae.transfer.demo_segment import demo_segment as run
-    else:
-        from colormae.transfer.demo_detect import demo_detect as run
+    from colormae.train.arms import arm_threads
     from colormae.train.threads import available_cores
-    from colormae.transfer.compare import arm_threads
+    from colormae.transfer.demo import demo_dense
 
     threads = arm_threads("cpu")
     if not threads:
@@ -41,9 +36,9 @@ def main() -> None:
         torch.set_num_threads(available_cores())
         with tempfile.TemporaryDirectory() as tmp:
             start = time.perf_counter()
-            run(args.ckpt, Path(tmp), device="cpu", progress=False, parallel=parallel,
-                max_steps=args.steps, warmup_steps=2, **({"figure": 0} if args.job == "segment"
-                                                          else {"figure_images": 0}))
+            demo_dense(args.job, args.ckpt, Path(tmp), device="cpu", progress=False, parallel=parallel,
+                       max_steps=args.steps, warmup_steps=2,
+                       **({"figure": 0} if args.job == "segment" else {"figure_images": 0}))
             times[parallel] = time.perf_counter() - start
     print(f"{args.job}, {args.steps} steps per arm: in turn {times[False]:.1f} s "
           f"({available_cores()} threads), side by side {times[True]:.1f} s ({threads} thread(s) each); "

@@ -111,10 +111,27 @@ def test_shipped_configs_load(name):
     assert cfg.masking == "green"
 
 
-def test_cpu_demo_yaml_matches_the_demo():
-    from colormae.experiments.demo import demo_config
+def test_shipped_recipes_are_package_data_found_by_name(tmp_path, monkeypatch):
+    from colormae.config import RECIPES, recipe
 
-    assert load_config(PretrainConfig, REPO / "configs" / "cpu_demo.yaml") == demo_config()
+    assert (REPO / "configs").resolve() == RECIPES.resolve()  # the repository's configs/ links there
+    assert recipe("cpu_demo") == recipe("cpu_demo.yaml") == RECIPES / "cpu_demo.yaml"
+    with pytest.raises(UserError, match=r"no shipped recipe 'cpu_dmeo' \(the recipes: .*cpu_demo"):
+        recipe("cpu_dmeo")
+    monkeypatch.chdir(tmp_path)  # by name from anywhere; a file of that name wins
+    assert load_config(PretrainConfig, "cpu_demo") == load_config(PretrainConfig, RECIPES / "cpu_demo.yaml")
+    (tmp_path / "cpu_demo.yaml").write_text("epochs: 3\n")
+    assert load_config(PretrainConfig, "cpu_demo.yaml").epochs == 3
+    with pytest.raises(UserError, match="no such config file"):
+        load_config(PretrainConfig, "sub/cpu_demo.yaml")
+    from colormae.cli import build_parser
+    from colormae.config import config_from_args
+
+    args, _ = build_parser().parse_known_args(["pretrain", "--config", "segment_scenes_demo", "--out", "r"])
+    with pytest.raises(UserError, match="unknown config key 'crop_size' in the given values"):
+        config_from_args(args.job.config, args)  # the shipped segmentation recipe, read by name
+    args, _ = build_parser().parse_known_args(["segment", "x", "--config", "segment_scenes_demo"])
+    assert config_from_args(args.job.config, args).crop_size == 32
 
 
 def test_paper_config_effective_batch():

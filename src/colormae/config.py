@@ -10,8 +10,8 @@ overrides. One place turns strings into typed values (:func:`coerce`: ``int``, `
 bad values raise :class:`~colormae.errors.UserError` naming the key. The job function takes the config
 object; below the job, functions take explicit arguments.
 
-PyYAML is imported lazily; without it, configs can still be given as ``key=value`` overrides and
-``config.yaml`` is written as JSON (which is valid YAML).
+The recipes shipped with the package (:data:`RECIPES`; ``configs/`` in the repository links there) are
+the one source of their settings: the demo reads them too, and ``--config NAME`` finds one by name.
 """
 
 from __future__ import annotations
@@ -26,6 +26,8 @@ from collections.abc import Iterable, Mapping
 from dataclasses import field
 from pathlib import Path
 from typing import Any, Literal, TypeVar
+
+import yaml
 
 from colormae.errors import UserError
 
@@ -76,14 +78,7 @@ def _dump(value: Any) -> str:
 
 
 def _parse_text(text: str) -> Any:
-    """A command-line value: YAML when available (so lists work), else JSON, else the raw string."""
-    try:
-        import yaml
-    except ImportError:
-        try:
-            return json.loads(text)
-        except ValueError:
-            return text
+    """A command-line value read as YAML (so lists work), else the raw string."""
     try:
         return yaml.safe_load(text) if text.strip() else ""
     except yaml.YAMLError:
@@ -185,16 +180,32 @@ def _unknown(key: str, known: Iterable[str], where: str) -> UserError:
     return UserError(f"unknown config key {key!r} {where}{hint}")
 
 
+#: The recipes shipped with the package, ``NAME.yaml`` each.
+RECIPES = Path(__file__).parent / "configs"
+
+
+def recipe(name: str) -> Path:
+    """The shipped recipe ``name`` (``cpu_demo`` or ``cpu_demo.yaml``), installed or in the repository."""
+    path = RECIPES / (name if name.endswith(".yaml") else f"{name}.yaml")
+    if not path.is_file():
+        known = ", ".join(sorted(p.stem for p in RECIPES.glob("*.yaml")))
+        raise UserError(f"no shipped recipe {name!r} (the recipes: {known})")
+    return path
+
+
+def config_file(path: str | Path) -> Path:
+    """``--config``'s file: ``path`` itself, or for a bare name with no such file, the shipped recipe."""
+    path = Path(path)
+    if path.is_file() or path.parent != Path(".") or path.suffix not in ("", ".yaml"):
+        return path
+    return recipe(path.name) if (RECIPES / f"{path.stem}.yaml").is_file() else path
+
+
 def read_yaml(path: str | Path) -> dict[str, Any]:
     """A YAML file's top-level mapping (empty file: ``{}``)."""
     path = Path(path)
     if not path.is_file():
         raise UserError(f"{path}: no such config file")
-    try:
-        import yaml
-    except ImportError as err:
-        raise UserError("reading YAML configs needs PyYAML (pip install pyyaml); "
-                        "or pass settings as key=value") from err
     try:
         data = yaml.safe_load(path.read_text(encoding="utf-8"))
     except yaml.YAMLError as err:
@@ -208,12 +219,14 @@ def read_yaml(path: str | Path) -> dict[str, Any]:
 
 def load_config(cls: type[T], path: str | Path | None = None, overrides: Iterable[str] = (),
                 values: Mapping[str, Any] | None = None) -> T:
-    """Build ``cls`` from defaults, then a YAML file, then ``values``, then ``key=value`` overrides."""
+    """Build ``cls`` from defaults, then a YAML file (or a shipped recipe's name), then ``values``, then
+    ``key=value`` overrides."""
     fields = config_keys(cls)
     hints = typing.get_type_hints(cls)
     raw: dict[str, Any] = {}
     sources = []
     if path is not None:
+        path = config_file(path)
         sources.append((read_yaml(path), f"in {path}"))
     if values:
         sources.append((dict(values), "in the given values"))
@@ -285,7 +298,8 @@ def add_config_arguments(parser: argparse.ArgumentParser, cls: type) -> None:
     """
     hints = typing.get_type_hints(cls)
     parser.add_argument("--config", metavar="FILE", default=None,
-                        help="YAML file of settings (keys as the flags below, with underscores)")
+                        help="YAML file of settings (keys as the flags below, with underscores), or the "
+                             "name of a shipped recipe (cpu_demo, ...)")
     for f in dataclasses.fields(cls):
         meta = f.metadata
         default = default_of(f)
@@ -345,22 +359,16 @@ def config_from_args(cls: type[T], args: argparse.Namespace, overrides: Iterable
     values = dict(base or {})
     path = getattr(args, "config", None)
     if path is not None:
-        values.update(read_yaml(path))
+        values.update(read_yaml(config_file(path)))
     flags = [f"{k}={v}" if not isinstance(v, bool) else f"{k}={str(v).lower()}" for k, v in given.items()]
     cfg = load_config(cls, values=values, overrides=[*flags, *overrides])
     return cfg
 
 
 def write_config(cfg: Any, path: str | Path) -> Path:
-    """Write a config (dataclass or dict) as YAML (JSON if PyYAML is missing: also valid YAML)."""
+    """Write a config (dataclass or dict) as YAML."""
     data = cfg if isinstance(cfg, dict) else config_to_dict(cfg)
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
-    try:
-        import yaml
-    except ImportError:
-        text = json.dumps(data, indent=2) + "\n"
-    else:
-        text = yaml.safe_dump(data, sort_keys=False, default_flow_style=None)
-    path.write_text(text, encoding="utf-8")
+    path.write_text(yaml.safe_dump(data, sort_keys=False, default_flow_style=None), encoding="utf-8")
     return path

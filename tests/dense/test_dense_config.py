@@ -38,9 +38,9 @@ def test_help_lists_the_settings(capsys):
 
 def test_demo_finds_the_random_baseline_of_the_same_shape():
     from colormae.loading import load, preset_of
-    from colormae.transfer.demo_segment import DEMO_SEGMENT
+    from colormae.transfer.demo import dense_settings
 
     assert preset_of(load("random:mae_vit_micro_32px")) == "mae_vit_micro_32px"
     assert preset_of(load("random:mae_vit_tiny_32px")) == "mae_vit_tiny_32px"
-    cfg = load_config(SegmentConfig, values={**DEMO_SEGMENT, "ckpt": "x", "out": "y"})  # valid settings
+    cfg = load_config(SegmentConfig, values={**dense_settings("segment"), "ckpt": "x", "out": "y"})  # valid
     assert cfg.data == "scenes"

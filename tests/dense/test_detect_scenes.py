@@ -48,10 +48,11 @@ def test_paper_config_is_vitdets_schedule() -> None:
 
 @pytest.mark.slow
 def test_demo_detect_quick(tmp_path: Path) -> None:
-    from colormae.transfer.demo_detect import demo_detect
+    from colormae.transfer.demo import demo_dense
 
-    res = demo_detect("random:mae_vit_micro_32px", tmp_path, device="cpu", quick=True, progress=False,
-                      masks=True)  # the demo itself runs boxes only; the mask path is checked here
+    # the demo itself runs boxes only; the mask path is checked here
+    res = demo_dense("detect", "random:mae_vit_micro_32px", tmp_path, device="cpu", quick=True,
+                     progress=False, masks=True)
     assert set(res) >= {"pretrained", "random_init", "pretrained_mask_AP", "random_init_mask_AP"}
     assert res["random_init_run"] == str(tmp_path / "detect-random")
     for run in ("detect", "detect-random"):

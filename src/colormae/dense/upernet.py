@@ -12,15 +12,10 @@ from types import SimpleNamespace
 
 from torch import Tensor, nn
 
-from colormae.errors import UserError
-
 
 def _heads() -> tuple[type, type]:
-    try:
-        from transformers.models.upernet.modeling_upernet import UperNetFCNHead, UperNetHead
-    except ImportError as err:
-        raise UserError("segmentation needs transformers' UperNet head: "
-                        "pip install 'transformers>=4.40'") from err
+    from transformers.models.upernet.modeling_upernet import UperNetFCNHead, UperNetHead
+
     return UperNetHead, UperNetFCNHead
 
 

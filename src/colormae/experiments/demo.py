@@ -1,14 +1,14 @@
-"""``colormae demo``: pretrain a small ColorMAE-G on built-in data, then draw what it learned.
+"""``colormae demo``: pretrain a small ColorMAE-G on built-in data, then show what it learned - probes,
+figures, and dense transfer - against a random-init encoder of the same shape.
 
 The demo is a list of :data:`STEPS`, each ``(name, function(ctx))`` sharing one :class:`DemoContext`;
-later steps (a linear probe, more figures) are added by appending to the list. Every step reads what
-it needs from ``ctx`` and records its outputs in ``ctx.artifacts`` (printed at the end).
+a step is added by appending to the list. Every step reads what it needs from ``ctx`` and records its
+outputs in ``ctx.artifacts`` (printed at the end) and its numbers in ``ctx.summary`` (``summary.json``).
 
-Settings (:data:`DEMO_SETTINGS`, mirrored by ``configs/cpu_demo.yaml``): ``mae_vit_tiny_32px`` (32 px
-images, 4 px patches) on ``mnist5k`` with green-noise masks at 75 %, sized to pretrain in minutes on a
-laptop CPU (measured times: README). The last two steps (:data:`DENSE_STEPS`, ``--no-dense`` leaves them
-out) fine-tune segmentation and detection on the built-in scenes from the checkpoint and from random init
-(:mod:`colormae.transfer.demo_segment`, :mod:`colormae.transfer.demo_detect`).
+The pretraining settings are the shipped recipe ``cpu_demo`` (``configs/cpu_demo.yaml``:
+``mae_vit_tiny_32px`` on ``mnist5k`` with green-noise masks at 75 %, sized for a laptop CPU). The last
+two steps (:data:`DENSE_STEPS`, ``--no-dense`` leaves them out) fine-tune segmentation and detection on
+the built-in scenes from the checkpoint and from random init (:mod:`colormae.transfer.demo`).
 """
 
 from __future__ import annotations
@@ -19,32 +19,14 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from colormae.config import load_config
+from colormae.config import load_config, recipe
 from colormae.files import atomic_write_text
 from colormae.jobs.demo import DemoConfig
 from colormae.jobs.pretrain import PretrainConfig
 
-#: The demo's pretraining settings (keys of :class:`~colormae.jobs.pretrain.PretrainConfig`).
-DEMO_SETTINGS: dict[str, Any] = {
-    "model": "mae_vit_tiny_32px",
-    "data": "mnist5k",
-    "num_workers": 0,
-    "masking": "green",
-    "mask_ratio": 0.75,
-    "bank_size": 512,
-    "pattern_size": 64,
-    "epochs": 20,
-    "warmup_epochs": 1.0,
-    "batch_size": 128,
-    "lr": 1.5e-3,
-    "weight_decay": 0.05,
-    "amp": "none",
-    "seed": 0,
-    "ckpt_every": 100,
-    "keep_last": 2,
-    "log_every": 5,
-}
-#: ``--quick``: a few steps only (tests and smoke checks).
+#: The shipped recipe of the demo's pretraining.
+RECIPE = "cpu_demo"
+#: ``--quick``: a few steps only (tests and smoke checks), over the recipe.
 QUICK_SETTINGS: dict[str, Any] = {"epochs": 1, "max_steps": 4, "batch_size": 32, "log_every": 1}
 #: Where the demo's numbers go.
 SUMMARY = "summary.json"
@@ -73,8 +55,8 @@ class DemoContext:
 
 def demo_config(quick: bool = False, **runtime: Any) -> PretrainConfig:
     """The demo's :class:`PretrainConfig` (``quick``: a few steps); ``runtime``: ``out``, ``device``, ..."""
-    return load_config(PretrainConfig, values={**DEMO_SETTINGS, **(QUICK_SETTINGS if quick else {}),
-                                               **runtime})
+    return load_config(PretrainConfig, recipe(RECIPE), values={**(QUICK_SETTINGS if quick else {}),
+                                                               **runtime})
 
 
 def step_pretrain(ctx: DemoContext) -> None:
@@ -115,29 +97,25 @@ def step_figures(ctx: DemoContext) -> None:
         ctx.artifacts.append((path.stem, Path(path)))
 
 
-def _dense_step(ctx: DemoContext, key: str, run: Callable[..., dict[str, Any]], what: str, files: str
-                ) -> None:
-    """One dense comparison (``run``: :func:`~colormae.transfer.demo_segment.demo_segment` or
-    ``demo_detect``): the demo
-    encoder against a random-init one, both numbers into the summary under ``key``."""
-    res = run(ctx.pretrain_dir, ctx.out, device=ctx.device, quick=ctx.quick, progress=False)
-    ctx.summary[key] = {k: round(res[k], 2) for k in ("pretrained", "random_init")}
+def _dense_step(ctx: DemoContext, task: str, what: str, files: str) -> None:
+    """One dense comparison (:func:`~colormae.transfer.demo.demo_dense` of ``task``): the demo encoder
+    against a random-init one, both numbers into the summary under ``task``."""
+    from colormae.transfer.demo import demo_dense
+
+    res = demo_dense(task, ctx.pretrain_dir, ctx.out, device=ctx.device, quick=ctx.quick, progress=False)
+    ctx.summary[task] = {k: round(res[k], 2) for k in ("pretrained", "random_init")}
     print(f"{what} {res['metric']}: pretrained {res['pretrained']:.2f}, random init {res['random_init']:.2f}")
-    ctx.artifacts.append((f"{what} runs ({files})", ctx.out / key))
+    ctx.artifacts.append((f"{what} runs ({files})", ctx.out / task))
 
 
 def step_segment(ctx: DemoContext) -> None:
     """Segmentation on the built-in digit scenes: the demo encoder against a random-init one (mIoU)."""
-    from colormae.transfer.demo_segment import demo_segment
-
-    _dense_step(ctx, "segment", demo_segment, "segmentation", "segment.json, segment.png")
+    _dense_step(ctx, "segment", "segmentation", "segment.json, segment.png")
 
 
 def step_detect(ctx: DemoContext) -> None:
     """Detection on the built-in digit scenes: the demo encoder against a random-init one (box AP)."""
-    from colormae.transfer.demo_detect import demo_detect
-
-    _dense_step(ctx, "detect", demo_detect, "detection", "detect.json, detections_val.json, detect.png")
+    _dense_step(ctx, "detect", "detection", "detect.json, detections_val.json, detect.png")
 
 
 DemoStep = tuple[str, Callable[[DemoContext], None]]

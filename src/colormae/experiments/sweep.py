@@ -1,3 +1,13 @@
+"""``colormae sweep``: the supplement's ablations (Table 1, Fig. 1) as arms that all train the same way.
+
+An arm is a masking setting (:class:`RunSpec`: masking, ratio, bank size) in a group of the table
+(:class:`Arm`); arms that are the same run share it. Each run pretrains for a fixed step budget, then is
+linear-probed, k-NN-probed and optionally fine-tuned, with every stage recorded in its ``arm.json`` so a
+rerun skips what finished and resumes what was interrupted. The rows go to ``results.csv``, the mean and
+spread over seeds to ``table.md`` and ``fig1.png``. On a CPU each pretraining runs as an arm of its own
+(:func:`colormae.train.arms.run_arms`), so the peak memory in the table is that arm's alone.
+"""
+
 from __future__ import annotations
 
 import csv
@@ -128,35 +138,27 @@ def pretrain_config(spec: RunSpec, run_dir: Path, cfg: SweepConfig, seed: int, d
         threads=cfg.threads, progress=cfg.verbose)
 
 
-def _pretrain_child(job: Any, threads: int) -> None:
-    """Entry point of an isolated pretraining (a spawned process, so its peak RSS is its own)."""
-    torch.set_num_threads(threads)
+def _pretrain(job: Any) -> None:
+    """``pretrain(job)``, returning nothing (so an arm of its own has nothing to send back)."""
     from colormae.pretrain.run import pretrain
 
     pretrain(job)
 
 
 def _run_pretrain(job: Any, *, isolate: bool) -> None:
-    """``pretrain(job)`` in this process or in a spawned child."""
+    """``pretrain(job)`` in this process (peak GPU memory counted from here), or (``isolate``) as an arm of
+    its own (:func:`colormae.train.arms.run_arms`: a fresh interpreter, so its peak memory is its own)."""
     if not isolate:
-        from colormae.pretrain.run import pretrain
-
         if torch.cuda.is_available():
             torch.cuda.reset_peak_memory_stats()
-        pretrain(job)
+        _pretrain(job)
         return
-    import multiprocessing as mp
+    from functools import partial
 
-    proc = mp.get_context("spawn").Process(target=_pretrain_child, args=(job, torch.get_num_threads()))
-    proc.start()
-    try:
-        proc.join()
-    except KeyboardInterrupt:
-        proc.join()  # the child got the same SIGINT and saves its checkpoint
-        raise
-    if proc.exitcode != 0:
-        raise UserError(f"pretraining {job.out} failed in its child process (exit code {proc.exitcode}); "
-                        "rerun the sweep to resume it")
+    from colormae.train.arms import run_arms
+
+    run_arms({str(job.out): partial(_pretrain, job)}, torch.get_num_threads(), what="pretraining",
+             again="rerun the sweep to resume it")
 
 
 def _metrics_summary(run_dir: Path) -> tuple[float | None, float | None]:

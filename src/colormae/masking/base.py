@@ -140,9 +140,9 @@ def mask_from_scores(scores: torch.Tensor, keep: int, *, largest: bool, with_ids
 
     ``scores: (B, L)`` float; returns the bool mask ``(B, L)``, True = masked, exactly ``L - keep`` True per
     row (ties broken by ``topk``, so the count is exact even when scores repeat), and its ``ids_keep``
-    (None unless ``with_ids``: sorting them costs a plain mask call ~20 % on the CPU).
-    ``topk`` + ``scatter`` is the same selection as MAE's ``argsort`` then ``[:, :len_keep]`` but about
-    twice as fast on CPU (measured by ``benchmarks/masking.py``), so every strategy shares it.
+    (None unless ``with_ids``: sorting them makes a plain mask call slower on the CPU).
+    ``topk`` + ``scatter`` is the same selection as MAE's ``argsort`` then ``[:, :len_keep]`` but faster on
+    CPU (``benchmarks/masking.py``), so every strategy shares it.
     """
     ids = torch.topk(scores, keep, dim=1, largest=largest, sorted=False).indices
     return masks_from_ids(ids, scores.shape[1], with_ids=with_ids)

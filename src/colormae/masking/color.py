@@ -182,9 +182,9 @@ class ColorNoiseMasking(DrawnMasks):
 
         The gather copies ``gw``-long row segments, one per window row: ``index_select`` over an
         overlapping ``as_strided`` view of the flat bank whose row ``i`` is the ``gw`` values starting at
-        value ``i`` (read-only, no copy). Copying whole segments is 2-4x faster on CPU than gathering values
-        one by one (``torch.take``, advanced indexing), the more so for a large bank, whose random reads
-        then overlap. A vertical flip reverses the order of the row segments; a horizontal flip is applied
+        value ``i`` (read-only, no copy). Copying whole segments is faster on CPU than gathering values one by
+        one (``torch.take``, advanced indexing), the more so for a large bank, whose random reads then
+        overlap. A vertical flip reverses the order of the row segments; a horizontal flip is applied
         to the ``len_keep`` indices ``topk`` returns (column ``c -> gw - 1 - c``), cheaper than reversing
         every window.
         """
@@ -209,7 +209,7 @@ class ColorNoiseMasking(DrawnMasks):
         """Cached per shape and device: ``row_steps (2, gh)``, the flat offsets of a window's rows from its
         top-left value, top-down and bottom-up; ``mirror (2 * gh*gw,)``: entry ``i`` is ``i`` and entry
         ``gh*gw + r*gw + c`` is ``r*gw + gw-1-c``, the horizontally mirrored patch (``index_select`` in a
-        table is 3x faster on CPU than ``torch.where`` between the two)."""
+        table is faster on CPU than ``torch.where`` between the two)."""
         key = (gh, gw, w, dev)
         if key not in self._table_cache:
             steps = torch.arange(gh, device=dev) * w

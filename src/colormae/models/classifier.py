@@ -26,7 +26,7 @@ def vit_classifier(config: MAEConfig, num_classes: int, *, global_pool: str = "a
                    drop_path_rate: float = 0.0) -> VisionTransformer:
     """A freshly initialised timm ViT with the encoder shapes of ``config`` and a ``num_classes`` head."""
     if global_pool not in POOLS:
-        raise UserError(f"--pool must be one of {', '.join(POOLS)}, got {global_pool!r}")
+        raise UserError(f"--global-pool must be one of {', '.join(POOLS)}, got {global_pool!r}")
     if num_classes < 1:
         raise UserError(f"a classifier needs at least one class, got {num_classes}")
     return build_vit(config, num_classes=num_classes, global_pool=global_pool, drop_path_rate=drop_path_rate)

@@ -24,13 +24,12 @@ How filtered colours are drawn (chosen by measurement, see ``benchmarks/patterns
 because ``H`` is real and even. Each pattern is therefore *exactly* the periodic filter of a pixel-domain
 N(0, 1) white image (``W1 = Re ifft2(S)``). Where the two patterns of a pair have different σ's
 (red / blue), the spectrum is ``S (H1 + H2) / 2 + conj(S(-k)) (H1 - H2) / 2``, which filters ``W1`` by
-``H1`` and ``W2`` by ``H2``. torch's complex FFT is also ~3x faster here than its real inverse FFT.
-On the CPU the inverse FFT runs in place through ``scipy.fft`` (pocketfft) when scipy is installed: on a
-2-core AMD EPYC it took half the time of torch's MKL transform (MKL picks slow code paths on AMD CPUs), on
-an Intel Xeon the same time; results agree to float rounding. Other devices use ``torch.fft``. Also on the
-CPU, the next chunk's noise is drawn in a worker thread while the current one is filtered (torch's normal
-sampler is single-threaded): on 2 Xeon cores 3072 green 256x256 patterns took 1.75 s with it, 2.37 s
-without, against 1.25 s for ``torch.randn`` of the same size alone.
+``H1`` and ``W2`` by ``H2``; torch's complex inverse FFT is also faster here than its real one.
+On the CPU the inverse FFT runs in place through ``scipy.fft`` (pocketfft), never slower than torch's MKL
+transform and much faster on AMD CPUs, where MKL picks slow code paths; results agree to float rounding.
+Other devices use ``torch.fft``. Also on the CPU, the next chunk's noise is drawn in a worker thread
+while the current one is filtered (torch's normal sampler is single-threaded). The measurements are in
+``docs/results.md`` (Measurements behind the implementation).
 
 Determinism: the same seed (or an equally seeded generator) on the same device gives the same patterns;
 σ's are drawn first (all ``count`` of them), then the noise chunk by chunk, with a chunk size that depends
@@ -45,17 +44,12 @@ from collections.abc import Iterator, Mapping
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
+import scipy.fft
 import torch
-
-from colormae.progress import progress as progress_bar
-
-try:  # optional fast CPU FFT (see the module docstring); scipy comes with scikit-image / scikit-learn
-    import scipy.fft as _scipy_fft
-except ImportError:  # pragma: no cover - scipy missing
-    _scipy_fft = None
 
 from colormae.errors import UserError
 from colormae.noise.filters import color_transfer
+from colormae.progress import progress as progress_bar
 
 #: Noise colours, in the paper's order of baselines first.
 COLORS = ("white", "uniform", "red", "blue", "green", "purple")
@@ -217,7 +211,7 @@ def sample_patterns(color: str, count: int, size: int | tuple[int, int], *, seed
         shared = None
         if color in ("green", "purple"):
             shared = _shared_transfer(color, (h, w), params["sigma1"], params["sigma2"], dev, compute)
-        in_place = dev.type == "cpu" and _scipy_fft is not None
+        in_place = dev.type == "cpu"
         scratch = None if in_place else torch.empty(((min(chunk, count) + 1) // 2, h, w),
                                                      dtype=_COMPLEX[compute], device=dev)
         slots = [(min(chunk, count - start) + 1) // 2 for start in starts]
@@ -310,7 +304,7 @@ def _filter_pairs(target: torch.Tensor, spectrum: torch.Tensor, transfer: torch.
 def _unitary_ifft2(spectrum: torch.Tensor, out: torch.Tensor | None) -> torch.Tensor:
     """``ifft2(spectrum, norm="ortho")`` of ``(p, H, W)`` complex; in place via scipy when ``out`` is None."""
     if out is None:
-        result = _scipy_fft.ifft2(spectrum.numpy(), norm="ortho", overwrite_x=True,
+        result = scipy.fft.ifft2(spectrum.numpy(), norm="ortho", overwrite_x=True,
                                   workers=torch.get_num_threads())
         return torch.from_numpy(result)
     return torch.fft.ifft2(spectrum, norm="ortho", out=out)

@@ -13,7 +13,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Any, Literal
+from typing import Any
 
 import torch
 from torch.utils.data import DataLoader, Dataset
@@ -23,7 +23,6 @@ from colormae.errors import UserError
 from colormae.train.distributed import DistInfo
 from colormae.train.loader import build_train_loader
 
-DataBackend = Literal["cpu", "gpu"]
 BACKENDS = ("cpu", "gpu")
 
 

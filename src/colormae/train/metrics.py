@@ -80,13 +80,10 @@ class MetricsLogger:
             truncate_metrics(run_dir / METRICS_FILE, start_step)
         self._fh = open(run_dir / METRICS_FILE, "a", encoding="utf-8")  # noqa: SIM115 - closed in close()
         if tensorboard:
-            try:
-                from torch.utils.tensorboard import SummaryWriter
-            except ImportError:
-                warn("tensorboard is not installed: writing metrics.jsonl only")
-            else:
-                purge = None if start_step is None else start_step + 1
-                self._tb = SummaryWriter(str(run_dir / TB_DIR), purge_step=purge)
+            from torch.utils.tensorboard import SummaryWriter
+
+            purge = None if start_step is None else start_step + 1
+            self._tb = SummaryWriter(str(run_dir / TB_DIR), purge_step=purge)
 
     def log(self, record: dict[str, Any]) -> None:
         """Write one record; numeric values other than ``step`` also go to TensorBoard at that step."""
