@@ -15,7 +15,6 @@ from typing import Any
 import torch
 
 from colormae.files import atomic_write_text
-from colormae.progress import warn
 
 METRICS_FILE = "metrics.jsonl"
 TB_DIR = "tb"
