@@ -16,6 +16,7 @@ rebuilds the classifier. Validation results go to ``<out>/eval.jsonl`` (one line
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -160,6 +161,52 @@ class _Validation:
             return
         self(epoch)
 
+    def finish(self, step: int, steps_per_epoch: int) -> None:
+        """Validate the run's end unless its last epoch boundary was just validated."""
+        history = self.job.evals.history
+        if not history or history[-1]["epoch"] != step / steps_per_epoch:
+            self(step // steps_per_epoch if step % steps_per_epoch == 0 else round(step / steps_per_epoch, 3))
+
+
+def _attach_ema(model: nn.Module, decay: float | None, device: torch.device, resume_path: Path | None,
+                payload: dict[str, Any]) -> tuple[Any, Callable[[int], None]]:
+    """``(ema or None, on_step_end)``: timm's ``ModelEmaV3`` of ``model`` (restored from ``resume_path``),
+    its weights in ``payload["ema"]``, and the hook that updates it after every optimizer step."""
+    ema = None
+    if decay:
+        from timm.utils import ModelEmaV3
+
+        from colormae.train.checkpoint import load_checkpoint
+
+        ema = ModelEmaV3(model, decay=decay, device=device)
+        if resume_path is not None:
+            ema.module.load_state_dict(load_checkpoint(resume_path)["ema"])
+        # the engine saves the payload at checkpoint time: these tensors are updated in place by the EMA
+        payload["ema"] = ema.module.state_dict()
+
+    def on_step_end(step: int) -> None:
+        # after every optimizer step, before the engine checkpoints it: a checkpoint at step s holds the
+        # EMA of updates 1..s, so resuming continues it exactly
+        if ema is not None:
+            ema.update(model, step=step)
+
+    return ema, on_step_end
+
+
+def _classify_step(mixer: Any, criterion: nn.Module, device: torch.device) -> Callable[..., Any]:
+    """The engine's ``step_fn``: ``(images (B, C, H, W), targets (B,))`` -> (loss, {}), Mixup / CutMix
+    applied when ``mixer`` is set."""
+
+    def step_fn(net: nn.Module, batch: Any, step: int) -> tuple[torch.Tensor, dict[str, float]]:
+        images, targets = batch
+        images = images.to(device, non_blocking=True)
+        targets = torch.as_tensor(targets).to(device, non_blocking=True)
+        if mixer is not None:
+            images, targets = mixer(images, targets)
+        return criterion(net(images), targets), {}
+
+    return step_fn
+
 
 def finetune(cfg: FinetuneConfig, *, stop_at_step: int | None = None) -> dict[str, Any]:
     """Fine-tune ``cfg.ckpt``'s encoder on ``cfg.data`` into ``cfg.out``; returns the final results dict.
@@ -176,7 +223,6 @@ def finetune(cfg: FinetuneConfig, *, stop_at_step: int | None = None) -> dict[st
     from colormae.data import build_dataset, data_payload, eval_transform, num_classes
     from colormae.eval.probes import check_splits, eval_normalization
     from colormae.loading import load
-    from colormae.train.checkpoint import load_checkpoint
     from colormae.train.distributed import init_distributed, seed_everything
     from colormae.train.engine import resolve_resume
     from colormae.train.job import TrainJob
@@ -209,8 +255,7 @@ def finetune(cfg: FinetuneConfig, *, stop_at_step: int | None = None) -> dict[st
                              pretrained=loaded.kind != "random")
     requested = {k: getattr(cfg, k) for k in AUTO_SETTINGS}
     chosen = resolve_auto(requested, recipe)
-    auto_augment = chosen["auto_augment"]
-    auto_augment = None if (auto_augment or "none").lower() == "none" else auto_augment
+    auto_augment = None if (chosen["auto_augment"] or "none").lower() == "none" else chosen["auto_augment"]
     train_ds.transform = train_transform(img, auto_augment=auto_augment,  # type: ignore[attr-defined]
                                          reprob=chosen["reprob"], crop_min=chosen["crop_min"], norm=norm)
     model = classifier_from_mae(mae, n_cls, global_pool=cfg.global_pool,
@@ -222,42 +267,17 @@ def finetune(cfg: FinetuneConfig, *, stop_at_step: int | None = None) -> dict[st
     schedule = WarmupCosine(peak, warmup, total, cfg.min_lr)
     mixer, criterion = _criterion(chosen["mixup"], chosen["cutmix"], chosen["smoothing"], cfg.batch_size,
                                   n_cls)
-    ema = None
     resolved = _resolved(chosen, requested, peak, warmup, auto_augment)
     payload: dict[str, Any] = {"kind": "finetune", "config": saved_config(cfg), "recipe": resolved,
                                "model_config": classifier_config(mae.config, n_cls, cfg.global_pool),
                                "data": data_payload(norm, norm_pix_loss=mae.config.norm_pix_loss,
                                                     img_size=img)}
-    if cfg.ema_decay:
-        from timm.utils import ModelEmaV3
-
-        ema = ModelEmaV3(model, decay=cfg.ema_decay, device=dev)
-        if resume_path is not None:
-            ema.module.load_state_dict(load_checkpoint(resume_path)["ema"])
-        # the engine saves the payload at checkpoint time: these tensors are updated in place by the EMA
-        payload["ema"] = ema.module.state_dict()
-
-    def on_step_end(step: int) -> None:
-        # after every optimizer step, before the engine checkpoints it: a checkpoint at step s holds the
-        # EMA of updates 1..s, so resuming continues it exactly
-        if ema is not None:
-            ema.update(model, step=step)
-
-    def step_fn(net: nn.Module, batch: Any, step: int) -> tuple[torch.Tensor, dict[str, float]]:
-        images, targets = batch
-        images = images.to(dev, non_blocking=True)
-        targets = torch.as_tensor(targets).to(dev, non_blocking=True)
-        if mixer is not None:
-            images, targets = mixer(images, targets)
-        return criterion(net(images), targets), {}
-
+    ema, on_step_end = _attach_ema(model, cfg.ema_decay, dev, resume_path, payload)
     validate = _Validation(job, model, ema, val_ds, cfg.batch_size, workers)
-    result = job.fit(model, loader, step_fn, optimizer, schedule, on_epoch_start=validate.on_epoch_start,
-                     on_step_end=on_step_end, payload=payload)
+    result = job.fit(model, loader, _classify_step(mixer, criterion, dev), optimizer, schedule,
+                     on_epoch_start=validate.on_epoch_start, on_step_end=on_step_end, payload=payload)
+    validate.finish(result.step, steps_per_epoch)
     history = job.evals.history
-    if not history or history[-1]["epoch"] != result.step / steps_per_epoch:
-        validate(result.step // steps_per_epoch if result.step % steps_per_epoch == 0
-                 else round(result.step / steps_per_epoch, 3))
     final = job.report("finetune", cfg, result, recipe=resolved, **history[-1], history=history)
     if info.is_main:
         warn_if_collapsed(final)
