@@ -3,7 +3,7 @@
 The protocol is the official ColorMAE / MAE mmseg one (see configs/segment_upernet_vit_base_ade20k.yaml):
 the model is :class:`colormae.dense.segmentor.Segmentor`, the data :mod:`colormae.dense.data` with
 :class:`colormae.dense.augment.TrainTransform`, the optimizer AdamW over timm's layer-decayed groups
-(:mod:`colormae.eval.layer_decay`), the schedule :class:`colormae.dense.schedule.WarmupPoly`; the loop -
+(:mod:`colormae.eval.layer_decay`), the schedule :class:`colormae.train.schedule.WarmupPoly`; the loop -
 AMP, accumulation, DDP (with SyncBatchNorm in the heads), checkpoints, bit-exact resume, metrics.jsonl,
 TensorBoard, progress - is :func:`colormae.train.engine.fit`. Checkpoints are ``kind="segment"``.
 """
@@ -84,13 +84,13 @@ def segment(cfg: SegmentConfig, *, stop_at_step: int | None = None) -> dict[str,
     from colormae.dense.augment import TrainTransform
     from colormae.dense.data import SegDataset
     from colormae.dense.evaluate import evaluate
-    from colormae.dense.schedule import WarmupPoly
     from colormae.dense.segmentor import model_config, segmentor_from_mae
     from colormae.eval.layer_decay import finetune_optimizer
     from colormae.eval.results import write_results
     from colormae.train.distributed import init_distributed, seed_everything
     from colormae.train.engine import resolve_resume
     from colormae.train.job import TrainJob
+    from colormae.train.schedule import WarmupPoly
 
     train_src, val_src = _open_sources(cfg)
     info, dev = init_distributed(cfg.device)
