@@ -18,12 +18,12 @@ import torch.distributed as tdist
 from colormae.config import saved_config
 from colormae.errors import UserError
 from colormae.jobs.pretrain import PretrainConfig
+from colormae.pretrain.schedule import build_schedule, drop_last, peak_lr
 from colormae.progress import write
 from colormae.train.distributed import cleanup_distributed, init_distributed, seed_everything
 from colormae.train.job import TrainJob
 from colormae.train.loop import FitResult
 from colormae.train.optim import build_adamw
-from colormae.train.schedule import WarmupCosine, scaled_lr, warmup_steps
 
 #: Name of the mask generator in a checkpoint's RNG state.
 MASK_RNG = "mask"
@@ -66,7 +66,7 @@ def _build_model(cfg: PretrainConfig, channels: int) -> Any:
 
 
 def _summary(cfg: PretrainConfig, net: Any, images: int, channels: int, normalize: str, job: TrainJob,
-             peak_lr: float, warmup: int) -> str:
+             warmup: int) -> str:
     """The line announcing a pretraining run."""
     n_params = sum(p.numel() for p in net.parameters()) / 1e6
     masks = cfg.masking if not cfg.mask_schedule else "scheduled"
@@ -74,7 +74,8 @@ def _summary(cfg: PretrainConfig, net: Any, images: int, channels: int, normaliz
     return (f"pretraining {cfg.model} ({n_params:.1f}M params) on {cfg.data} ({images} "
             f"images, {channels} ch, {h}x{w}, {normalize} normalisation), {masks} masking "
             f"{cfg.mask_ratio:g}; {job.dist.world_size} x {job.device.type}, "
-            f"effective batch {job.effective_batch}, peak lr {peak_lr:.3g}, {job.total_steps} steps "
+            f"effective batch {job.effective_batch}, peak lr {peak_lr(cfg, job.effective_batch):.3g}, "
+            f"{job.total_steps} steps "
             f"({job.steps_per_epoch}/epoch, warmup {warmup}), amp {job.settings.amp} -> {cfg.out}")
 
 
@@ -111,7 +112,7 @@ def pretrain(cfg: PretrainConfig, *, stop_at_step: int | None = None) -> FitResu
         seed_everything(cfg.seed + info.rank)
         source = build_pretrain_data(dataset, net.config.image_hw, norm, backend=cfg.data_backend,
                                      batch_size=cfg.batch_size, seed=cfg.seed, dist=info,
-                                     num_workers=cfg.num_workers, device=dev)
+                                     num_workers=cfg.num_workers, device=dev, drop_last=drop_last(cfg))
         first, later = split_schedule(cfg.masking, cfg.mask_schedule)
         strategy = build_masking(first, cfg.mask_ratio, bank=cfg.bank, mode=cfg.mask_mode, seed=cfg.seed,
                                  schedule=later, bank_size=cfg.bank_size, pattern_size=cfg.pattern_size,
@@ -120,12 +121,10 @@ def pretrain(cfg: PretrainConfig, *, stop_at_step: int | None = None) -> FitResu
 
         job = TrainJob.from_config(cfg, device=dev, dist=info, epochs=cfg.epochs, desc="pretrain",
                                    ckpt_every=CKPT_EVERY, resume=cfg.resume, stop_at_step=stop_at_step)
-        peak_lr = cfg.lr if cfg.lr is not None else scaled_lr(cfg.base_lr, job.effective_batch)
         steps_per_epoch, total = job.plan(source.loader, f"{cfg.data}: {len(dataset)} images are too few for "
                                                          f"an effective batch of {job.effective_batch}")
-        warmup = warmup_steps(cfg.warmup_steps, cfg.warmup_epochs, steps_per_epoch, total)
-        schedule = WarmupCosine(peak_lr, warmup, total, cfg.min_lr)
-        optimizer = build_adamw(net, peak_lr, weight_decay=cfg.weight_decay,
+        schedule, warmup = build_schedule(cfg, job.effective_batch, steps_per_epoch, total)
+        optimizer = build_adamw(net, peak_lr(cfg, job.effective_batch), weight_decay=cfg.weight_decay,
                                 betas=(float(cfg.betas[0]), float(cfg.betas[1])))
         grid = net.grid
 
@@ -135,7 +134,7 @@ def pretrain(cfg: PretrainConfig, *, stop_at_step: int | None = None) -> FitResu
             return m(images, masks.mask, masks.ids_keep).loss, {}  # ids handed over: no host sync
 
         if info.is_main:
-            write(_summary(cfg, net, len(dataset), channels, norm.normalize, job, peak_lr, warmup))
+            write(_summary(cfg, net, len(dataset), channels, norm.normalize, job, warmup))
         result = job.fit(net, source.loader, step_fn, optimizer, schedule,
                          on_epoch_start=getattr(strategy, "set_epoch", None), generators={MASK_RNG: mask_gen},
                          payload={"kind": "pretrain", "model_config": dataclasses.asdict(net.config),

@@ -37,3 +37,16 @@ def plan_steps(loader: Iterable, *, epochs: int | None, accum_steps: int = 1, ma
         return steps_per_epoch, max_steps
     total_steps = epochs * steps_per_epoch
     return steps_per_epoch, total_steps if max_steps is None else min(total_steps, max_steps)
+
+
+def steps_per_epoch(dataset_size: int, *, batch_size: int, world_size: int = 1, accum_steps: int = 1,
+                    drop_last: bool = True) -> int:
+    """Optimizer steps per epoch of :func:`colormae.train.loader.build_train_loader` over ``dataset_size``
+    samples, without building it: torch's ``DistributedSampler`` (``drop_last``: cut to a multiple of the
+    world size, else padded up to one) and a ``DataLoader`` that keeps (or drops) the last partial batch."""
+    if drop_last and dataset_size % world_size:
+        per_rank = math.ceil((dataset_size - world_size) / world_size)
+    else:
+        per_rank = math.ceil(dataset_size / world_size)
+    batches = per_rank // batch_size if drop_last else math.ceil(per_rank / batch_size)
+    return batches // accum_steps

@@ -4,6 +4,8 @@
 * :class:`WarmupCosine` - pretraining and fine-tuning. MAE / ColorMAE recipe (paper Sec. 4, MAE appendix
   A.1): peak lr = base_lr x effective_batch / 256 with base_lr = 1.5e-4, 40 warmup epochs, cosine decay
   to ``min_lr``.
+* :class:`LinearWarmupCosine` - the official ColorMAE run's pretraining schedule (mmengine ``LinearLR``
+  from ``start_factor`` + ``CosineAnnealingLR`` by iteration; ``schedule=reference`` of ``pretrain``).
 * :class:`WarmupMultiStep` - detection (ViTDet / mmdet ``LinearLR`` + ``MultiStepLR``).
 * :class:`WarmupPoly` - segmentation (mmseg ``LinearLR`` + ``PolyLR``).
 
@@ -49,6 +51,31 @@ class WarmupCosine:
     def __call__(self, step: int) -> float:
         if step < self.warmup_steps:
             return self.peak_lr * step / self.warmup_steps
+        decay_steps = max(1, self.total_steps - self.warmup_steps)
+        progress = min(1.0, (step - self.warmup_steps) / decay_steps)
+        return self.min_lr + (self.peak_lr - self.min_lr) * 0.5 * (1.0 + math.cos(math.pi * progress))
+
+
+@dataclass(frozen=True)
+class LinearWarmupCosine:
+    """``lr(step)`` of mmengine's ``LinearLR(start_factor, begin=0, end=warmup_steps)`` then
+    ``CosineAnnealingLR(begin=warmup_steps, T_max=total_steps - warmup_steps, eta_min=min_lr)``.
+
+    mmengine's ``LinearLR`` spans ``end - begin - 1`` steps: ``peak_lr * start_factor`` at step 0,
+    ``peak_lr`` at step ``warmup_steps - 1``; the cosine starts from ``peak_lr`` at ``warmup_steps``.
+    mmengine applies both as chained per-step factors; this closed form equals them to float rounding.
+    """
+
+    peak_lr: float
+    warmup_steps: int
+    total_steps: int
+    min_lr: float = 0.0
+    start_factor: float = 1e-4
+
+    def __call__(self, step: int) -> float:
+        if step < self.warmup_steps:
+            span = self.warmup_steps - 1
+            return self.peak_lr * (linear_warmup(step, span, self.start_factor) if span > 0 else 1.0)
         decay_steps = max(1, self.total_steps - self.warmup_steps)
         progress = min(1.0, (step - self.warmup_steps) / decay_steps)
         return self.min_lr + (self.peak_lr - self.min_lr) * 0.5 * (1.0 + math.cos(math.pi * progress))
