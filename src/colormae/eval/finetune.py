@@ -18,7 +18,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import torch
 from torch import nn
@@ -32,6 +32,9 @@ from colormae.jobs.finetune import FinetuneConfig
 from colormae.models.classifier import classifier_config, classifier_from_mae
 from colormae.progress import progress as progress_bar
 from colormae.train.loader import build_eval_loader
+
+if TYPE_CHECKING:
+    from colormae.train.job import TrainJob
 
 #: Settings that may be "auto" (:func:`colormae.eval.recipe.finetune_recipe` picks them).
 AUTO_SETTINGS = ("lr", "layer_decay", "drop_path", "mixup", "cutmix", "smoothing", "auto_augment", "reprob",
@@ -137,7 +140,7 @@ def _resolved(chosen: dict[str, Any], requested: dict[str, Any], peak: float, wa
 class _Validation:
     """Top-1 / Top-5 of the model (and its EMA) at every epoch boundary, into the job's ``eval.jsonl``."""
 
-    def __init__(self, job: Any, model: nn.Module, ema: Any, val_ds: Dataset, batch_size: int,
+    def __init__(self, job: TrainJob, model: nn.Module, ema: Any, val_ds: Dataset, batch_size: int,
                  workers: int | None) -> None:
         self.job, self.model, self.ema, self.val_ds = job, model, ema, val_ds
         self.batch_size, self.workers = batch_size, workers
