@@ -8,8 +8,6 @@ import ast
 from collections import defaultdict
 from pathlib import Path
 
-import pytest
-
 SRC = Path(__file__).resolve().parents[1] / "src"
 #: Layer of each top-level package or module of colormae; imports point to a strictly lower layer.
 LAYERS: dict[str, int] = {
@@ -139,7 +137,6 @@ def test_the_checker_finds_a_cycle():
     assert _cycles(graph, ["a", "b", "c", "d"]) == [["a", "b", "c"]]
 
 
-@pytest.mark.xfail(strict=True, reason="fit, finetune, segment, detect and pretrain are being split")
 def test_no_function_over_80_lines():
     long = []
     for path in sorted((SRC / "colormae").rglob("*.py")):

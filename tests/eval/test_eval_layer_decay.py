@@ -43,3 +43,27 @@ def test_classifier_copies_encoder():
         assert clf(x).shape == (2, 7)
     avg = classifier_from_mae(mae, 7, global_pool="avg")
     assert isinstance(avg.norm, torch.nn.Identity) and avg.fc_norm.weight.shape == (64,)
+
+
+@pytest.mark.parametrize("model_kind", ["classifier", "segmentor"])
+def test_same_groups_and_adamw_as_timm(model_kind):
+    """The layer-decayed groups and AdamW are timm's create_optimizer_v2 ones, group by group."""
+    from timm.optim import create_optimizer_v2
+
+    torch.manual_seed(0)
+    mae = create_mae("mae_vit_micro_32px", depth=4)
+    if model_kind == "classifier":
+        model = classifier_from_mae(mae, 10, global_pool="avg")
+    else:
+        from colormae.dense.segmentor import HeadConfig, segmentor_from_mae
+
+        model = segmentor_from_mae(mae, HeadConfig(num_classes=3, crop=32, out_indices=(1, 2, 3, 3),
+                                                   channels=8, aux_channels=8, classes=["a", "b", "c"]))
+    ours = finetune_optimizer(model, 1e-3, weight_decay=0.05, layer_decay=0.65)
+    theirs = create_optimizer_v2(model, opt="adamw", lr=1e-3, weight_decay=0.05, layer_decay=0.65,
+                                 betas=(0.9, 0.999))
+    assert type(ours) is type(theirs) and ours.defaults == theirs.defaults
+    assert len(ours.param_groups) == len(theirs.param_groups)
+    for a, b in zip(ours.param_groups, theirs.param_groups, strict=True):
+        assert [id(p) for p in a["params"]] == [id(p) for p in b["params"]]
+        assert {k: v for k, v in a.items() if k != "params"} == {k: v for k, v in b.items() if k != "params"}

@@ -29,3 +29,17 @@ def test_no_warmup():
 def test_linear_scaling_rule():
     assert scaled_lr(1.5e-4, 4096) == pytest.approx(2.4e-3)  # paper recipe: 1.5e-4 x 4096 / 256
     assert scaled_lr(1.5e-4, 256) == pytest.approx(1.5e-4)
+
+
+def test_warmup_poly_values():
+    """mmseg's LinearLR(start_factor=1e-6) + PolyLR: the warm-up starts at 1e-6 of the peak, the decay ends
+    at min_lr."""
+    from colormae.train.schedule import WarmupPoly
+
+    s = WarmupPoly(peak_lr=1e-4, warmup_steps=10, total_steps=110, power=1.0, min_lr=0.0)
+    assert s(0) == pytest.approx(1e-10)
+    assert s(5) == pytest.approx(1e-4 * (1e-6 + (1 - 1e-6) * 0.5))
+    assert s(10) == pytest.approx(1e-4)
+    assert s(60) == pytest.approx(0.5e-4)
+    assert s(110) == 0.0 and s(200) == 0.0
+    assert WarmupPoly(2.0, 0, 4, power=2.0, min_lr=0.5)(2) == pytest.approx(1.5 * 0.25 + 0.5)

@@ -16,9 +16,9 @@ rebuilds the classifier. Validation results go to ``<out>/eval.jsonl`` (one line
 
 from __future__ import annotations
 
-import json
+from collections.abc import Callable
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import torch
 from torch import nn
@@ -31,9 +31,11 @@ from colormae.eval.results import ClassificationMeter, warn_if_collapsed, write_
 from colormae.jobs.finetune import FinetuneConfig
 from colormae.models.classifier import classifier_config, classifier_from_mae
 from colormae.progress import progress as progress_bar
-from colormae.progress import write
 from colormae.ranks import rank_world
 from colormae.train.loader import build_eval_loader
+
+if TYPE_CHECKING:
+    from colormae.train.job import TrainJob
 
 #: Settings that may be "auto" (:func:`colormae.eval.recipe.finetune_recipe` picks them).
 AUTO_SETTINGS = ("lr", "layer_decay", "drop_path", "mixup", "cutmix", "smoothing", "auto_augment", "reprob",
@@ -99,6 +101,115 @@ def train_transform(img_size: int | tuple[int, int], *, auto_augment: str | None
                             re_mode="pixel", re_count=1, mean=mean, std=std)])
 
 
+def _criterion(mixup: float, cutmix: float, smoothing: float, batch_size: int, n_cls: int
+               ) -> tuple[Any, nn.Module]:
+    """``(mixer or None, loss)``: timm's Mixup / CutMix with soft targets, or label smoothing, or plain CE."""
+    from timm.data import Mixup
+    from timm.loss import LabelSmoothingCrossEntropy, SoftTargetCrossEntropy
+
+    use_mix = mixup > 0 or cutmix > 0
+    if use_mix and batch_size % 2:
+        raise UserError(f"batch_size must be even with mixup / cutmix (got {batch_size})")
+    mixer = Mixup(mixup_alpha=mixup, cutmix_alpha=cutmix, label_smoothing=smoothing,
+                  num_classes=n_cls) if use_mix else None
+    criterion: nn.Module = (SoftTargetCrossEntropy() if use_mix else
+                            LabelSmoothingCrossEntropy(smoothing) if smoothing > 0 else nn.CrossEntropyLoss())
+    return mixer, criterion
+
+
+def _warmup(cfg: FinetuneConfig, chosen: dict[str, Any], steps_per_epoch: int, total: int) -> int:
+    """Warm-up steps: the config's, else the recipe's (steps or epochs), at most half the run."""
+    from colormae.train.schedule import warmup_steps
+
+    if "warmup_steps" in chosen and cfg.warmup_steps is None:
+        return min(chosen["warmup_steps"], total // 2)
+    return warmup_steps(cfg.warmup_steps, float(chosen.get("warmup_epochs", 0)), steps_per_epoch, total // 2)
+
+
+def _resolved(chosen: dict[str, Any], requested: dict[str, Any], peak: float, warmup: int,
+              auto_augment: str | None) -> dict[str, Any]:
+    """The values this run used, and which of them "auto" chose (saved with the checkpoint and results)."""
+    resolved = {**{k: chosen[k] for k in AUTO_SETTINGS if k in chosen}, "lr": peak, "warmup_steps": warmup,
+                "auto_augment": auto_augment or "none",
+                "auto": sorted(k for k, v in requested.items() if v == AUTO)}
+    resolved.pop("warmup_epochs", None)
+    return resolved
+
+
+class _Validation:
+    """Top-1 / Top-5 of the model (and its EMA) at every epoch boundary, into the job's ``eval.jsonl``."""
+
+    def __init__(self, job: TrainJob, model: nn.Module, ema: Any, val_ds: Dataset, batch_size: int,
+                 workers: int | None) -> None:
+        self.job, self.model, self.ema, self.val_ds = job, model, ema, val_ds
+        self.batch_size, self.workers = batch_size, workers
+        self.first = True
+
+    def __call__(self, epoch_done: float) -> None:
+        """Evaluate after ``epoch_done`` epochs and log the record."""
+        kw = {"batch_size": self.batch_size * 2, "device": self.job.device, "num_workers": self.workers,
+              "warn": False}
+        record: dict[str, Any] = {"epoch": epoch_done, **evaluate(self.model, self.val_ds, **kw)}
+        if self.ema is not None:
+            record.update({f"ema_{k}": v for k, v in evaluate(self.ema.module, self.val_ds, **kw).items()})
+        self.job.evals.add(record, "val " + "  ".join(f"{k} {v:.2f}" if isinstance(v, float) else f"{k} {v}"
+                                                      for k, v in record.items()
+                                                      if not isinstance(v, dict | str)))
+
+    def on_epoch_start(self, epoch: int) -> None:
+        """The engine's hook: validate the epoch just finished (none before a run's first epoch)."""
+        if self.first:  # epoch 0, or the epoch a resumed run continues: nothing new to validate
+            self.first = False
+            return
+        self(epoch)
+
+    def finish(self, step: int, steps_per_epoch: int) -> None:
+        """Validate the run's end unless its last epoch boundary was just validated."""
+        history = self.job.evals.history
+        if not history or history[-1]["epoch"] != step / steps_per_epoch:
+            self(step // steps_per_epoch if step % steps_per_epoch == 0 else round(step / steps_per_epoch, 3))
+
+
+def _attach_ema(model: nn.Module, decay: float | None, device: torch.device, resume_path: Path | None,
+                payload: dict[str, Any]) -> tuple[Any, Callable[[int], None]]:
+    """``(ema or None, on_step_end)``: timm's ``ModelEmaV3`` of ``model`` (restored from ``resume_path``),
+    its weights in ``payload["ema"]``, and the hook that updates it after every optimizer step."""
+    ema = None
+    if decay:
+        from timm.utils import ModelEmaV3
+
+        from colormae.train.checkpoint import load_checkpoint
+
+        ema = ModelEmaV3(model, decay=decay, device=device)
+        if resume_path is not None:
+            ema.module.load_state_dict(load_checkpoint(resume_path)["ema"])
+        # the engine saves the payload at checkpoint time: these tensors are updated in place by the EMA
+        payload["ema"] = ema.module.state_dict()
+
+    def on_step_end(step: int) -> None:
+        # after every optimizer step, before the engine checkpoints it: a checkpoint at step s holds the
+        # EMA of updates 1..s, so resuming continues it exactly
+        if ema is not None:
+            ema.update(model, step=step)
+
+    return ema, on_step_end
+
+
+def _classify_step(mixer: Any, criterion: nn.Module, device: torch.device) -> Callable[..., Any]:
+    """The engine's ``step_fn``: ``(images (B, C, H, W), targets (B,))`` -> (loss, {}), Mixup / CutMix
+    applied when ``mixer`` is set."""
+
+    def step_fn(net: nn.Module, batch: Any, step: int) -> tuple[torch.Tensor, dict[str, float]]:
+        images, targets = batch
+        images = images.to(device, non_blocking=True)
+        targets = torch.as_tensor(targets).to(device, non_blocking=True)
+        if mixer is not None:
+            images, targets = mixer(images, targets)
+        return criterion(net(images), targets), {}
+
+    return step_fn
+
+
 def finetune(cfg: FinetuneConfig, *, stop_at_step: int | None = None) -> dict[str, Any]:
     """Fine-tune ``cfg.ckpt``'s encoder on ``cfg.data`` into ``cfg.out``; returns the final results dict.
 
@@ -110,18 +221,15 @@ def finetune(cfg: FinetuneConfig, *, stop_at_step: int | None = None) -> dict[st
     ``base_lr * effective_batch / 256``. Checkpoints are written every epoch unless ``ckpt_every`` (steps)
     says otherwise; ``resume`` continues bit-exactly.
     """
-    from timm.data import Mixup
-    from timm.loss import LabelSmoothingCrossEntropy, SoftTargetCrossEntropy
-
     from colormae.config import saved_config
     from colormae.data import build_dataset, data_payload, eval_transform, num_classes
     from colormae.eval.probes import check_splits, eval_normalization
     from colormae.loading import load
-    from colormae.train.checkpoint import load_checkpoint
     from colormae.train.distributed import init_distributed, seed_everything
-    from colormae.train.engine import fit, plan_steps, resolve_resume
+    from colormae.train.engine import resolve_resume
+    from colormae.train.job import TrainJob
     from colormae.train.loader import build_train_loader, resolve_num_workers
-    from colormae.train.schedule import WarmupCosine, scaled_lr, warmup_steps
+    from colormae.train.schedule import WarmupCosine, scaled_lr
 
     check_splits(cfg.data)
     info, dev = init_distributed(cfg.device)
@@ -136,117 +244,43 @@ def finetune(cfg: FinetuneConfig, *, stop_at_step: int | None = None) -> dict[st
     train_ds = build_dataset(cfg.data, split="train", channels=norm.channels)
     val_ds = build_dataset(cfg.data, split="val", transform=eval_transform(img, norm), channels=norm.channels)
     n_cls = num_classes(train_ds)
-    effective = cfg.batch_size * cfg.accum_steps * info.world_size
+    out = Path(cfg.out)
+    resume_path = resolve_resume(cfg.resume, out)
+    job = TrainJob.from_config(cfg, device=dev, dist=info, epochs=cfg.epochs, desc="finetune",
+                               ckpt_every=None, resume=resume_path or None, stop_at_step=stop_at_step)
     workers = resolve_num_workers(cfg.num_workers)  # None: from the CPUs of each local process
     loader = build_train_loader(train_ds, batch_size=cfg.batch_size, seed=cfg.seed, dist=info,
                                 num_workers=workers, device=dev)
-    steps_per_epoch, total = plan_steps(
-        loader, epochs=cfg.epochs, accum_steps=cfg.accum_steps, max_steps=cfg.max_steps,
-        too_small=f"{cfg.data}: {len(train_ds)} images are too few for an effective batch of {effective}")
-    recipe = finetune_recipe(len(train_ds), mae.config.depth, effective, total_steps=total,
+    steps_per_epoch, total = job.plan(loader, f"{cfg.data}: {len(train_ds)} images are too few for an "
+                                              f"effective batch of {job.effective_batch}")
+    recipe = finetune_recipe(len(train_ds), mae.config.depth, job.effective_batch, total_steps=total,
                              pretrained=loaded.kind != "random")
     requested = {k: getattr(cfg, k) for k in AUTO_SETTINGS}
     chosen = resolve_auto(requested, recipe)
-    auto_augment = chosen["auto_augment"]
-    auto_augment = None if (auto_augment or "none").lower() == "none" else auto_augment
+    auto_augment = None if (chosen["auto_augment"] or "none").lower() == "none" else chosen["auto_augment"]
     train_ds.transform = train_transform(img, auto_augment=auto_augment,  # type: ignore[attr-defined]
                                          reprob=chosen["reprob"], crop_min=chosen["crop_min"], norm=norm)
     model = classifier_from_mae(mae, n_cls, global_pool=cfg.global_pool,
                                 drop_path_rate=chosen["drop_path"]).to(dev)
-    peak = chosen["lr"] if chosen["lr"] is not None else scaled_lr(cfg.base_lr, effective)
+    peak = chosen["lr"] if chosen["lr"] is not None else scaled_lr(cfg.base_lr, job.effective_batch)
     optimizer = finetune_optimizer(model, peak, weight_decay=cfg.weight_decay,
                                    layer_decay=chosen["layer_decay"])
-    warmup = (min(chosen["warmup_steps"], total // 2) if "warmup_steps" in chosen and cfg.warmup_steps is None
-              else warmup_steps(cfg.warmup_steps, float(chosen.get("warmup_epochs", 0)), steps_per_epoch,
-                                total // 2))
+    warmup = _warmup(cfg, chosen, steps_per_epoch, total)
     schedule = WarmupCosine(peak, warmup, total, cfg.min_lr)
-    amp = ("bf16" if dev.type == "cuda" else "none") if cfg.amp == "auto" else cfg.amp
-    mixup, cutmix, smoothing = chosen["mixup"], chosen["cutmix"], chosen["smoothing"]
-    batch_size = cfg.batch_size
-    ema_decay = cfg.ema_decay
-
-    use_mix = mixup > 0 or cutmix > 0
-    if use_mix and batch_size % 2:
-        raise UserError(f"batch_size must be even with mixup / cutmix (got {batch_size})")
-    mixer = Mixup(mixup_alpha=mixup, cutmix_alpha=cutmix, label_smoothing=smoothing,
-                  num_classes=n_cls) if use_mix else None
-    criterion: nn.Module = (SoftTargetCrossEntropy() if use_mix else
-                            LabelSmoothingCrossEntropy(smoothing) if smoothing > 0 else nn.CrossEntropyLoss())
-
-    out = Path(cfg.out)
-    resume_path = resolve_resume(cfg.resume, out)
-    ema = None
-    # the values this run used, and which of them "auto" chose (saved with the checkpoint and the results)
-    resolved = {**{k: chosen[k] for k in AUTO_SETTINGS if k in chosen}, "lr": peak, "warmup_steps": warmup,
-                "auto_augment": auto_augment or "none",
-                "auto": sorted(k for k, v in requested.items() if v == AUTO)}
-    resolved.pop("warmup_epochs", None)
+    mixer, criterion = _criterion(chosen["mixup"], chosen["cutmix"], chosen["smoothing"], cfg.batch_size,
+                                  n_cls)
+    resolved = _resolved(chosen, requested, peak, warmup, auto_augment)
     payload: dict[str, Any] = {"kind": "finetune", "config": saved_config(cfg), "recipe": resolved,
                                "model_config": classifier_config(mae.config, n_cls, cfg.global_pool),
                                "data": data_payload(norm, norm_pix_loss=mae.config.norm_pix_loss,
                                                     img_size=img)}
-    if ema_decay:
-        from timm.utils import ModelEmaV3
-
-        ema = ModelEmaV3(model, decay=ema_decay, device=dev)
-        if resume_path is not None:
-            ema.module.load_state_dict(load_checkpoint(resume_path)["ema"])
-        # the engine saves the payload at checkpoint time: these tensors are updated in place by the EMA
-        payload["ema"] = ema.module.state_dict()
-
-    def on_step_end(step: int) -> None:
-        # after every optimizer step, before the engine checkpoints it: a checkpoint at step s holds the
-        # EMA of updates 1..s, so resuming continues it exactly
-        if ema is not None:
-            ema.update(model, step=step)
-
-    def step_fn(net: nn.Module, batch: Any, step: int) -> tuple[torch.Tensor, dict[str, float]]:
-        images, targets = batch
-        images = images.to(dev, non_blocking=True)
-        targets = torch.as_tensor(targets).to(dev, non_blocking=True)
-        if mixer is not None:
-            images, targets = mixer(images, targets)
-        return criterion(net(images), targets), {}
-
-    history: list[dict[str, Any]] = []
-    state = {"first": True}
-
-    def validate(epoch_done: int) -> None:
-        record: dict[str, Any] = {"epoch": epoch_done, **evaluate(model, val_ds, batch_size=batch_size * 2,
-                                                                  device=dev, num_workers=workers,
-                                                                  warn=False)}
-        if ema is not None:
-            record.update({f"ema_{k}": v for k, v in evaluate(ema.module, val_ds, batch_size=batch_size * 2,
-                                                              device=dev, num_workers=workers,
-                                                              warn=False).items()})
-        history.append(record)
-        if info.is_main:
-            out.mkdir(parents=True, exist_ok=True)
-            with (out / "eval.jsonl").open("a") as fh:
-                fh.write(json.dumps(record) + "\n")
-            write("val " + "  ".join(f"{k} {v:.2f}" if isinstance(v, float) else f"{k} {v}"
-                                     for k, v in record.items() if not isinstance(v, dict | str)))
-
-    def on_epoch_start(epoch: int) -> None:
-        if state["first"]:  # epoch 0, or the epoch a resumed run continues: nothing new to validate
-            state["first"] = False
-            return
-        validate(epoch)
-
-    result = fit(model, loader, step_fn, optimizer, schedule, epochs=cfg.epochs, max_steps=cfg.max_steps,
-                 accum_steps=cfg.accum_steps, amp=amp, grad_clip=cfg.grad_clip, compile=cfg.compile,
-                 device=dev, dist=info, out_dir=out,
-                 ckpt_every=steps_per_epoch if cfg.ckpt_every is None else cfg.ckpt_every,
-                 keep_last=cfg.keep_last, log_every=cfg.log_every, resume=resume_path or None,
-                 stop_at_step=stop_at_step, on_epoch_start=on_epoch_start, on_step_end=on_step_end,
-                 payload=payload, progress=cfg.progress, desc="finetune")
-    if not history or history[-1]["epoch"] != result.step / steps_per_epoch:
-        validate(result.step // steps_per_epoch if result.step % steps_per_epoch == 0
-                 else round(result.step / steps_per_epoch, 3))
-    final = {"eval": "finetune", "checkpoint": str(result.checkpoint), "source": str(cfg.ckpt),
-             "data": cfg.data,
-             "steps": result.step, "train_loss": result.loss, "recipe": resolved, **history[-1],
-             "history": history}
+    ema, on_step_end = _attach_ema(model, cfg.ema_decay, dev, resume_path, payload)
+    validate = _Validation(job, model, ema, val_ds, cfg.batch_size, workers)
+    result = job.fit(model, loader, _classify_step(mixer, criterion, dev), optimizer, schedule,
+                     on_epoch_start=validate.on_epoch_start, on_step_end=on_step_end, payload=payload)
+    validate.finish(result.step, steps_per_epoch)
+    history = job.evals.history
+    final = job.report("finetune", cfg, result, recipe=resolved, **history[-1], history=history)
     if info.is_main:
         warn_if_collapsed(final)
         write_results(out / "finetune.json", final)

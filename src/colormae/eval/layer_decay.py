@@ -3,15 +3,17 @@
 timm already implements it (``param_groups_layer_decay``: the stem is layer 0, ``blocks.i`` layer
 ``i + 1``, the final ``norm`` shares the last block's layer (MAE puts it with the head),
 ``fc_norm`` and the head are layer ``depth + 1``; each group carries ``lr_scale =
-decay ** (depth + 1 - layer)``), so this module only wires timm's groups to the optimiser the shared
-training engine expects (it multiplies each group's lr by its ``lr_scale``).
+decay ** (depth + 1 - layer)``); the one param-group builder :func:`colormae.train.optim.build_adamw`
+wires it to the optimiser the shared training engine expects (it multiplies each group's lr by its
+``lr_scale``). This module names the fine-tuning defaults.
 """
 
 from __future__ import annotations
 
 import torch
-from timm.optim import create_optimizer_v2
 from torch import nn
+
+from colormae.train.optim import build_adamw
 
 #: MAE's layer decay for ViT-B fine-tuning (He et al. 2022, Table 11).
 LAYER_DECAY = 0.65
@@ -24,8 +26,7 @@ def finetune_optimizer(model: nn.Module, lr: float, *, weight_decay: float = 0.0
 
     Every group has ``lr_scale``; ``lr`` is the peak (head) learning rate.
     """
-    return create_optimizer_v2(model, opt="adamw", lr=lr, weight_decay=weight_decay, layer_decay=layer_decay,
-                               betas=betas)
+    return build_adamw(model, lr, weight_decay=weight_decay, betas=betas, layer_decay=layer_decay)
 
 
 def lr_scales_by_name(optimizer: torch.optim.Optimizer, model: nn.Module) -> dict[str, float]:

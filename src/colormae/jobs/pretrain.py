@@ -70,6 +70,10 @@ class PretrainConfig(RunFolder, TrainLoop, Runtime):
                                      "1.5e-4)", min=0.0)
     lr: float | None = setting(None, "absolute peak lr (overrides base_lr scaling)", min=0.0)
     min_lr: float = setting(0.0, "lr at the end of the cosine decay", min=0.0)
+    schedule: Literal["mae", "reference"] = setting(
+        "mae", "lr schedule and epoch length: mae (warm-up from 0, full batches only) or reference (the "
+               "official ColorMAE run's: mmengine LinearLR from 1e-4 of the peak, then cosine by iteration; "
+               "epochs keep their last, partial batch, e.g. 313 steps on ImageNet at 4096)")
     weight_decay: float = setting(0.05, "AdamW weight decay (paper: 0.05)", min=0.0)
     betas: tuple[float, float] = setting((0.9, 0.95), "AdamW betas (paper: 0.9, 0.95)")
     grad_checkpointing: bool = setting(False, "activation checkpointing of every encoder and decoder "

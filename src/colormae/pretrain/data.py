@@ -43,14 +43,16 @@ class PretrainData:
 
 def build_pretrain_data(dataset: Dataset, img_size: int | tuple[int, int], norm: Normalization | None = None,
                         *, backend: str = "cpu", batch_size: int, seed: int, dist: DistInfo | None = None,
-                        num_workers: int | str | None = None, device: torch.device | str = "cpu"
-                        ) -> PretrainData:
+                        num_workers: int | str | None = None, device: torch.device | str = "cpu",
+                        drop_last: bool = True) -> PretrainData:
     """Pretraining batches from ``dataset`` (the training split, from ``colormae.data.build_dataset``).
 
     Args:
         norm: the input normalisation (default: ImageNet RGB); its channel count is the model's.
         backend: ``"cpu"`` or ``"gpu"`` (module docstring); ``"gpu"`` works on a CPU device too (slowly).
         num_workers: worker processes, or ``None`` / ``"auto"`` (the CPUs per local process).
+        drop_last: drop each epoch's last, partial batch (and cut the data to a multiple of the ranks);
+            ``False`` keeps it (and pads), as mmengine's sampler does.
     """
     from colormae.data import mae_transform, to_rgb
     from colormae.data.device_normalize import DeviceNormalize, mae_uint8_transform
@@ -69,7 +71,7 @@ def build_pretrain_data(dataset: Dataset, img_size: int | tuple[int, int], norm:
         else:
             dataset.transform, images = mae_transform(img_size, norm), _to_device(dev)
         loader = build_train_loader(dataset, batch_size=batch_size, seed=seed, dist=dist,
-                                    num_workers=num_workers, device=dev, drop_last=True)
+                                    num_workers=num_workers, device=dev, drop_last=drop_last)
         return PretrainData(dataset, loader, lambda batch: images(batch[0]))
     if not eight_bit_rgb:
         raise UserError(f"data_backend=gpu reads 8-bit RGB images; this data has {norm.channels} channels of "
@@ -80,7 +82,7 @@ def build_pretrain_data(dataset: Dataset, img_size: int | tuple[int, int], norm:
     dataset.transform = to_rgb
     encoded = EncodedCrops(dataset, ratio=crop_ratio(img_size))
     loader = build_train_loader(encoded, batch_size=batch_size, seed=seed, dist=dist, num_workers=num_workers,
-                                device=dev, drop_last=True, collate_fn=collate_encoded)
+                                device=dev, drop_last=drop_last, collate_fn=collate_encoded)
     return PretrainData(encoded, loader, GpuAugment(img_size, dev, mean=norm.mean, std=norm.std))
 
 

@@ -18,14 +18,17 @@ import torch.distributed as tdist
 from colormae.config import saved_config
 from colormae.errors import UserError
 from colormae.jobs.pretrain import PretrainConfig
+from colormae.pretrain.schedule import build_schedule, drop_last, peak_lr
 from colormae.progress import write
 from colormae.train.distributed import cleanup_distributed, init_distributed, seed_everything
-from colormae.train.engine import FitResult, fit, plan_steps
+from colormae.train.job import TrainJob
+from colormae.train.loop import FitResult
 from colormae.train.optim import build_adamw
-from colormae.train.schedule import WarmupCosine, scaled_lr, warmup_steps
 
 #: Name of the mask generator in a checkpoint's RNG state.
 MASK_RNG = "mask"
+#: Default checkpoint interval in optimizer steps (the run's final step is always saved).
+CKPT_EVERY = 1000
 
 
 def split_schedule(masking: str, mask_schedule: Sequence[Sequence[Any]] | None) -> tuple[str, list[tuple]]:
@@ -50,6 +53,32 @@ def _log_skipped(run_dir: Path, step: int, skipped: int) -> None:
             fh.write(json.dumps({"step": step, "skipped_images": skipped}) + "\n")
 
 
+def _build_model(cfg: PretrainConfig, channels: int) -> Any:
+    """The MAE of ``cfg`` (on the CPU) for ``channels``-channel images, activation checkpointing as set."""
+    from colormae.models import create_mae
+
+    overrides: dict[str, Any] = {"norm_pix_loss": cfg.norm_pix_loss, "in_chans": channels}
+    if cfg.img_size:
+        overrides["img_size"] = tuple(cfg.img_size) if isinstance(cfg.img_size, list) else cfg.img_size
+    net = create_mae(cfg.model, **overrides)
+    net.set_grad_checkpointing(cfg.grad_checkpointing)
+    return net
+
+
+def _summary(cfg: PretrainConfig, net: Any, images: int, channels: int, normalize: str, job: TrainJob,
+             warmup: int) -> str:
+    """The line announcing a pretraining run."""
+    n_params = sum(p.numel() for p in net.parameters()) / 1e6
+    masks = cfg.masking if not cfg.mask_schedule else "scheduled"
+    h, w = net.config.image_hw
+    return (f"pretraining {cfg.model} ({n_params:.1f}M params) on {cfg.data} ({images} "
+            f"images, {channels} ch, {h}x{w}, {normalize} normalisation), {masks} masking "
+            f"{cfg.mask_ratio:g}; {job.dist.world_size} x {job.device.type}, "
+            f"effective batch {job.effective_batch}, peak lr {peak_lr(cfg, job.effective_batch):.3g}, "
+            f"{job.total_steps} steps "
+            f"({job.steps_per_epoch}/epoch, warmup {warmup}), amp {job.settings.amp} -> {cfg.out}")
+
+
 def pretrain(cfg: PretrainConfig, *, stop_at_step: int | None = None) -> FitResult:
     """Pretrain an MAE into ``cfg.out`` (checkpoints, metrics.jsonl, tb/, config.yaml); see the module doc.
 
@@ -67,7 +96,7 @@ def pretrain(cfg: PretrainConfig, *, stop_at_step: int | None = None) -> FitResu
     """
     from colormae.data import build_dataset, data_payload, is_builtin, resolve_normalization, skipped_total
     from colormae.masking import build_masking, draw_masks
-    from colormae.models import create_mae, resolve_config
+    from colormae.models import resolve_config
     from colormae.pretrain.data import build_pretrain_data
 
     joined_here = not (tdist.is_available() and tdist.is_initialized())
@@ -79,32 +108,24 @@ def pretrain(cfg: PretrainConfig, *, stop_at_step: int | None = None) -> FitResu
         norm = resolve_normalization(cfg.normalize, channels, cfg.data, builtin=builtin,
                                      progress=info.is_main and cfg.progress)
         torch.manual_seed(cfg.seed)  # the same initial weights on every rank
-        overrides: dict[str, Any] = {"norm_pix_loss": cfg.norm_pix_loss, "in_chans": channels}
-        if cfg.img_size:
-            overrides["img_size"] = tuple(cfg.img_size) if isinstance(cfg.img_size, list) else cfg.img_size
-        net = create_mae(cfg.model, **overrides).to(dev)
-        net.set_grad_checkpointing(cfg.grad_checkpointing)
+        net = _build_model(cfg, channels).to(dev)
         seed_everything(cfg.seed + info.rank)
         source = build_pretrain_data(dataset, net.config.image_hw, norm, backend=cfg.data_backend,
                                      batch_size=cfg.batch_size, seed=cfg.seed, dist=info,
-                                     num_workers=cfg.num_workers, device=dev)
-        loader = source.loader
+                                     num_workers=cfg.num_workers, device=dev, drop_last=drop_last(cfg))
         first, later = split_schedule(cfg.masking, cfg.mask_schedule)
         strategy = build_masking(first, cfg.mask_ratio, bank=cfg.bank, mode=cfg.mask_mode, seed=cfg.seed,
                                  schedule=later, bank_size=cfg.bank_size, pattern_size=cfg.pattern_size,
                                  bank_dtype=cfg.bank_dtype)
         mask_gen = torch.Generator(device=dev).manual_seed(cfg.seed + info.rank)  # distinct masks per rank
 
-        effective = cfg.batch_size * cfg.accum_steps * info.world_size
-        peak_lr = cfg.lr if cfg.lr is not None else scaled_lr(cfg.base_lr, effective)
-        steps_per_epoch, total = plan_steps(
-            loader, epochs=cfg.epochs, accum_steps=cfg.accum_steps, max_steps=cfg.max_steps,
-            too_small=f"{cfg.data}: {len(dataset)} images are too few for an effective batch of {effective}")
-        warmup = warmup_steps(cfg.warmup_steps, cfg.warmup_epochs, steps_per_epoch, total)
-        schedule = WarmupCosine(peak_lr, warmup, total, cfg.min_lr)
-        optimizer = build_adamw(net, peak_lr, weight_decay=cfg.weight_decay,
+        job = TrainJob.from_config(cfg, device=dev, dist=info, epochs=cfg.epochs, desc="pretrain",
+                                   ckpt_every=CKPT_EVERY, resume=cfg.resume, stop_at_step=stop_at_step)
+        steps_per_epoch, total = job.plan(source.loader, f"{cfg.data}: {len(dataset)} images are too few for "
+                                                         f"an effective batch of {job.effective_batch}")
+        schedule, warmup = build_schedule(cfg, job.effective_batch, steps_per_epoch, total)
+        optimizer = build_adamw(net, peak_lr(cfg, job.effective_batch), weight_decay=cfg.weight_decay,
                                 betas=(float(cfg.betas[0]), float(cfg.betas[1])))
-        amp_mode = ("bf16" if dev.type == "cuda" else "none") if cfg.amp == "auto" else cfg.amp
         grid = net.grid
 
         def step_fn(m: torch.nn.Module, batch: Any, step: int) -> tuple[torch.Tensor, dict[str, float]]:
@@ -113,27 +134,13 @@ def pretrain(cfg: PretrainConfig, *, stop_at_step: int | None = None) -> FitResu
             return m(images, masks.mask, masks.ids_keep).loss, {}  # ids handed over: no host sync
 
         if info.is_main:
-            n_params = sum(p.numel() for p in net.parameters()) / 1e6
-            masks = cfg.masking if not cfg.mask_schedule else "scheduled"
-            h, w = net.config.image_hw
-            write(f"pretraining {cfg.model} ({n_params:.1f}M params) on {cfg.data} ({len(dataset)} "
-                  f"images, {channels} ch, {h}x{w}, {norm.normalize} normalisation), {masks} masking "
-                  f"{cfg.mask_ratio:g}; {info.world_size} x {dev.type}, "
-                  f"effective batch {effective}, peak lr {peak_lr:.3g}, {total} steps "
-                  f"({steps_per_epoch}/epoch, warmup {warmup}), amp {amp_mode} -> {cfg.out}")
-        result = fit(
-            net, loader, step_fn, optimizer, schedule, epochs=cfg.epochs, max_steps=cfg.max_steps,
-            accum_steps=cfg.accum_steps, amp=amp_mode, grad_clip=cfg.grad_clip, compile=cfg.compile,
-            device=dev, dist=info, out_dir=cfg.out,
-            ckpt_every=1000 if cfg.ckpt_every is None else cfg.ckpt_every, keep_last=cfg.keep_last,
-            log_every=cfg.log_every, resume=cfg.resume, stop_at_step=stop_at_step,
-            on_epoch_start=getattr(strategy, "set_epoch", None), generators={MASK_RNG: mask_gen},
-            progress=cfg.progress, desc="pretrain",
-            payload={"kind": "pretrain", "model_config": dataclasses.asdict(net.config),
-                     "config": saved_config(cfg),
-                     "data": data_payload(norm, norm_pix_loss=net.config.norm_pix_loss,
-                                          img_size=net.config.image_hw)},
-        )
+            write(_summary(cfg, net, len(dataset), channels, norm.normalize, job, warmup))
+        result = job.fit(net, source.loader, step_fn, optimizer, schedule,
+                         on_epoch_start=getattr(strategy, "set_epoch", None), generators={MASK_RNG: mask_gen},
+                         payload={"kind": "pretrain", "model_config": dataclasses.asdict(net.config),
+                                  "config": saved_config(cfg),
+                                  "data": data_payload(norm, norm_pix_loss=net.config.norm_pix_loss,
+                                                       img_size=net.config.image_hw)})
         result.skipped_images = skipped_total(source.dataset)
         if info.is_main and cfg.out and result.skipped_images:
             _log_skipped(Path(cfg.out), result.step, result.skipped_images)

@@ -55,17 +55,68 @@ def load_detector(path: str | Path, map_location: str | torch.device = "cpu") ->
     return loaded.model, DetectorConfig(**loaded.checkpoint["detector"])
 
 
+def _datasets(cfg: DetectConfig, train_split: Any, val_split: Any) -> tuple[Any, Any]:
+    """``(train set with large-scale jitter, val set)`` of two COCO splits."""
+    from colormae.dense.detect.coco import CocoDetection
+    from colormae.dense.detect.transforms import LargeScaleJitter
+
+    lo, hi = cfg.scale_range
+    if not 0 < lo <= hi:
+        raise UserError(f"scale_range: expected 0 < low <= high, got {cfg.scale_range}")
+    train_ds = CocoDetection(train_split, train=True, masks=cfg.masks,
+                             transform=LargeScaleJitter(cfg.img_size, (lo, hi)))
+    val_ds = CocoDetection(val_split, train=False, masks=False, cat_ids=train_ds.cat_ids)
+    return train_ds, val_ds
+
+
+def _detector_config(cfg: DetectConfig, train_ds: Any) -> Any:
+    """The :class:`~colormae.dense.detect.model.DetectorConfig` of ``cfg`` for ``train_ds``'s classes."""
+    from colormae.dense.detect.model import DetectorConfig
+
+    return DetectorConfig(num_classes=train_ds.num_classes, masks=cfg.masks, img_size=cfg.img_size,
+                          window_size=cfg.window_size, global_blocks=cfg.global_blocks,
+                          pyramid_scales=cfg.pyramid_scales, channels=cfg.fpn_channels,
+                          drop_path=cfg.drop_path, score_thresh=cfg.score_thresh,
+                          detections_per_img=cfg.detections_per_img, roi_batch=cfg.roi_batch,
+                          class_names=train_ds.class_names, cat_ids=train_ds.cat_ids)
+
+
+def _detect_step(device: torch.device) -> Any:
+    """The engine's ``step_fn``: (images, COCO targets) -> (summed loss, each of the detector's losses)."""
+
+    def step_fn(net: nn.Module, batch: Any, step: int) -> tuple[torch.Tensor, dict[str, float]]:
+        images, targets = batch
+        images = [im.to(device, non_blocking=True) for im in images]
+        targets = [{k: v.to(device, non_blocking=True) for k, v in t.items()} for t in targets]
+        losses = net(images, targets)
+        return sum(losses.values()), {k: v.detach() for k, v in losses.items()}
+
+    return step_fn
+
+
+def _write_outputs(cfg: DetectConfig, out: Path, final: dict[str, Any], results: list[dict[str, Any]],
+                   val_ds: Any, class_names: list[str]) -> None:
+    """Rank 0's files: the COCO results, ``detect.json`` and the figure."""
+    from colormae.eval.results import write_results
+
+    (out / RESULTS_FILE).write_text(json.dumps(results))
+    write_results(out / "detect.json", final)
+    if cfg.figure_images:
+        from colormae.viz.detect import plot_detections
+
+        plot_detections(val_ds, results, out / "detect.png", count=cfg.figure_images, class_names=class_names)
+
+
 def detect(cfg: DetectConfig, *, stop_at_step: int | None = None) -> dict[str, Any]:
     """Fine-tune ``cfg.ckpt``'s encoder as a detector on ``cfg.data`` into ``cfg.out``; returns results."""
     from colormae.config import saved_config
-    from colormae.dense.detect.coco import CocoDetection, collate, find_split, read_coco
+    from colormae.dense.detect.coco import collate, find_split, read_coco
     from colormae.dense.detect.evaluate import evaluate_results, predict
-    from colormae.dense.detect.model import DetectorConfig, detector_from_encoder, vit_lr_scale
-    from colormae.dense.detect.transforms import LargeScaleJitter
-    from colormae.eval.results import write_results
+    from colormae.dense.detect.model import detector_from_encoder, vit_lr_scale
     from colormae.loading import load
     from colormae.train.distributed import barrier, init_distributed, seed_everything
-    from colormae.train.engine import fit, plan_steps, resolve_resume
+    from colormae.train.engine import resolve_resume
+    from colormae.train.job import TrainJob
     from colormae.train.loader import build_train_loader
     from colormae.train.optim import build_adamw
     from colormae.train.schedule import WarmupMultiStep
@@ -82,18 +133,8 @@ def detect(cfg: DetectConfig, *, stop_at_step: int | None = None) -> dict[str, A
     if loaded.kind == "finetune":
         raise UserError(f"{cfg.ckpt}: a fine-tuned classifier; pass the pretraining checkpoint")
     mae = loaded.mae()
-    lo, hi = cfg.scale_range
-    if not 0 < lo <= hi:
-        raise UserError(f"scale_range: expected 0 < low <= high, got {cfg.scale_range}")
-    train_ds = CocoDetection(train_split, train=True, masks=cfg.masks,
-                             transform=LargeScaleJitter(cfg.img_size, (lo, hi)))
-    val_ds = CocoDetection(val_split, train=False, masks=False, cat_ids=train_ds.cat_ids)
-    det = DetectorConfig(num_classes=train_ds.num_classes, masks=cfg.masks, img_size=cfg.img_size,
-                         window_size=cfg.window_size, global_blocks=cfg.global_blocks,
-                         pyramid_scales=cfg.pyramid_scales, channels=cfg.fpn_channels,
-                         drop_path=cfg.drop_path, score_thresh=cfg.score_thresh,
-                         detections_per_img=cfg.detections_per_img, roi_batch=cfg.roi_batch,
-                         class_names=train_ds.class_names, cat_ids=train_ds.cat_ids)
+    train_ds, val_ds = _datasets(cfg, train_split, val_split)
+    det = _detector_config(cfg, train_ds)
     model, notes = detector_from_encoder(mae.config, mae.encoder.state_dict(), det)
     model = model.to(dev)
     if info.is_main:
@@ -104,35 +145,19 @@ def detect(cfg: DetectConfig, *, stop_at_step: int | None = None) -> dict[str, A
     workers = 2 if cfg.num_workers is None else cfg.num_workers
     loader = build_train_loader(train_ds, batch_size=cfg.batch_size, seed=cfg.seed, dist=info,
                                 num_workers=workers, device=dev, collate_fn=collate)
-    effective = cfg.batch_size * cfg.accum_steps * info.world_size
-    steps_per_epoch, total = plan_steps(
-        loader, epochs=cfg.epochs, accum_steps=cfg.accum_steps, max_steps=cfg.max_steps,
-        too_small=f"{train_split.json}: {len(train_ds)} training images are too few for an effective batch "
-                  f"of {effective}")
+    job = TrainJob.from_config(cfg, device=dev, dist=info, epochs=cfg.epochs, desc="detect", ckpt_every=None,
+                               resume=resolve_resume(cfg.resume, out) or None, stop_at_step=stop_at_step)
+    _, total = job.plan(loader, f"{train_split.json}: {len(train_ds)} training images are too few for an "
+                                f"effective batch of {job.effective_batch}")
     warmup = cfg.warmup_steps if cfg.warmup_steps is not None else min(WARMUP_STEPS, total // 10)
     schedule = WarmupMultiStep(cfg.lr, min(warmup, total), tuple(round(f * total) for f in cfg.lr_milestones))
-    amp = ("bf16" if dev.type == "cuda" else "none") if cfg.amp == "auto" else cfg.amp
     gt = read_coco(val_split.json)
-
-    def step_fn(net: nn.Module, batch: Any, step: int) -> tuple[torch.Tensor, dict[str, float]]:
-        images, targets = batch
-        images = [im.to(dev, non_blocking=True) for im in images]
-        targets = [{k: v.to(dev, non_blocking=True) for k, v in t.items()} for t in targets]
-        losses = net(images, targets)
-        return sum(losses.values()), {k: v.detach() for k, v in losses.items()}
-
-    history: list[dict[str, Any]] = []
 
     def evaluate(step: int) -> list[dict[str, Any]]:
         results = predict(model, val_ds, device=dev, batch_size=cfg.eval_batch_size, progress=cfg.progress)
         record = {"step": step, **evaluate_results(gt, results, cfg.masks)}
-        history.append(record)
-        if info.is_main:
-            out.mkdir(parents=True, exist_ok=True)
-            with (out / "eval.jsonl").open("a") as fh:
-                fh.write(json.dumps(record) + "\n")
-            write(f"val step {step}: box AP {record['box']['AP']:.2f}"
-                  + (f", mask AP {record['mask']['AP']:.2f}" if "mask" in record else ""))
+        job.evals.add(record, f"val step {step}: box AP {record['box']['AP']:.2f}"
+                      + (f", mask AP {record['mask']['AP']:.2f}" if "mask" in record else ""))
         return results
 
     def on_step_end(step: int) -> None:
@@ -141,26 +166,13 @@ def detect(cfg: DetectConfig, *, stop_at_step: int | None = None) -> dict[str, A
 
     payload = {"kind": "detect", "config": saved_config(cfg), "model_config": asdict(mae.config),
                "detector": det.to_dict()}
-    result = fit(model, loader, step_fn, optimizer, schedule, epochs=cfg.epochs, max_steps=cfg.max_steps,
-                 accum_steps=cfg.accum_steps, amp=amp, grad_clip=cfg.grad_clip, compile=cfg.compile,
-                 device=dev, dist=info, out_dir=out,
-                 ckpt_every=steps_per_epoch if cfg.ckpt_every is None else cfg.ckpt_every,
-                 keep_last=cfg.keep_last, log_every=cfg.log_every,
-                 resume=resolve_resume(cfg.resume, out) or None,
-                 stop_at_step=stop_at_step, on_step_end=on_step_end, payload=payload, progress=cfg.progress,
-                 desc="detect")
+    result = job.fit(model, loader, _detect_step(dev), optimizer, schedule, on_step_end=on_step_end,
+                     payload=payload)
     results = evaluate(result.step)
-    final = {"eval": "detect", "checkpoint": str(result.checkpoint), "source": str(cfg.ckpt),
-             "data": cfg.data,
-             "masks": cfg.masks, "steps": result.step, "train_loss": result.loss, "val_images": len(val_ds),
-             "detections": len(results), **{k: history[-1][k] for k in ("box", "mask") if k in history[-1]},
-             "history": history}
+    last, history = job.evals.history[-1], job.evals.history
+    final = job.report("detect", cfg, result, lead={"masks": cfg.masks}, val_images=len(val_ds),
+                       detections=len(results), **{k: last[k] for k in ("box", "mask") if k in last},
+                       history=history)
     if info.is_main:
-        (out / RESULTS_FILE).write_text(json.dumps(results))
-        write_results(out / "detect.json", final)
-        if cfg.figure_images:
-            from colormae.viz.detect import plot_detections
-
-            plot_detections(val_ds, results, out / "detect.png", count=cfg.figure_images,
-                            class_names=train_ds.class_names)
+        _write_outputs(cfg, out, final, results, val_ds, train_ds.class_names)
     return final

@@ -3,14 +3,13 @@
 The protocol is the official ColorMAE / MAE mmseg one (see configs/segment_upernet_vit_base_ade20k.yaml):
 the model is :class:`colormae.dense.segmentor.Segmentor`, the data :mod:`colormae.dense.data` with
 :class:`colormae.dense.augment.TrainTransform`, the optimizer AdamW over timm's layer-decayed groups
-(:mod:`colormae.eval.layer_decay`), the schedule :class:`colormae.dense.schedule.WarmupPoly`; the loop -
+(:mod:`colormae.eval.layer_decay`), the schedule :class:`colormae.train.schedule.WarmupPoly`; the loop -
 AMP, accumulation, DDP (with SyncBatchNorm in the heads), checkpoints, bit-exact resume, metrics.jsonl,
 TensorBoard, progress - is :func:`colormae.train.engine.fit`. Checkpoints are ``kind="segment"``.
 """
 
 from __future__ import annotations
 
-import json
 from dataclasses import asdict
 from pathlib import Path
 from typing import Any
@@ -20,7 +19,6 @@ from torch import nn
 
 from colormae.errors import UserError
 from colormae.jobs.segment import SegmentConfig
-from colormae.progress import write
 
 #: Default checkpoint interval in optimizer steps (the run's final step is always saved).
 CKPT_EVERY = 1000
@@ -36,33 +34,25 @@ def _head_config(cfg: SegmentConfig, num_classes: int, classes: list[str]) -> An
                       aux=cfg.aux_weight > 0, classes=list(classes))
 
 
-def segment(cfg: SegmentConfig, *, stop_at_step: int | None = None) -> dict[str, Any]:
-    """Train and evaluate; returns (and writes to ``OUT/segment.json``) the final metrics."""
-    from colormae.config import saved_config
-    from colormae.data.subset import subset
-    from colormae.dense.augment import TrainTransform
-    from colormae.dense.data import SegDataset, open_source
-    from colormae.dense.evaluate import evaluate
-    from colormae.dense.schedule import WarmupPoly
-    from colormae.dense.segmentor import model_config, seg_loss, segmentor_from_mae
-    from colormae.eval.layer_decay import finetune_optimizer
-    from colormae.eval.results import write_results
-    from colormae.loading import load
-    from colormae.train.distributed import init_distributed, seed_everything
-    from colormae.train.engine import fit, plan_steps, resolve_resume
-    from colormae.train.loader import build_train_loader
+def _open_sources(cfg: SegmentConfig) -> tuple[Any, Any]:
+    """The train and val sources of ``cfg.data`` (same classes), checked as ``cfg.check_labels`` says."""
+    from colormae.dense.data import open_source
 
-    train_src = open_source(cfg.data, "train", ignore_index=cfg.ignore_index,
-                            reduce_zero_label=cfg.reduce_zero_label, seed=cfg.seed)
-    val_src = open_source(cfg.data, "val", ignore_index=cfg.ignore_index,
-                          reduce_zero_label=cfg.reduce_zero_label, seed=cfg.seed)
+    train_src, val_src = (open_source(cfg.data, split, ignore_index=cfg.ignore_index,
+                                      reduce_zero_label=cfg.reduce_zero_label, seed=cfg.seed)
+                          for split in ("train", "val"))
     if list(train_src.classes) != list(val_src.classes):
         raise UserError(f"{cfg.data}: train and val have different classes")
     for src in (train_src, val_src):
         if hasattr(src, "check"):
             src.check(labels=cfg.check_labels)
-    info, dev = init_distributed(cfg.device)
-    seed_everything(cfg.seed + info.rank)
+    return train_src, val_src
+
+
+def _encoder(cfg: SegmentConfig) -> Any:
+    """The MAE of ``cfg.ckpt`` (a pretraining or random one), its patch size dividing the crop."""
+    from colormae.loading import load
+
     loaded = load(cfg.ckpt, seed=cfg.seed)
     if loaded.kind not in ("pretrain", "random"):
         raise UserError(f"{cfg.ckpt}: a {loaded.kind} checkpoint; segmentation starts from a pretraining "
@@ -71,6 +61,41 @@ def segment(cfg: SegmentConfig, *, stop_at_step: int | None = None) -> dict[str,
     if cfg.crop_size % mae.config.patch_size:
         raise UserError(f"crop_size {cfg.crop_size} is not a multiple of the encoder's patch size "
                         f"{mae.config.patch_size}")
+    return mae
+
+
+def _seg_step(cfg: SegmentConfig, device: torch.device) -> Any:
+    """The engine's ``step_fn``: ``(images (B, 3, H, W), labels (B, H, W))`` -> (loss, per-head losses)."""
+    from colormae.dense.segmentor import seg_loss
+
+    def step_fn(net: nn.Module, batch: Any, step: int) -> tuple[torch.Tensor, dict[str, float]]:
+        images, labels = batch
+        outputs = net(images.to(device, non_blocking=True))
+        return seg_loss(outputs, labels.to(device, non_blocking=True), ignore_index=cfg.ignore_index,
+                        aux_weight=cfg.aux_weight)
+
+    return step_fn
+
+
+def segment(cfg: SegmentConfig, *, stop_at_step: int | None = None) -> dict[str, Any]:
+    """Train and evaluate; returns (and writes to ``OUT/segment.json``) the final metrics."""
+    from colormae.config import saved_config
+    from colormae.data.subset import subset
+    from colormae.dense.augment import TrainTransform
+    from colormae.dense.data import SegDataset
+    from colormae.dense.evaluate import evaluate
+    from colormae.dense.segmentor import model_config, segmentor_from_mae
+    from colormae.eval.layer_decay import finetune_optimizer
+    from colormae.eval.results import write_results
+    from colormae.train.distributed import init_distributed, seed_everything
+    from colormae.train.engine import resolve_resume
+    from colormae.train.job import TrainJob
+    from colormae.train.schedule import WarmupPoly
+
+    train_src, val_src = _open_sources(cfg)
+    info, dev = init_distributed(cfg.device)
+    seed_everything(cfg.seed + info.rank)
+    mae = _encoder(cfg)
     classes = list(train_src.classes)
     head = _head_config(cfg, len(classes), classes)
     model: nn.Module = segmentor_from_mae(mae, head)
@@ -85,55 +110,34 @@ def segment(cfg: SegmentConfig, *, stop_at_step: int | None = None) -> dict[str,
                                cat_max_ratio=cfg.cat_max_ratio, flip=cfg.flip, photometric=cfg.photometric,
                                ignore_index=cfg.ignore_index)
     train_ds = subset(SegDataset(train_src, transform), cfg.train_images)
-    workers = 2 if cfg.num_workers is None else cfg.num_workers
-    loader = build_train_loader(train_ds, batch_size=cfg.batch_size, seed=cfg.seed, dist=info,
-                                num_workers=workers, device=dev)
-    effective = cfg.batch_size * cfg.accum_steps * info.world_size
-    _, total = plan_steps(loader, epochs=None, accum_steps=cfg.accum_steps, max_steps=cfg.max_steps,
-                          too_small=f"{cfg.data}: {len(train_ds)} training images are too few for an "
-                                    f"effective batch of {effective}")
+    loader = _loader(cfg, train_ds, info, dev)
+    out = Path(cfg.out)
+    job = TrainJob.from_config(cfg, device=dev, dist=info, epochs=None, desc="segment", ckpt_every=CKPT_EVERY,
+                               resume=resolve_resume(cfg.resume, out) or None, stop_at_step=stop_at_step)
+    _, total = job.plan(loader, f"{cfg.data}: {len(train_ds)} training images are too few for an "
+                                f"effective batch of {job.effective_batch}")
     warmup = min(total, cfg.warmup_steps if cfg.warmup_steps is not None else 0)
     schedule = WarmupPoly(cfg.lr, warmup, total, power=cfg.poly_power, min_lr=cfg.min_lr)
-    amp = ("bf16" if dev.type == "cuda" else "none") if cfg.amp == "auto" else cfg.amp
-
-    def step_fn(net: nn.Module, batch: Any, step: int) -> tuple[torch.Tensor, dict[str, float]]:
-        images, labels = batch
-        outputs = net(images.to(dev, non_blocking=True))
-        return seg_loss(outputs, labels.to(dev, non_blocking=True), ignore_index=cfg.ignore_index,
-                        aux_weight=cfg.aux_weight)
-
-    out = Path(cfg.out)
-    raw = model
 
     def run_eval(save_dir: str | None = None, keep: int = 0) -> dict[str, Any]:
-        return evaluate(raw, val_src, scale=scale, mode=cfg.mode, crop=cfg.crop_size, stride=stride,
+        return evaluate(model, val_src, scale=scale, mode=cfg.mode, crop=cfg.crop_size, stride=stride,
                         device=dev, save_dir=save_dir, keep=keep, progress=cfg.progress)
 
     def on_step_end(step: int) -> None:
         if cfg.val_every and step % cfg.val_every == 0 and step < total:
             res = run_eval()
-            if info.is_main:
-                record = {"step": step, **{k: res[k] for k in ("mIoU", "mAcc", "aAcc")}}
-                out.mkdir(parents=True, exist_ok=True)
-                with (out / "eval.jsonl").open("a") as fh:
-                    fh.write(json.dumps(record) + "\n")
-                write(f"val step {step}: mIoU {res['mIoU']:.2f}  mAcc {res['mAcc']:.2f}  "
-                      f"aAcc {res['aAcc']:.2f}")
+            job.evals.add({"step": step, **{k: res[k] for k in ("mIoU", "mAcc", "aAcc")}},
+                          f"val step {step}: mIoU {res['mIoU']:.2f}  mAcc {res['mAcc']:.2f}  "
+                          f"aAcc {res['aAcc']:.2f}")
 
     payload = {"kind": "segment", "config": saved_config(cfg), "model_config": model_config(mae.config, head),
                "classes": classes, "ignore_index": cfg.ignore_index}
-    result = fit(model, loader, step_fn, optimizer, schedule, epochs=None, max_steps=total,
-                 accum_steps=cfg.accum_steps, amp=amp, grad_clip=cfg.grad_clip, compile=cfg.compile,
-                 device=dev,
-                 dist=info, out_dir=out, ckpt_every=CKPT_EVERY if cfg.ckpt_every is None else cfg.ckpt_every,
-                 keep_last=cfg.keep_last, log_every=cfg.log_every,
-                 resume=resolve_resume(cfg.resume, out) or None, stop_at_step=stop_at_step,
-                 on_step_end=on_step_end, payload=payload, progress=cfg.progress, desc="segment")
+    result = job.fit(model, loader, _seg_step(cfg, dev), optimizer, schedule, on_step_end=on_step_end,
+                     payload=payload)
     res = run_eval(save_dir=cfg.save_predictions, keep=cfg.figure)
     samples = res.pop("samples")
-    final = {"eval": "segment", "checkpoint": str(result.checkpoint), "source": str(cfg.ckpt),
-             "data": cfg.data, "steps": result.step, "train_loss": result.loss, "mode": cfg.mode,
-             "num_classes": len(classes), **res, "head": asdict(head)}
+    final = job.report("segment", cfg, result, mode=cfg.mode, num_classes=len(classes), **res,
+                       head=asdict(head))
     if info.is_main:
         write_results(out / "segment.json", final)
         if cfg.figure and samples:
@@ -141,3 +145,12 @@ def segment(cfg: SegmentConfig, *, stop_at_step: int | None = None) -> dict[str,
 
             segment_figure(samples, classes, out / "segment.png", ignore_index=cfg.ignore_index)
     return final
+
+
+def _loader(cfg: SegmentConfig, train_ds: Any, info: Any, device: torch.device) -> Any:
+    """The training loader (2 workers unless ``cfg.num_workers`` says otherwise)."""
+    from colormae.train.loader import build_train_loader
+
+    workers = 2 if cfg.num_workers is None else cfg.num_workers
+    return build_train_loader(train_ds, batch_size=cfg.batch_size, seed=cfg.seed, dist=info,
+                              num_workers=workers, device=device)

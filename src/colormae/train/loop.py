@@ -1,0 +1,348 @@
+"""One call of the training loop as an object: restore, step, log, save, stop (:mod:`colormae.train.engine`).
+
+:class:`TrainRun` holds what the loop's pieces share (the step counter, the scaler, the RNG snapshot of the
+last step boundary, the last checkpoints, the logging interval); each method is one of those pieces, and
+:meth:`TrainRun.run` strings them together. :func:`colormae.train.engine.fit` builds and runs one.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable, Iterable
+from contextlib import nullcontext
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import torch
+from torch import nn
+
+from colormae.progress import progress as progress_bar
+from colormae.progress import warn, write
+from colormae.ranks import all_reduce
+from colormae.train import checkpoint as ckpt_io
+from colormae.train.distributed import DistInfo, RankVote, all_gather_object, barrier
+from colormae.train.finite import NonFiniteTracker, TrainingDiverged, weights_finite
+from colormae.train.metrics import MetricsLogger, peak_memory_mb
+from colormae.train.rng import capture_rng, restore_rng
+from colormae.train.settings import LoopSettings
+from colormae.train.signals import (
+    ForcedQuit,
+    StopSignals,
+    TrainingInterrupted,
+    shield_loader_workers,
+    signal_name,
+)
+
+StepFn = Callable[[nn.Module, Any, int], "tuple[torch.Tensor, dict[str, float]]"]
+
+
+@dataclass
+class FitResult:
+    """How a :func:`~colormae.train.engine.fit` call ended."""
+
+    step: int                  #: optimizer steps done in total
+    epoch: int                 #: full epochs done
+    loss: float | None         #: mean loss of the last logging interval (all ranks)
+    checkpoint: Path | None = None  #: the last checkpoint written (rank 0)
+    model: nn.Module | None = None  #: the trained model (the raw module, not the DDP / compiled wrapper)
+    skipped_images: int = 0    #: unreadable images the data set skipped (set by the job, all ranks)
+
+
+@dataclass
+class Hooks:
+    """A job's callbacks: ``on_epoch_start(epoch)`` before an epoch's first batch, ``on_step_end(step)``
+    after each optimizer step (before it is logged or checkpointed)."""
+
+    on_epoch_start: Callable[[int], None] | None = None
+    on_step_end: Callable[[int], None] | None = None
+
+
+@dataclass
+class Interval:
+    """What the loop sums between two log records (the loss stays on the device: no host sync)."""
+
+    device: torch.device
+    loss: torch.Tensor = field(init=False)
+    n: int = 0                                      #: micro-batches summed
+    extra: dict[str, float] = field(default_factory=dict)  #: the step function's other metrics, summed
+    t0: float = field(default_factory=time.perf_counter)
+    samples: int = 0                                #: samples seen on this rank
+
+    def __post_init__(self) -> None:
+        self.loss = torch.zeros((), device=self.device)
+
+    def add(self, loss: torch.Tensor, extra: dict[str, Any], samples: int) -> None:
+        """Add one micro-batch: its detached float ``loss`` (scalar), metrics and sample count."""
+        self.loss += loss
+        self.n += 1
+        self.samples += samples
+        for key, value in extra.items():
+            self.extra[key] = self.extra.get(key, 0.0) + float(value)
+
+
+def start_epoch(loader: Iterable, epoch: int, skip_batches: int) -> Any:
+    """Position the loader at ``skip_batches`` into ``epoch`` and return its iterator."""
+    sampler = getattr(loader, "sampler", None)
+    if hasattr(sampler, "set_epoch"):
+        sampler.set_epoch(epoch)
+    if skip_batches and hasattr(sampler, "set_start"):
+        sampler.set_start(skip_batches * loader.batch_size)  # type: ignore[attr-defined]
+        return iter(loader)
+    it = iter(loader)
+    for _ in range(skip_batches):  # a plain loader: read and drop what the run already consumed
+        next(it)
+    return it
+
+
+def batch_len(batch: Any) -> int:
+    """Number of samples in a batch: the first dimension of its first tensor."""
+    first = batch[0] if isinstance(batch, (list, tuple)) else batch
+    if isinstance(first, dict):
+        first = next(iter(first.values()))
+    return int(first.shape[0]) if isinstance(first, torch.Tensor) else len(first)
+
+
+class TrainRun:
+    """The state of one training run on this rank, and the loop's pieces as methods."""
+
+    def __init__(self, model: nn.Module, loader: Iterable, step_fn: StepFn, optimizer: torch.optim.Optimizer,
+                 lr_schedule: Callable[[int], float], settings: LoopSettings, *, device: torch.device,
+                 dist: DistInfo, steps_per_epoch: int, total_steps: int, hooks: Hooks,
+                 generators: dict[str, torch.Generator], payload: dict[str, Any] | None) -> None:
+        self.model, self.loader, self.step_fn, self.optimizer = model, loader, step_fn, optimizer
+        self.lr_schedule, self.s, self.hooks = lr_schedule, settings, hooks
+        self.device, self.dist = device, dist
+        self.generators, self.payload = generators, payload
+        self.steps_per_epoch, self.total_steps = steps_per_epoch, total_steps
+        self.out_dir = settings.out_dir
+        self.scaler = torch.amp.GradScaler("cuda", enabled=settings.amp == "fp16")
+        self.autocast_dtype = {"bf16": torch.bfloat16, "fp16": torch.float16}.get(settings.amp)
+        self.step = 0
+        self.resume_path: Path | None = None
+        self.last_ckpt: Path | None = None  # the last checkpoint this run wrote (rank 0)
+        self.last_loss: float | None = None
+        self.consistent = True  # False from the optimizer step until the step counter and RNG snapshot follow
+
+    # -- start -------------------------------------------------------------------------------------------
+    def restore(self, resume_path: Path | None) -> None:
+        """Load model, optimizer, scaler, step and this rank's RNG streams from ``resume_path`` (if any)."""
+        self.resume_path = resume_path
+        if resume_path is None:
+            return
+        dist = self.dist
+        state = ckpt_io.load_checkpoint(resume_path, map_location="cpu")
+        self.model.load_state_dict(state["model"])
+        self.optimizer.load_state_dict(state["optimizer"])
+        if state.get("scaler"):
+            self.scaler.load_state_dict(state["scaler"])
+        self.step = int(state["step"])
+        if state.get("steps_per_epoch", self.steps_per_epoch) != self.steps_per_epoch and dist.is_main:
+            warn(f"{resume_path}: saved with {state['steps_per_epoch']} steps per epoch, now "
+                 f"{self.steps_per_epoch} (batch size, data or processes changed): the data order "
+                 "will not continue exactly")
+        ranks = state.get("rng", {}).get("ranks", [])
+        if dist.rank < len(ranks) and len(ranks) == dist.world_size:
+            restore_rng(ranks[dist.rank], self.generators)
+        elif dist.is_main:
+            warn(f"{resume_path}: saved with {len(ranks)} RNG stream(s) for {dist.world_size} "
+                 "process(es); continuing with fresh random streams (not bit-exact)")
+        del state
+        if dist.is_main:
+            write(f"resuming from {resume_path} at step {self.step}")
+
+    def prepare(self) -> None:
+        """Wrap the model (DDP, compile), open the metrics log and the bar, snapshot the RNG streams."""
+        dist = self.dist
+        self.model.train()
+        self.train_model: nn.Module = self.model
+        self.ddp_model = None
+        if dist.distributed:
+            from torch.nn.parallel import DistributedDataParallel
+
+            self.ddp_model = DistributedDataParallel(
+                self.model, device_ids=[self.device.index] if self.device.type == "cuda" else None)
+            self.train_model = self.ddp_model
+        if self.s.compile:
+            self.train_model = torch.compile(self.train_model)  # type: ignore[assignment]
+        self.stop_vote = RankVote(dist)  # SIGINT / SIGTERM on any rank stops every rank at the same step
+        shield_loader_workers(self.loader)
+        config = (self.payload or {}).get("config")
+        if self.out_dir is not None and dist.is_main and config is not None:
+            from colormae.config import write_config
+
+            write_config(config, self.out_dir / "config.yaml")
+        self.logger = MetricsLogger(self.out_dir, enabled=dist.is_main, start_step=self.step)
+        self.bar = progress_bar(total=self.total_steps, initial=self.step, desc=self.s.desc, unit="step",
+                                enabled=self.s.progress and dist.is_main)
+        self.good_ckpt: Path | None = self.resume_path  # the last finite checkpoint, known on every rank
+        self.saved_step = self.step if self.resume_path is not None else -1
+        self.rng_at_step = capture_rng(self.generators)  # RNG at the last step boundary (checkpointed)
+        self.nonfinite = NonFiniteTracker(self.device)
+        self.interval = Interval(self.device)
+        self.current_lr = self.lr_schedule(self.step)
+
+    # -- one optimizer step ------------------------------------------------------------------------------
+    def train_step(self, batches: Any) -> None:
+        """Set the lr, run ``accum_steps`` micro-batches from ``batches`` and take one optimizer step."""
+        self.current_lr = self.lr_schedule(self.step)
+        for group in self.optimizer.param_groups:
+            group["lr"] = self.current_lr * group.get("lr_scale", 1.0)
+        accum = self.s.accum_steps
+        for micro in range(accum):
+            batch = next(batches)
+            final_micro = micro == accum - 1
+            ddp = self.ddp_model
+            sync = ddp.no_sync() if ddp is not None and not final_micro else nullcontext()
+            with sync:
+                with torch.autocast(self.device.type, dtype=self.autocast_dtype or torch.bfloat16,
+                                    enabled=self.autocast_dtype is not None):
+                    loss, extra = self.step_fn(self.train_model, batch, self.step)
+                self.scaler.scale(loss / accum).backward()
+            detached = loss.detach().float()
+            self.nonfinite.record(detached, self.step + 1)
+            self.interval.add(detached, extra, batch_len(batch))
+        if self.s.grad_clip is not None:
+            self.scaler.unscale_(self.optimizer)
+            torch.nn.utils.clip_grad_norm_(self.model.parameters(), self.s.grad_clip)
+        # from here to the RNG snapshot the weights and the step counter disagree; signals only set a flag,
+        # so nothing but a forced quit can stop the program in between
+        self.consistent = False
+        self.scaler.step(self.optimizer)
+        self.scaler.update()
+        self.optimizer.zero_grad(set_to_none=True)
+        self.step += 1
+        if self.hooks.on_step_end is not None:
+            self.hooks.on_step_end(self.step)
+        self.rng_at_step = capture_rng(self.generators)
+        self.consistent = True
+        self.bar.update(1)
+
+    # -- checks, log, save, stop ---------------------------------------------------------------------------
+    def diverged(self, what: str) -> TrainingDiverged:
+        """The error of a diverged run, naming the last good checkpoint."""
+        good = self.good_ckpt
+        where = f"last good checkpoint {good}" if good is not None else "no checkpoint was saved"
+        return TrainingDiverged(f"training diverged: {what}; {where} (lower the lr, set grad_clip or use "
+                                "amp=bf16)")
+
+    def check_finite(self, *, weights: bool, collective: bool = True) -> None:
+        """Raise :class:`TrainingDiverged` if a loss so far (or, with ``weights``, a weight) is not finite."""
+        bad = self.nonfinite.first_bad_step(self.dist if collective else None)
+        if bad is not None:
+            raise self.diverged(f"the loss is not finite at step {bad}")
+        if weights and not weights_finite(self.model):
+            raise self.diverged(f"the weights are not finite after step {self.step}")
+
+    def log(self) -> None:
+        """Write the interval's record (loss averaged over ranks: the logging step's host sync)."""
+        dist, interval = self.dist, self.interval
+        loss = interval.loss / max(1, interval.n)
+        if dist.distributed:
+            loss = all_reduce(loss) / dist.world_size
+        value = float(loss)  # the host sync of a logging step; the divergence check rides on it
+        self.check_finite(weights=False)
+        elapsed = time.perf_counter() - interval.t0
+        record = {"step": self.step, "epoch": self.step / self.steps_per_epoch, "loss": value,
+                  "lr": self.current_lr, "img_per_s": interval.samples * dist.world_size / max(elapsed, 1e-9),
+                  "peak_mem_mb": peak_memory_mb(self.device)}
+        record.update({k: v / max(1, interval.n) for k, v in interval.extra.items()})
+        self.logger.log(record)
+        self.bar.set_postfix(loss=f"{value:.4f}", lr=f"{record['lr']:.2e}")
+        self.interval = Interval(self.device)
+        self.last_loss = value
+
+    def save(self, collective: bool = True) -> None:
+        """Checkpoint this step (rank 0 writes); never a non-finite one, never cut short by a signal."""
+        self.check_finite(weights=True, collective=collective)
+        states = all_gather_object(self.rng_at_step, self.dist) if collective else [self.rng_at_step]
+        if self.out_dir is not None:
+            step = self.step
+            path = self.out_dir / ckpt_io.CKPT_DIR / ckpt_io.checkpoint_name(step)
+            if self.dist.is_main:
+                with self.signals.saving():
+                    ckpt_io.save_checkpoint(path, {
+                        **(self.payload or {}), "model": self.model.state_dict(),
+                        "optimizer": self.optimizer.state_dict(), "scaler": self.scaler.state_dict(),
+                        "rng": {"ranks": states}, "step": step, "epoch": step // self.steps_per_epoch,
+                        "steps_per_epoch": self.steps_per_epoch, "total_steps": self.total_steps})
+                    ckpt_io.prune_checkpoints(self.out_dir, self.s.keep_last)
+                self.last_ckpt = path
+            self.good_ckpt = path
+        self.saved_step = self.step
+
+    def save_if_new(self) -> None:
+        """Checkpoint this step unless it is already saved."""
+        if self.step != self.saved_step:
+            self.save()
+
+    def stop_here(self, signum: int) -> None:
+        """Stop at this step boundary (every rank together): save with every rank's RNG, then raise."""
+        self.save_if_new()
+        with self.signals.saving():
+            barrier(self.dist)  # nobody exits (and makes torchrun kill the rest) while rank 0 writes
+        self.stop_vote.finish()  # every rank voted at this boundary: collect it, leave nothing in flight
+        self.bar.close()
+        why = signal_name(signum)
+        if self.dist.is_main:
+            saved = f"saved {self.good_ckpt}" if self.out_dir is not None else "nothing saved (no out_dir)"
+            write(f"stopped by {why} at step {self.step}: {saved}; continue with --resume")
+        raise TrainingInterrupted(f"stopped by {why} at step {self.step}", signum=signum)
+
+    def quit_by_keyboard(self, err: KeyboardInterrupt) -> None:
+        """A ``KeyboardInterrupt`` from the job's own code (or a forced quit): save if the state allows."""
+        self.bar.close()
+        if isinstance(err, ForcedQuit) or not self.consistent:
+            if self.dist.is_main:
+                write(f"quit mid-step without saving; the last checkpoint is {self.good_ckpt}")
+            return
+        if self.step != self.saved_step and self.out_dir is not None:
+            with self.signals.saving():
+                self.save(collective=False)  # the other ranks cannot be asked
+            if self.dist.is_main:
+                write(f"interrupted: saved {self.last_ckpt} (step {self.step}); continue with --resume")
+
+    # -- the loop --------------------------------------------------------------------------------------
+    def epochs(self, end_step: int) -> None:
+        """Train up to ``end_step``: epochs of steps, each step logged, checkpointed and voted on."""
+        s, spe = self.s, self.steps_per_epoch
+        while self.step < end_step:
+            epoch = self.step // spe
+            if self.hooks.on_epoch_start is not None:
+                self.hooks.on_epoch_start(epoch)
+            batches = start_epoch(self.loader, epoch, (self.step - epoch * spe) * s.accum_steps)
+            while self.step < end_step and self.step < (epoch + 1) * spe:
+                self.train_step(batches)
+                if self.step % s.log_every == 0 or self.step == end_step:
+                    self.log()
+                if s.ckpt_every > 0 and self.step % s.ckpt_every == 0:
+                    self.save()
+                stop_signum = self.stop_vote.submit(self.signals.signum or 0)  # the same answer on every rank
+                if stop_signum:
+                    self.stop_here(stop_signum)
+
+    def run(self) -> FitResult:
+        """Train to the end (or ``stop_at_step``), save the final step and return how it ended."""
+        stop_at = self.s.stop_at_step
+        end_step = self.total_steps if stop_at is None else min(self.total_steps, stop_at)
+        self.signals = StopSignals().install()
+        try:
+            self.epochs(end_step)
+            self.save_if_new()
+            late = self.stop_vote.finish()  # a request in the last step: the run is complete and saved
+            if late:
+                self.stop_here(late)
+        except TrainingInterrupted:
+            raise
+        except TrainingDiverged:  # raised on every rank at the same collective check: collect the vote
+            self.stop_vote.finish()
+            raise
+        except KeyboardInterrupt as err:  # raised by the job's own code (or a forced quit), not by a signal
+            self.quit_by_keyboard(err)
+            raise
+        finally:
+            self.signals.restore()
+            self.bar.close()
+            self.logger.close()
+        return FitResult(step=self.step, epoch=self.step // self.steps_per_epoch, loss=self.last_loss,
+                         checkpoint=self.last_ckpt, model=self.model)
