@@ -80,7 +80,11 @@ def test_values_and_wrappers() -> None:
     assert torch.allclose(sd2["backbone.blocks.2.attn.rel_pos_w"], torch.full((7, 16), 0.25))
     assert sd2["backbone.pos_embed"].shape == (1, 1 + 16 * 16, 32)
     assert torch.equal(sd2["backbone.pos_embed"][0, 1:], vit.pos_embed.reshape(-1, 32))
-    assert set(vitdet_checkpoint(enc, cfg, "mmdet-vitdet", img_size=64)) == {"state_dict", "meta"}
+    mm = vitdet_checkpoint(enc, cfg, "mmdet-vitdet", img_size=64)
+    assert set(mm) == {"model", "state_dict", "meta"}  # init_cfg reads "model", load_from "state_dict"
+    assert set(mm["state_dict"]) == {"backbone." + k for k in mm["model"]}
+    assert all(mm["state_dict"]["backbone." + k] is v for k, v in mm["model"].items())  # stored once
+    assert set(mm["meta"]["routes"]) == {"init_cfg", "load_from"}
     assert set(vitdet_checkpoint(enc, cfg, "detectron2-vitdet", img_size=64)) == {"model", "__author__"}
     with pytest.raises(UserError, match="unknown ViTDet layout"):
         vitdet_backbone(enc, cfg, "mmdet")
