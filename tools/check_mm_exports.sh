@@ -11,6 +11,7 @@
 # stand-in mmcv.ops (the MAE backbone and UperNet call none of its functions).
 set -euo pipefail
 VENV=${1:-/tmp/mmvenv}
+[ $# -gt 0 ] && shift
 ROOT=$(cd "$(dirname "$0")/.." && pwd)
 PY=${PYTHON:-python3}
 [ -x "$VENV/bin/python" ] || "$PY" -m venv "$VENV"

@@ -49,10 +49,13 @@ def _meta_encoder() -> dict[str, torch.Tensor]:
     return mae.encoder.state_dict()
 
 
-@pytest.mark.parametrize(("layout", "prefix"), [("mmdet-vitdet", "backbone."),
-                                                ("detectron2-vitdet", "backbone.net.")])
-def test_vit_b_layout(layout: str, prefix: str) -> None:
-    sd = vitdet_backbone(_meta_encoder(), VIT_B, layout, img_size=1024, window_size=14)
+@pytest.mark.parametrize(("layout", "prefix", "wrapper"), [
+    ("mmdet-vitdet", "backbone.", "state_dict"),  # load_from: the detector's keys
+    ("mmdet-vitdet", "", "model"),  # init_cfg: ViT.init_weights loads ckpt['model'] into the ViT itself
+    ("detectron2-vitdet", "backbone.net.", "model"),
+])
+def test_vit_b_layout(layout: str, prefix: str, wrapper: str) -> None:
+    sd = vitdet_checkpoint(_meta_encoder(), VIT_B, layout, img_size=1024, window_size=14)[wrapper]
     expected = expected_vit_b(prefix)
     assert set(sd) == set(expected)  # no cls_token, no final norm
     assert {k: tuple(v.shape) for k, v in sd.items()} == expected
