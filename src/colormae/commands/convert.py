@@ -41,18 +41,19 @@ masking), dynamic batch; metadata_props hold colormae_img_size, colormae_mean, c
 #: ``--to`` -> the config lines that load the written file, one per route.
 ROUTES = {
     "mmseg": [
-        "init_cfg (official; configs/colormae-base_upernet_8xb2-amp-160k_ade20k-512x512.py, init_values=1.0):",
+        "init_cfg (official; colormae-base_upernet_8xb2-amp-160k_ade20k-512x512.py, init_values=1.0):",
         "  --cfg-options model.pretrained=FILE",
         "  or: model.pretrained=None model.backbone.init_cfg.type=Pretrained "
         "model.backbone.init_cfg.checkpoint=FILE",
         "load_from: --cfg-options model.pretrained=None load_from=FILE",
     ],
     "mmdet-vitdet": [
-        "init_cfg (official; configs/vitdet_mask-rcnn_vit-b-mae_lsj-100e.py):",
+        "init_cfg (official; vitdet_mask-rcnn_vit-b-mae_lsj-100e.py):",
         "  --cfg-options model.backbone.init_cfg.checkpoint=FILE",
         "load_from: --cfg-options model.backbone.init_cfg=None load_from=FILE",
     ],
-    "detectron2-vitdet": ["train.init_checkpoint=FILE (projects/ViTDet/configs/COCO/mask_rcnn_vitdet_b_100ep.py)"],
+    "detectron2-vitdet": ["train.init_checkpoint=FILE (detectron2 projects/ViTDet/configs/COCO/"
+                          "mask_rcnn_vitdet_b_100ep.py)"],
 }
 
 
@@ -63,7 +64,8 @@ def register(sub: argparse._SubParsersAction) -> None:
     routes = "\n".join(f"  --to {to}:\n" + "\n".join(f"    {line}" for line in lines)
                        for to, lines in ROUTES.items())
     parser = sub.add_parser("convert",
-                            help="import / export checkpoints (mae, mmpretrain, HF, timm, mmseg, ViTDet, ONNX)",
+                            help="import / export checkpoints (mae, mmpretrain, HF, timm; mmseg, ViTDet, "
+                                 "ONNX)",
                             description=__doc__, epilog=EXAMPLES.format(routes=routes),
                             formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("src", metavar="SRC", help="checkpoint file, colormae run directory, or HF folder")
