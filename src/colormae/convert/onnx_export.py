@@ -13,6 +13,7 @@ Written with ``torch.onnx.export`` (TorchScript exporter, ``dynamo=False``: no o
 from __future__ import annotations
 
 import json
+import warnings
 from pathlib import Path
 from typing import Any
 
@@ -62,7 +63,9 @@ def export_onnx(model: MaskedAutoencoder, dst: str | Path, *, data: dict[str, An
     h, w = model.config.image_hw
     example = torch.zeros(1, model.config.in_chans, h, w)
     encoder = _Encoder(model).eval()
-    with torch.no_grad():
+    with torch.no_grad(), warnings.catch_warnings():
+        # timm's shape checks are Python conditions on fixed sizes: the tracer's notes about them are noise
+        warnings.filterwarnings("ignore", category=torch.jit.TracerWarning)
         torch.onnx.export(encoder, (example,), str(dst), input_names=["images"], output_names=["tokens"],
                           dynamic_axes={"images": {0: "batch"}, "tokens": {0: "batch"}}, opset_version=OPSET,
                           dynamo=False)
