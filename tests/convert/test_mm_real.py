@@ -1,10 +1,13 @@
-"""``--to mmseg`` loaded by the real mmseg, through both of its routes (skipped unless mmseg is installed:
-``tools/check_mm_exports.sh`` sets up such an environment and runs this file).
+"""``--to mmseg`` / ``--to mmdet-vitdet`` loaded by the real projects, through both of their routes (skipped
+unless mmseg is installed, resp. mmdet with an mmdetection checkout on ``sys.path`` for its
+``projects/ViTDet``: ``tools/check_mm_exports.sh [VENV] [MMDET_CHECKOUT]`` sets up such an environment).
 
-The backbone is built from mmseg's packaged ``configs/mae/mae-base_upernet_8xb2-amp-160k_ade20k-512x512.py``,
-whose ``model.backbone`` is the official ColorMAE segmentation config's (``type='MAE'``, 512 px,
-``init_values=1.0``, ``out_indices=[3, 5, 7, 11]``, LN eps 1e-6); its block 3/5/7/11 maps must match our
-segmentation backbone's on the same weights.
+The mmseg backbone is built from mmseg's packaged
+``configs/mae/mae-base_upernet_8xb2-amp-160k_ade20k-512x512.py``, whose ``model.backbone`` is the official
+ColorMAE segmentation config's (``type='MAE'``, 512 px, ``init_values=1.0``, ``out_indices=[3, 5, 7, 11]``,
+LN eps 1e-6); its block 3/5/7/11 maps must match our segmentation backbone's on the same weights. The mmdet
+ViT is built as the official ``vitdet_mask-rcnn_vit-b-mae_lsj-100e.py`` builds it (LN eps 1e-6: the MAE's;
+that config leaves LN at torch's 1e-5) and must match our detection backbone built for the input size.
 """
 
 from __future__ import annotations
@@ -117,3 +120,50 @@ def test_load_from_route(exported):
     model = _official_model(None)
     load_checkpoint(model, str(dst), map_location="cpu")
     _compare(model, ours, dst)
+
+
+@pytest.fixture(scope="module")
+def mmdet_vit():
+    pytest.importorskip("mmdet")
+    try:
+        import mmcv.ops  # noqa: F401
+    except ImportError:
+        _no_compiled_ops()
+    vit = pytest.importorskip("projects.ViTDet.vitdet.vit", reason="needs an mmdetection checkout")
+    return vit.ViT
+
+
+@pytest.mark.parametrize("route", ["init_cfg", "load_from"])
+def test_mmdet_vitdet_routes(tmp_path, mmdet_vit, route):
+    from mmengine.config import ConfigDict
+    from mmengine.runner.checkpoint import load_checkpoint
+
+    from colormae.convert import export_colormae
+    from colormae.dense.detect.backbone import build_vit, load_encoder
+
+    torch.manual_seed(0)
+    mae = create_mae("mae_vit_base_patch16").eval()
+    with torch.no_grad():
+        for p in mae.parameters():
+            p.add_(torch.randn_like(p) * 0.02)
+    dst = tmp_path / "vitb_vitdet.pth"
+    convert(export_colormae(mae, tmp_path / "src.pt"), dst, to="mmdet-vitdet")
+    init_cfg = ConfigDict(type="Pretrained", checkpoint=str(dst)) if route == "init_cfg" else None
+    detector = torch.nn.Module()
+    detector.backbone = mmdet_vit(img_size=1024, patch_size=16, embed_dim=768, depth=12, num_heads=12,
+                                  window_size=14, mlp_ratio=4, qkv_bias=True,
+                                  norm_cfg=dict(type="LN", eps=1e-6), use_rel_pos=True,
+                                  window_block_indexes=[0, 1, 3, 4, 6, 7, 9, 10], init_cfg=init_cfg)
+    if route == "init_cfg":
+        detector.backbone.init_weights()
+    else:
+        load_checkpoint(detector, str(dst), map_location="cpu")
+    vit = detector.backbone.eval()
+    written = torch.load(dst, weights_only=True)["model"]
+    theirs = vit.state_dict()
+    assert len(written) == len(theirs) and all(torch.equal(theirs[k], v) for k, v in written.items())
+    ours = build_vit(mae.config, img_size=448, window_size=14)
+    load_encoder(ours, mae.encoder.state_dict())
+    x = torch.randn(1, 3, 448, 448)
+    with torch.no_grad():
+        torch.testing.assert_close(vit(x), ours.eval().forward_features(x), rtol=0, atol=1e-4)

@@ -11,7 +11,9 @@ mmdet ``projects/ViTDet/vitdet/vit.py`` class ``ViT``, a port of it used by
   ``blocks.{i}.attn.rel_pos_h`` / ``rel_pos_w`` (``(2 * s - 1, D / heads)`` with ``s`` the window size in
   window blocks and ``img_size / p`` in global blocks; ``use_rel_pos=True``), ``blocks.{i}.norm2``,
   ``blocks.{i}.mlp.fc1`` / ``mlp.fc2``;
-- no [CLS] token and no final norm.
+- no [CLS] token and no final norm;
+
+so the block names are timm's own (:data:`colormae.convert.layouts.TIMM`), copied as they are.
 
 In a detector's state dict the ViT sits at ``backbone.`` in mmdet (``model.backbone = ViT``, the pyramid
 is ``neck``) and at ``backbone.net.`` in detectron2 (``SimpleFeaturePyramid(net=ViT(...))``). The files
@@ -125,6 +127,10 @@ def vitdet_checkpoint(encoder: dict[str, Tensor], config: MAEConfig, layout: str
 def vitdet_notes(config: MAEConfig, layout: str) -> list[str]:
     """What a user of a ViTDet file must set beyond the official config (the position grid, epsilon)."""
     notes = []
+    if layout == "mmdet-vitdet":
+        notes.append("the official vitdet_mask-rcnn_vit-b-mae_lsj-100e.py builds the ViT's LayerNorms with "
+                     "dict(type='LN') (torch's eps 1e-5); model.backbone.norm_cfg.eps=1e-6 gives the "
+                     "features the MAE was trained with")
     side = config.image_hw[0]
     if config.image_hw[0] != config.image_hw[1]:
         notes.append(f"the pretraining grid is not square ({config.image_hw}): ViTDet's get_abs_pos "
