@@ -14,6 +14,9 @@ its own ``Mlp`` with ``fc1`` / ``fc2``; ``model.backbone``), as configured by
 
 from __future__ import annotations
 
+import json
+from pathlib import Path
+
 import pytest
 import torch
 
@@ -40,6 +43,15 @@ def expected_vit_b(prefix: str) -> dict[str, tuple[int, ...]]:
                      b + "mlp.fc1.weight": (3072, 768), b + "mlp.fc1.bias": (3072,),
                      b + "mlp.fc2.weight": (768, 3072), b + "mlp.fc2.bias": (768,)})
     return keys
+
+
+def test_mmdet_file_holds_what_mmdet_vit_declares() -> None:
+    """The bare keys ``ViT.init_weights`` loads match a dump of mmdet's real ViT-B (fixture: file, commit and
+    config in its ``source``), and the hand-written list above agrees with it."""
+    fixture = Path(__file__).parents[1] / "convert" / "fixtures" / "mmdet_vitdet_vit_base_1024.json"
+    declared = {k: tuple(v["shape"]) for k, v in json.loads(fixture.read_text())["state_dict"].items()}
+    sd = vitdet_checkpoint(_meta_encoder(), VIT_B, "mmdet-vitdet")["model"]
+    assert {k: tuple(v.shape) for k, v in sd.items()} == declared == expected_vit_b("")
 
 
 def _meta_encoder() -> dict[str, torch.Tensor]:
