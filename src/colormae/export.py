@@ -21,7 +21,7 @@ def convert(src: str | Path, dst: str | Path, *, from_: str = "auto", to: str = 
     """Load ``src`` with :func:`colormae.load` and export it to ``dst`` in format ``to``.
 
     Returns the :class:`colormae.loading.Loaded` (its ``notes`` include what the export needs said).
-    ``--to hf`` writes a folder; the other formats write a file.
+    ``--to hf`` writes a folder; the other formats write a file (``onnx``: the encoder as an ONNX model).
     """
     if to not in TO_FORMATS:
         raise UserError(f"--to must be one of {', '.join(TO_FORMATS)}, got {to!r}")
@@ -42,6 +42,10 @@ def convert(src: str | Path, dst: str | Path, *, from_: str = "auto", to: str = 
         export_hf(model, dst, data=data)
     elif to == "colormae":
         export_colormae(model, dst, source=loaded.name, layout=loaded.source_format, data=data)
+    elif to == "onnx":
+        from colormae.convert.onnx_export import export_onnx
+
+        export_onnx(model, dst, data=data)
     else:
-        export_dense(model, dst, to)
+        loaded.notes.extend(export_dense(model, dst, to, data=data))
     return loaded

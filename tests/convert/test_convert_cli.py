@@ -82,13 +82,19 @@ def test_exports_carry_the_data_statistics(tmp_path):
     ("mmdet-vitdet", "state_dict", "backbone.blocks.0.attn.rel_pos_h"),
     ("detectron2-vitdet", "model", "backbone.net.patch_embed.proj.weight"),
 ])
-def test_convert_to_dense_backbones(tmp_path, to, wrapper, key):
-    """`colormae convert --to mmseg|mmdet-vitdet|detectron2-vitdet` writes the file those stacks load."""
+def test_convert_to_dense_backbones(tmp_path, capsys, to, wrapper, key):
+    """`colormae convert --to mmseg|mmdet-vitdet|detectron2-vitdet` writes the file those stacks load and
+    prints the config lines that load it."""
     import torch
 
     from colormae.cli import main
+    from colormae.commands.convert import ROUTES
 
     dst = tmp_path / f"{to}.pth"
     assert main(["convert", "random:mae_vit_micro_32px", "-o", str(dst), "--to", to]) == 0
     ckpt = torch.load(dst, weights_only=True)
     assert key in ckpt[wrapper]
+    out = capsys.readouterr().out
+    assert all(line.replace("FILE", str(dst)).strip() in out for line in ROUTES[to])
+    if to != "detectron2-vitdet":
+        assert set(ckpt["meta"]["routes"]) == {"init_cfg", "load_from"}

@@ -5,7 +5,7 @@ import torch
 
 from colormae.convert.api import detect_layout, import_model, load_into
 from colormae.convert.infer import infer_config
-from colormae.convert.layouts import MAE, MMPRETRAIN, TIMM
+from colormae.convert.layouts import MAE, MMPRETRAIN, MMSEG, TIMM
 from colormae.convert.reading import ConversionError, read_source
 from colormae.models import create_mae
 
@@ -75,6 +75,18 @@ def test_keymaps_round_trip_exactly():
         assert back.keys() == sd.keys() and all(back[k] is sd[k] for k in sd)
     enc = {k: v for k, v in sd.items() if k.startswith("encoder.")}
     assert TIMM.to_ours(TIMM.from_ours(enc)).keys() == enc.keys()
+    backbone = {k: v for k, v in enc.items() if not k.startswith("encoder.norm.")}  # mmseg: no final norm
+    assert MMSEG.to_ours(MMSEG.from_ours(backbone)).keys() == backbone.keys()
+    assert "layers.1.attn.qkv.bias" in MMSEG.from_ours(backbone)
+    from colormae.convert.hf_vitmae import _KEYMAPS  # fused qkv <-> q / k / v, transformers 4 and 5
+
+    for keymap in _KEYMAPS.values():
+        theirs = keymap.from_ours(sd)
+        back = keymap.to_ours(theirs)
+        assert back.keys() == sd.keys() and all(torch.equal(back[k], sd[k]) for k in sd)
+    theirs.pop("vit.encoder.layer.0.attention.attention.key.weight")
+    with pytest.raises(ConversionError, match="parts missing for encoder.blocks.0.attn.qkv.weight"):
+        _KEYMAPS[4].to_ours(theirs)
     assert _mmpretrain_names(sd) == MMPRETRAIN.from_ours(sd)
 
 

@@ -14,6 +14,9 @@ its own ``Mlp`` with ``fc1`` / ``fc2``; ``model.backbone``), as configured by
 
 from __future__ import annotations
 
+import json
+from pathlib import Path
+
 import pytest
 import torch
 
@@ -42,6 +45,15 @@ def expected_vit_b(prefix: str) -> dict[str, tuple[int, ...]]:
     return keys
 
 
+def test_mmdet_file_holds_what_mmdet_vit_declares() -> None:
+    """The bare keys ``ViT.init_weights`` loads match a dump of mmdet's real ViT-B (fixture: file, commit and
+    config in its ``source``), and the hand-written list above agrees with it."""
+    fixture = Path(__file__).parents[1] / "convert" / "fixtures" / "mmdet_vitdet_vit_base_1024.json"
+    declared = {k: tuple(v["shape"]) for k, v in json.loads(fixture.read_text())["state_dict"].items()}
+    sd = vitdet_checkpoint(_meta_encoder(), VIT_B, "mmdet-vitdet")["model"]
+    assert {k: tuple(v.shape) for k, v in sd.items()} == declared == expected_vit_b("")
+
+
 def _meta_encoder() -> dict[str, torch.Tensor]:
     """A ViT-B MAE encoder state dict with shapes only (meta tensors: no memory)."""
     with torch.device("meta"):
@@ -49,10 +61,13 @@ def _meta_encoder() -> dict[str, torch.Tensor]:
     return mae.encoder.state_dict()
 
 
-@pytest.mark.parametrize(("layout", "prefix"), [("mmdet-vitdet", "backbone."),
-                                                ("detectron2-vitdet", "backbone.net.")])
-def test_vit_b_layout(layout: str, prefix: str) -> None:
-    sd = vitdet_backbone(_meta_encoder(), VIT_B, layout, img_size=1024, window_size=14)
+@pytest.mark.parametrize(("layout", "prefix", "wrapper"), [
+    ("mmdet-vitdet", "backbone.", "state_dict"),  # load_from: the detector's keys
+    ("mmdet-vitdet", "", "model"),  # init_cfg: ViT.init_weights loads ckpt['model'] into the ViT itself
+    ("detectron2-vitdet", "backbone.net.", "model"),
+])
+def test_vit_b_layout(layout: str, prefix: str, wrapper: str) -> None:
+    sd = vitdet_checkpoint(_meta_encoder(), VIT_B, layout, img_size=1024, window_size=14)[wrapper]
     expected = expected_vit_b(prefix)
     assert set(sd) == set(expected)  # no cls_token, no final norm
     assert {k: tuple(v.shape) for k, v in sd.items()} == expected
@@ -80,7 +95,11 @@ def test_values_and_wrappers() -> None:
     assert torch.allclose(sd2["backbone.blocks.2.attn.rel_pos_w"], torch.full((7, 16), 0.25))
     assert sd2["backbone.pos_embed"].shape == (1, 1 + 16 * 16, 32)
     assert torch.equal(sd2["backbone.pos_embed"][0, 1:], vit.pos_embed.reshape(-1, 32))
-    assert set(vitdet_checkpoint(enc, cfg, "mmdet-vitdet", img_size=64)) == {"state_dict", "meta"}
+    mm = vitdet_checkpoint(enc, cfg, "mmdet-vitdet", img_size=64)
+    assert set(mm) == {"model", "state_dict", "meta"}  # init_cfg reads "model", load_from "state_dict"
+    assert set(mm["state_dict"]) == {"backbone." + k for k in mm["model"]}
+    assert all(mm["state_dict"]["backbone." + k] is v for k, v in mm["model"].items())  # stored once
+    assert set(mm["meta"]["routes"]) == {"init_cfg", "load_from"}
     assert set(vitdet_checkpoint(enc, cfg, "detectron2-vitdet", img_size=64)) == {"model", "__author__"}
     with pytest.raises(UserError, match="unknown ViTDet layout"):
         vitdet_backbone(enc, cfg, "mmdet")

@@ -1,5 +1,6 @@
 """``colormae convert``: move MAE weights between facebookresearch/mae, mmpretrain (official ColorMAE),
-Hugging Face ViTMAE, timm and colormae checkpoints.
+Hugging Face ViTMAE, timm and colormae checkpoints; write the encoder as the backbone of mmseg, mmdet's
+or detectron2's ViTDet, or as an ONNX model.
 
 SRC is anything colormae reads (colormae.load): a run directory or checkpoint, a foreign file, a Hugging
 Face folder, or random:<preset>. It is read safely: safetensors, torch.load(weights_only=True), and for
@@ -21,26 +22,56 @@ examples:
   colormae convert runs/demo/pretrain -o demo_vit.safetensors --to timm     # encoder -> timm ViT
   colormae convert runs/demo/pretrain -o hf_demo/ --to hf                    # whole model -> HF ViTMAE
   colormae convert hf_demo/ -o back.pt                                      # HF folder -> ours
+  colormae convert runs/vitb -o vitb_mmseg.pth --to mmseg                   # mmseg MAE backbone
+  colormae convert runs/vitb -o vitb_vitdet.pth --to mmdet-vitdet           # mmdet ViTDet backbone
+  colormae convert runs/vitb -o encoder.onnx --to onnx                      # encoder -> ONNX
 
 --to timm writes the encoder as a safetensors state dict; load it with
   timm.create_model(NAME, pretrained=False, num_classes=0, **KWARGS).load_state_dict(load_file(DST))
 where NAME and KWARGS are printed (and stored in the file's metadata). A timm source holds no decoder:
 the imported decoder is freshly initialised.
+
+--to mmseg / mmdet-vitdet write one file for both of mmseg's / mmdet's loading routes; the config lines
+(official ColorMAE configs; FILE is -o):
+{routes}
+--to onnx writes the encoder: images (B, C, H, W) -> tokens (B, 1 + N, D) ([CLS] first, final norm, no
+masking), dynamic batch; metadata_props hold colormae_img_size, colormae_mean, colormae_std.
 """
+
+#: ``--to`` -> the config lines that load the written file, one per route.
+ROUTES = {
+    "mmseg": [
+        "init_cfg (official; colormae-base_upernet_8xb2-amp-160k_ade20k-512x512.py, init_values=1.0):",
+        "  --cfg-options model.pretrained=FILE",
+        "  or: model.pretrained=None model.backbone.init_cfg.type=Pretrained "
+        "model.backbone.init_cfg.checkpoint=FILE",
+        "load_from: --cfg-options model.pretrained=None load_from=FILE",
+    ],
+    "mmdet-vitdet": [
+        "init_cfg (official; vitdet_mask-rcnn_vit-b-mae_lsj-100e.py):",
+        "  --cfg-options model.backbone.init_cfg.checkpoint=FILE",
+        "load_from: --cfg-options model.backbone.init_cfg=None load_from=FILE",
+    ],
+    "detectron2-vitdet": ["train.init_checkpoint=FILE (detectron2 projects/ViTDet/configs/COCO/"
+                          "mask_rcnn_vitdet_b_100ep.py)"],
+}
 
 
 def register(sub: argparse._SubParsersAction) -> None:
     """Add ``colormae convert``."""
     from colormae.convert.formats import FROM_LAYOUTS, TO_FORMATS
 
+    routes = "\n".join(f"  --to {to}:\n" + "\n".join(f"    {line}" for line in lines)
+                       for to, lines in ROUTES.items())
     parser = sub.add_parser("convert",
-                            help="import / export checkpoints (mae, mmpretrain, HF, timm, mmseg, ViTDet)",
-                            description=__doc__, epilog=EXAMPLES,
+                            help="import / export checkpoints (mae, mmpretrain, HF, timm; mmseg, ViTDet, "
+                                 "ONNX)",
+                            description=__doc__, epilog=EXAMPLES.format(routes=routes),
                             formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("src", metavar="SRC", help="checkpoint file, colormae run directory, or HF folder")
     parser.add_argument("-o", "--out", required=True, metavar="DST",
-                        help="output: a .pt checkpoint (colormae), a .safetensors file (timm) or a folder "
-                             "(hf)")
+                        help="output: a .pt checkpoint (colormae), a .safetensors file (timm), a folder "
+                             "(hf), a .pth file (mmseg, ViTDet) or an .onnx file (onnx)")
     parser.add_argument("--from", dest="from_", choices=FROM_LAYOUTS, default="auto",
                         help="source layout (default: detected from the keys)")
     parser.add_argument("--to", choices=TO_FORMATS, default="colormae",
@@ -72,4 +103,6 @@ def run(args: argparse.Namespace) -> int:
         name, kwargs = timm_spec(cfg)
         print(f"load with timm.create_model({name!r}, pretrained=False, num_classes=0, "
               f"**{json.dumps(kwargs)})")
+    for line in ROUTES.get(args.to, []):
+        print(("load with " if not line.startswith(" ") else "") + line.replace("FILE", str(args.out)))
     return 0

@@ -1,7 +1,8 @@
 """Checkpoint import / export: facebookresearch/mae, mmpretrain (official ColorMAE), Hugging Face
-ViTMAE, timm ViT and our own format (loading a spec and writing it elsewhere:
-:func:`colormae.export.convert`). Entry points: :func:`import_model`,
-:func:`export_timm`, :func:`export_hf`, :func:`export_colormae`.
+ViTMAE, timm ViT and our own format; export only: the backbones of mmseg, mmdet's and detectron2's ViTDet
+and the encoder as ONNX (loading a spec and writing it elsewhere: :func:`colormae.export.convert`).
+Entry points: :func:`import_model`, :func:`export_timm`, :func:`export_hf`, :func:`export_colormae`,
+:func:`export_dense`, :func:`export_onnx`.
 
 Names resolve lazily (PEP 562), so ``colormae --help`` does not import timm through this package.
 """
@@ -13,7 +14,8 @@ from typing import Any
 
 _EXPORTS = {
     "FROM_LAYOUTS": "formats", "TO_FORMATS": "formats", "Imported": "api",
-    "detect_layout": "api", "export_colormae": "api", "export_hf": "api", "export_timm": "api",
+    "detect_layout": "api", "export_colormae": "api", "export_dense": "api", "export_hf": "api",
+    "export_onnx": "onnx_export", "export_timm": "api",
     "import_model": "api", "load_into": "api", "timm_notes": "api", "timm_spec": "api",
     "ConversionError": "reading",
 }

@@ -5,7 +5,9 @@ Imports (``--from``): ``colormae`` (our checkpoint or bare state dict), ``mae`` 
 ``save_pretrained`` folder), ``timm`` (a ViT: encoder only, the decoder is freshly initialised) or
 ``auto`` (detected from the keys). Exports (``--to``): ``colormae`` (a pretraining checkpoint),
 ``timm`` (the encoder as a ``vit_*`` safetensors state dict) and ``hf`` (the whole model as a
-``save_pretrained``-style folder: ``config.json`` + ``model.safetensors``).
+``save_pretrained``-style folder: ``config.json`` + ``model.safetensors``), the backbones of mmseg,
+mmdet's and detectron2's ViTDet (:func:`export_dense`) and ``onnx`` (the encoder,
+:mod:`colormae.convert.onnx_export`).
 """
 
 from __future__ import annotations
@@ -243,24 +245,27 @@ def export_colormae(model: MaskedAutoencoder, dst: str | Path, *, source: str = 
     return save_checkpoint(dst, payload)
 
 
-def export_dense(model: MaskedAutoencoder, dst: str | Path, layout: str) -> Path:
-    """Save the encoder as the backbone of a dense stack, in the file form that stack loads:
+def export_dense(model: MaskedAutoencoder, dst: str | Path, layout: str, *,
+                 data: dict[str, Any] | None = None) -> list[str]:
+    """Save the encoder as the backbone of a dense stack, in the file form that stack loads; returns what
+    the user must know (notes).
 
-    - ``mmseg``: mmseg's ``MAE`` backbone keys under ``backbone.`` in ``{"state_dict", "meta"}`` (what the
-      official ColorMAE ``mmpre2mmseg.py`` writes for ``load_from`` / ``init_cfg``);
+    - ``mmseg``: mmseg's ``MAE`` backbone (:mod:`colormae.convert.mmseg_layout`), one file for both of
+      mmseg's routes (``init_cfg`` / ``model.pretrained`` and ``load_from``);
     - ``mmdet-vitdet`` / ``detectron2-vitdet``: the ViTDet backbone (:mod:`colormae.convert.vitdet_layouts`).
     """
     dst = Path(dst)
     dst.parent.mkdir(parents=True, exist_ok=True)
+    enc = {k: v.detach() for k, v in model.encoder.state_dict().items()}
     if layout == "mmseg":
-        from colormae.convert.mmseg_layout import mmseg_state_dict
+        from colormae.convert.mmseg_layout import mmseg_checkpoint, mmseg_notes
 
-        sd = {k: v.detach().clone() for k, v in mmseg_state_dict(model, prefix="backbone.").items()}
-        payload: dict[str, Any] = {"state_dict": sd, "meta": {"converted_by": "colormae", "layout": layout}}
+        payload = mmseg_checkpoint(enc, model.config, data=data)
+        notes = mmseg_notes(model.config)
     else:
-        from colormae.convert.vitdet_layouts import vitdet_checkpoint
+        from colormae.convert.vitdet_layouts import vitdet_checkpoint, vitdet_notes
 
-        enc = {k: v.detach().clone() for k, v in model.encoder.state_dict().items()}
-        payload = vitdet_checkpoint(enc, model.config, layout)
+        payload = vitdet_checkpoint(enc, model.config, layout, data=data)
+        notes = vitdet_notes(model.config, layout)
     torch.save(payload, dst)
-    return dst
+    return notes

@@ -5,5 +5,5 @@ CLI's parser uses them for ``--help``)."""
 FROM_LAYOUTS = ("auto", "colormae", "mae", "mmpretrain", "hf", "timm")
 #: Formats a model can be written to: whole models (colormae, hf), encoders (timm), and the backbone
 #: layouts of the dense stacks the official ColorMAE release uses (mmseg's MAE backbone, mmdet's and
-#: detectron2's ViTDet).
-TO_FORMATS = ("colormae", "timm", "hf", "mmseg", "mmdet-vitdet", "detectron2-vitdet")
+#: detectron2's ViTDet), and the encoder as an ONNX model.
+TO_FORMATS = ("colormae", "timm", "hf", "mmseg", "mmdet-vitdet", "detectron2-vitdet", "onnx")

@@ -3,21 +3,22 @@
 The two models compute the same function (MAE: pre-norm ViT blocks, exact GELU, fixed 2-D sin-cos
 position embeddings, normalized-pixel loss); only parameter names differ, and timm keeps the attention
 input projection as one fused ``qkv`` Linear where HF has three (``q_proj``, ``k_proj``, ``v_proj``), so
-the conversion concatenates / splits them along the output dimension. Both HF key layouts are read:
-transformers >= 5 (``vit.layers.{i}.attention.q_proj``, ``mlp.fc1``) and 4.x
+the conversion concatenates / splits them along the output dimension (fused rules of
+:class:`colormae.convert.keymap.KeyMap`: one declared table per transformers layout). Both HF key layouts
+are read: transformers >= 5 (``vit.layers.{i}.attention.q_proj``, ``mlp.fc1``) and 4.x
 (``vit.encoder.layer.{i}.attention.attention.query``, ``intermediate.dense``); writing uses the
 installed transformers' layout unless told otherwise. ``transformers`` is imported lazily (a dev extra).
 """
 
 from __future__ import annotations
 
-import re
 from pathlib import Path
 from typing import Any
 
 import torch
 from torch import Tensor
 
+from colormae.convert.keymap import KeyMap
 from colormae.errors import UserError
 from colormae.models.config import MAEConfig
 from colormae.models.mae import MaskedAutoencoder
@@ -49,13 +50,20 @@ _SINGLE = {
     "decoder_pred.weight": "decoder.decoder_pred.weight",
     "decoder_pred.bias": "decoder.decoder_pred.bias",
 }
-_OUR_BLOCK = re.compile(r"^(encoder\.blocks|decoder_blocks)\.(\d+)\.(.+)\.(weight|bias)$")
+def _keymap(version: int) -> KeyMap:
+    """Ours <-> the HF layout of transformers ``version`` (4 or 5) as one :class:`KeyMap` table."""
+    v = 0 if version >= 5 else 1
+    rules = list(_SINGLE.items())
+    fused = []
+    for ours, theirs in (("encoder.blocks", "vit.layers" if version >= 5 else "vit.encoder.layer"),
+                         ("decoder_blocks", "decoder.decoder_layers")):
+        rules += [(f"{ours}.{{i}}.{a}", f"{theirs}.{{i}}.{b[v]}") for a, b in _BLOCK.items()]
+        parts = tuple(f"{theirs}.{{i}}.{n}" for n in _QKV[5 if v == 0 else 4])
+        fused.append((f"{ours}.{{i}}.attn.qkv", parts))
+    return KeyMap(rules, fused=fused, name=f"Hugging Face ViTMAE (transformers {5 if v == 0 else 4})")
 
 
-def _hf_block_prefix(ours_stack: str, index: int, version: int) -> str:
-    if ours_stack == "encoder.blocks":
-        return f"vit.layers.{index}." if version >= 5 else f"vit.encoder.layer.{index}."
-    return f"decoder.decoder_layers.{index}."
+_KEYMAPS = {5: _keymap(5), 4: _keymap(4)}
 
 
 def _installed_version() -> int:
@@ -78,24 +86,11 @@ def to_hf_state_dict(model: MaskedAutoencoder | dict[str, Tensor], *, version: i
     """
     sd = model.state_dict() if isinstance(model, torch.nn.Module) else model
     version = _installed_version() if version is None else version
-    out: dict[str, Tensor] = {}
-    for key, value in sd.items():
-        if key in _SINGLE:
-            out[_SINGLE[key]] = value.clone()
-            continue
-        m = _OUR_BLOCK.match(key)
-        if not m:
-            raise ValueError(f"no Hugging Face ViTMAE name for parameter {key!r}")
-        stack, index, name, kind = m.group(1), int(m.group(2)), m.group(3), m.group(4)
-        prefix = _hf_block_prefix(stack, index, version)
-        if name == "attn.qkv":
-            for part, hf_name in zip(value.chunk(3, dim=0), _QKV[5 if version >= 5 else 4], strict=True):
-                out[f"{prefix}{hf_name}.{kind}"] = part.clone()
-        elif name in _BLOCK:
-            out[f"{prefix}{_BLOCK[name][0 if version >= 5 else 1]}.{kind}"] = value.clone()
-        else:
-            raise ValueError(f"no Hugging Face ViTMAE name for parameter {key!r}")
-    return out
+    return {k: v.clone() for k, v in _KEYMAPS[5 if version >= 5 else 4].from_ours(sd).items()}
+
+
+def _depth(sd: dict[str, Tensor], stack: str) -> int:
+    return sum(1 for k in sd if k.startswith(f"{stack}.") and k.endswith(".norm1.weight"))
 
 
 def from_hf_state_dict(sd: dict[str, Tensor], config: MAEConfig | None = None) -> dict[str, Tensor]:
@@ -105,38 +100,14 @@ def from_hf_state_dict(sd: dict[str, Tensor], config: MAEConfig | None = None) -
         sd: HF state dict (``vit.*`` and ``decoder.*`` keys).
         config: when given, the block counts are checked against it.
     """
-    version = _hf_layout(sd)
-    inverse = {hf: ours for ours, hf in _SINGLE.items()}
-    out: dict[str, Tensor] = {}
-    for ours, hf in _SINGLE.items():
+    for hf in _SINGLE.values():
         if hf not in sd:
             raise UserError(f"not a Hugging Face ViTMAEForPreTraining state dict: {hf!r} is missing")
-        out[ours] = sd[hf].clone()
-    depths = {}
-    for stack in ("encoder.blocks", "decoder_blocks"):
-        index = 0
-        while f"{_hf_block_prefix(stack, index, version)}layernorm_before.weight" in sd:
-            prefix = _hf_block_prefix(stack, index, version)
-            for kind in ("weight", "bias"):
-                parts = [sd[f"{prefix}{name}.{kind}"] for name in _QKV[version]]
-                out[f"{stack}.{index}.attn.qkv.{kind}"] = torch.cat(parts, dim=0)
-                for ours_name, hf_names in _BLOCK.items():
-                    hf_name = hf_names[0 if version >= 5 else 1]
-                    out[f"{stack}.{index}.{ours_name}.{kind}"] = sd[f"{prefix}{hf_name}.{kind}"].clone()
-            index += 1
-        depths[stack] = index
-    used = len(inverse) + sum(depths.values()) * 2 * (len(_BLOCK) + 3)
-    if used != len(sd):
-        extra = sorted(set(sd) - set(to_hf_state_dict(out, version=version)))
-        raise UserError(f"unexpected keys in the Hugging Face state dict, e.g. {extra[:3]}")
-    if config is not None and (depths["encoder.blocks"], depths["decoder_blocks"]) != (
-        config.depth, config.decoder_depth
-    ):
-        raise UserError(
-            f"the Hugging Face state dict has {depths['encoder.blocks']} encoder / "
-            f"{depths['decoder_blocks']} decoder blocks; the config says "
-            f"{config.depth} / {config.decoder_depth}"
-        )
+    out = _KEYMAPS[_hf_layout(sd)].to_ours(sd)
+    depths = (_depth(out, "encoder.blocks"), _depth(out, "decoder_blocks"))
+    if config is not None and depths != (config.depth, config.decoder_depth):
+        raise UserError(f"the Hugging Face state dict has {depths[0]} encoder / {depths[1]} decoder blocks; "
+                        f"the config says {config.depth} / {config.decoder_depth}")
     return out
 
 

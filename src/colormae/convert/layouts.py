@@ -12,6 +12,9 @@ the decoder uses facebookresearch/mae's names (``decoder_embed``, ``mask_token``
   ``neck.mask_token``, ``neck.decoder_pos_embed``, ``neck.decoder_blocks.N.*`` (same layer names),
   decoder norm ``neck.ln1``, ``neck.decoder_pred``.
 - **timm** (a plain ``VisionTransformer``): the encoder only; a classifier ``head`` / ``fc_norm`` is dropped.
+- **mmseg** (mmseg's ``MAE`` backbone, ``mmseg/models/backbones/mae.py``): mmpretrain's encoder names
+  without ``backbone.`` and without the final norm (``final_norm=False``); export only
+  (:mod:`colormae.convert.mmseg_layout` writes the file).
 """
 
 from __future__ import annotations
@@ -57,6 +60,12 @@ def _mmpretrain_rules() -> list[tuple[str, str]]:
     return rules
 
 
+def _mmseg_rules() -> list[tuple[str, str]]:
+    rules = [("encoder.cls_token", "cls_token"), ("encoder.pos_embed", "pos_embed"),
+             ("encoder.patch_embed.proj", "patch_embed.projection")]
+    return rules + _block_rules("encoder.blocks", "layers", _MM_BLOCK)
+
+
 def _timm_rules() -> list[tuple[str, str]]:
     return [(f"encoder.{k}", k) for k in _ENCODER_TOP] + _block_rules("encoder.blocks", "blocks", _TIMM_BLOCK)
 
@@ -69,4 +78,7 @@ MMPRETRAIN = KeyMap(_mmpretrain_rules(), ignore=("data_preprocessor.", "head."),
 #: A timm ``VisionTransformer`` (encoder only); classifier heads are dropped on import.
 TIMM = KeyMap(_timm_rules(), ignore=("head.", "head_drop."), name="timm ViT")
 
-LAYOUTS = {"mae": MAE, "mmpretrain": MMPRETRAIN, "timm": TIMM}
+#: mmseg's ``MAE`` backbone (the encoder without its final norm); ``attn.qkv`` keeps its full bias.
+MMSEG = KeyMap(_mmseg_rules(), name="mmseg MAE backbone")
+
+LAYOUTS = {"mae": MAE, "mmpretrain": MMPRETRAIN, "timm": TIMM, "mmseg": MMSEG}

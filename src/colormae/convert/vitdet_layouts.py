@@ -11,15 +11,28 @@ mmdet ``projects/ViTDet/vitdet/vit.py`` class ``ViT``, a port of it used by
   ``blocks.{i}.attn.rel_pos_h`` / ``rel_pos_w`` (``(2 * s - 1, D / heads)`` with ``s`` the window size in
   window blocks and ``img_size / p`` in global blocks; ``use_rel_pos=True``), ``blocks.{i}.norm2``,
   ``blocks.{i}.mlp.fc1`` / ``mlp.fc2``;
-- no [CLS] token and no final norm.
+- no [CLS] token and no final norm;
+
+so the block names are timm's own (:data:`colormae.convert.layouts.TIMM`), copied as they are.
 
 In a detector's state dict the ViT sits at ``backbone.`` in mmdet (``model.backbone = ViT``, the pyramid
 is ``neck``) and at ``backbone.net.`` in detectron2 (``SimpleFeaturePyramid(net=ViT(...))``). The files
-written here hold only the backbone, under those prefixes (mmengine's ``{"state_dict": ...}``,
-detectron2's ``{"model": ...}``), so ``load_from`` / ``train.init_checkpoint`` start the detector from
-them; heads and pyramid start fresh, as when those projects load an MAE checkpoint. Relative position
-tables come from the source when it has them (a ``colormae detect`` backbone, resized linearly to each
-block's length) and are zero otherwise (``rel_pos_zero_init=True``, what both projects do for MAE).
+written here hold only the backbone; heads and pyramid start fresh, as when those projects load an MAE
+checkpoint:
+
+- mmdet-vitdet serves both of mmdet's routes from one file. ``model.backbone.init_cfg=dict(
+  type='Pretrained', checkpoint=FILE)`` (the official one) runs ``ViT.init_weights``, which reads
+  ``ckpt["model"]`` with bare keys (what the official ColorMAE ``mmpre2mmdet.py`` writes) and calls
+  ``load_state_dict(..., False)``; ``load_from=FILE`` makes mmengine read ``ckpt["state_dict"]`` into the
+  whole detector. So the file is ``{"model": bare keys, "state_dict": backbone.* keys, "meta"}``, both
+  holding the same tensors (stored once).
+- detectron2-vitdet is ``{"model": backbone.net.* keys}`` for ``train.init_checkpoint``.
+
+``pos_embed`` stays on the pretraining grid (ViT's ``pretrain_img_size``, 224 by default: 197 tokens; both
+projects interpolate it to the input grid at every forward). Relative position tables come from the source
+when it has them (a ``colormae detect`` backbone, resized linearly to each block's length) and are zero
+otherwise (``rel_pos_zero_init=True``, what both projects do for MAE), sized for ``img_size`` and
+``window_size`` as the target config builds them (1024 and 14 in the official config).
 """
 
 from __future__ import annotations
@@ -52,19 +65,20 @@ def _flat_pos_embed(pos: Tensor) -> Tensor:
 
 
 def vitdet_backbone(encoder: dict[str, Tensor], config: MAEConfig, layout: str, *, img_size: int = 1024,
-                    window_size: int = WINDOW_SIZE, global_indexes: tuple[int, ...] | None = None
-                    ) -> dict[str, Tensor]:
+                    window_size: int = WINDOW_SIZE, global_indexes: tuple[int, ...] | None = None,
+                    prefix: str | None = None) -> dict[str, Tensor]:
     """The ViT of ``layout`` (``mmdet-vitdet`` or ``detectron2-vitdet``) from a timm-ViT encoder state dict
     (an MAE's ``encoder``, or a ``colormae detect`` backbone's ``vit``), keys with the project's prefix.
 
     ``img_size`` and ``window_size`` size the relative position tables as the target config builds them
-    (ViTDet ViT-B: 1024 and 14, global blocks 2, 5, 8, 11).
+    (ViTDet ViT-B: 1024 and 14, global blocks 2, 5, 8, 11). ``prefix`` replaces the project's prefix
+    (``""``: the bare keys ``ViT.init_weights`` reads).
     """
     if layout not in PREFIXES:
         raise UserError(f"unknown ViTDet layout {layout!r}: expected one of {', '.join(PREFIXES)}")
     if img_size % config.patch_size:
         raise UserError(f"img_size {img_size} is not a multiple of the patch size {config.patch_size}")
-    prefix = PREFIXES[layout]
+    prefix = PREFIXES[layout] if prefix is None else prefix
     glob = set(global_blocks(config.depth) if global_indexes is None else global_indexes)
     head_dim = config.embed_dim // config.num_heads
     grid = img_size // config.patch_size
@@ -90,11 +104,41 @@ def vitdet_backbone(encoder: dict[str, Tensor], config: MAEConfig, layout: str, 
     return {k: v.detach().clone().contiguous() for k, v in out.items()}
 
 
-def vitdet_checkpoint(encoder: dict[str, Tensor], config: MAEConfig, layout: str, **kwargs: Any
-                      ) -> dict[str, Any]:
-    """What to ``torch.save`` for ``layout``: mmengine's ``{"state_dict", "meta"}`` or detectron2's
-    ``{"model", "__author__"}`` around :func:`vitdet_backbone` (``kwargs`` go to it)."""
-    sd = vitdet_backbone(encoder, config, layout, **kwargs)
+def vitdet_checkpoint(encoder: dict[str, Tensor], config: MAEConfig, layout: str, *,
+                      data: dict[str, Any] | None = None, **kwargs: Any) -> dict[str, Any]:
+    """What to ``torch.save`` for ``layout`` (see the module docstring) around :func:`vitdet_backbone`
+    (``kwargs`` go to it); ``data`` (normalisation) goes into the meta."""
+    if layout != "mmdet-vitdet":
+        return {"model": vitdet_backbone(encoder, config, layout, **kwargs), "__author__": "colormae"}
+    bare = vitdet_backbone(encoder, config, layout, prefix="", **kwargs)
+    grid = round((bare["pos_embed"].shape[1] - 1) ** 0.5)
+    meta: dict[str, Any] = {
+        "converted_by": "colormae", "layout": layout, "backbone": "mmdet projects/ViTDet ViT",
+        "routes": {"init_cfg": "ckpt['model']: bare keys (mmpre2mmdet.py layout), read by ViT.init_weights",
+                   "load_from": "ckpt['state_dict']: backbone.* keys"},
+        "pretrain_img_size": grid * config.patch_size, "patch_size": config.patch_size,
+        "layer_norm_eps": config.layer_norm_eps,
+    }
+    if data:
+        meta["data"] = data
+    return {"model": bare, "state_dict": {f"backbone.{k}": v for k, v in bare.items()}, "meta": meta}
+
+
+def vitdet_notes(config: MAEConfig, layout: str) -> list[str]:
+    """What a user of a ViTDet file must set beyond the official config (the position grid, epsilon)."""
+    notes = []
     if layout == "mmdet-vitdet":
-        return {"state_dict": sd, "meta": {"converted_by": "colormae", "layout": layout}}
-    return {"model": sd, "__author__": "colormae"}
+        notes.append("the official vitdet_mask-rcnn_vit-b-mae_lsj-100e.py builds the ViT's LayerNorms with "
+                     "dict(type='LN') (torch's eps 1e-5); model.backbone.norm_cfg.eps=1e-6 gives the "
+                     "features the MAE was trained with")
+    side = config.image_hw[0]
+    if config.image_hw[0] != config.image_hw[1]:
+        notes.append(f"the pretraining grid is not square ({config.image_hw}): ViTDet's get_abs_pos "
+                     "expects a square one")
+    elif side != 224:
+        key = "model.backbone.pretrain_img_size" if layout == "mmdet-vitdet" else "model.backbone.net." \
+            "pretrain_img_size"
+        notes.append(f"pos_embed is for {side} px inputs: set {key}={side} (the config's default is 224)")
+    if config.layer_norm_eps != 1e-6:
+        notes.append(f"the encoder's LayerNorm epsilon is {config.layer_norm_eps:g}, ViTDet's is 1e-6")
+    return notes

@@ -68,8 +68,11 @@ class ViTBackbone(nn.Module):
         if "pos_embed" in state and state["pos_embed"].shape[1] != 1 + grid[0] * grid[1]:
             old = int((state["pos_embed"].shape[1] - 1) ** 0.5)
             src_grid = getattr(getattr(encoder, "patch_embed", None), "grid_size", (old, old))
+            # plain bicubic, align_corners=False, no antialiasing: what mmseg's MAE.resize_abs_pos_embed
+            # does to the same checkpoint (timm's default, antialias=True, gives other values); inputs of
+            # another size are resampled per forward by timm (dynamic_img_size), which mmseg's MAE cannot do
             state["pos_embed"] = resample_abs_pos_embed(state["pos_embed"], list(grid), list(src_grid),
-                                                        num_prefix_tokens=1)
+                                                        num_prefix_tokens=1, antialias=False)
         kept = len(self.vit.blocks)
         state = {k: v for k, v in state.items()
                  if not (k.startswith("blocks.") and int(k.split(".")[1]) >= kept)}
