@@ -8,8 +8,8 @@ from PIL import Image
 
 from colormae.config import load_config
 from colormae.errors import UserError
-from colormae.experiments.sweep import TABLE1_GROUPS, build_arms, run_sweep
-from colormae.jobs.sweep import SweepConfig
+from colormae.experiments.sweep import build_arms, run_sweep
+from colormae.jobs.sweep import TABLE1_GROUPS, SweepConfig
 
 TINY = dict(data="mnist5k", budget=2, model="mae_vit_micro_32px", batch_size=16, pattern_size=32,
             probe_epochs=2, probe_samples=64, isolate=False, progress=False)

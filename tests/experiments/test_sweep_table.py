@@ -7,7 +7,6 @@ from PIL import Image
 
 from colormae.experiments.sweep import (
     CSV_FIELDS,
-    TABLE1_GROUPS,
     aggregate,
     build_arms,
     markdown_table,
@@ -15,6 +14,7 @@ from colormae.experiments.sweep import (
     unique_specs,
     write_csv,
 )
+from colormae.jobs.sweep import TABLE1_GROUPS
 from colormae.viz.sweep import fig1
 
 

@@ -24,7 +24,7 @@ import torch
 
 from colormae.errors import UserError
 from colormae.files import atomic_write_text
-from colormae.jobs.sweep import GROUPS, TABLE1_GROUPS, SweepConfig  # noqa: F401 - re-exported
+from colormae.jobs.sweep import GROUPS, SweepConfig
 
 #: Masking ratios of Table 1a (percent).
 RATIOS = (20, 50, 75, 85, 90)
