@@ -71,3 +71,24 @@ def test_train_transform_survives_max_magnitude_on_grey_images():
     tf = train_transform(32, auto_augment="rand-m10-mstd2-inc1")  # magnitude pinned near the top
     img = Image.fromarray(np.random.default_rng(0).integers(0, 255, (28, 28), dtype=np.uint8))
     assert all(tf(img).shape == (3, 32, 32) for _ in range(300))
+
+
+def test_reference_schedule_keeps_the_partial_batch_and_sets_each_group(tmp_path, tiny_folder):
+    """``schedule=reference``: 24 images at batch 10 are 3 steps per epoch (2 with ``mae``); the logged lr is
+    the schedule's, and after the run every layer-decay group holds ``group_lr(last step, its scale)``."""
+    from colormae.eval.schedule import finetune_lr_schedule
+
+    kw = dict(data=str(tiny_folder), batch_size=10, lr=1e-3, layer_decay=0.5, min_lr=1e-4, ema_decay=None)
+    mae = finetune(job(tmp_path / "mae", **kw))
+    ref = finetune(job(tmp_path / "ref", schedule="reference", **kw))
+    assert (mae["steps"], ref["steps"]) == (4, 6)
+    cfg = job(tmp_path / "x", schedule="reference", **kw)
+    expected = finetune_lr_schedule(cfg, 24)
+    logged = [json.loads(x) for x in (tmp_path / "ref" / "metrics.jsonl").read_text().splitlines()]
+    assert [r["lr"] for r in logged] == [expected[r["step"] - 1] for r in logged]
+    groups = load_checkpoint(tmp_path / "ref")["optimizer"]["param_groups"]
+    scales = sorted({g["lr_scale"] for g in groups})
+    assert len(scales) > 2  # layer decay made several groups
+    for group in groups:
+        want = finetune_lr_schedule(cfg, 24, lr_scale=group["lr_scale"])[-1]
+        assert abs(group["lr"] - want) <= 1e-12 * want

@@ -117,15 +117,6 @@ def _criterion(mixup: float, cutmix: float, smoothing: float, batch_size: int, n
     return mixer, criterion
 
 
-def _warmup(cfg: FinetuneConfig, chosen: dict[str, Any], steps_per_epoch: int, total: int) -> int:
-    """Warm-up steps: the config's, else the recipe's (steps or epochs), at most half the run."""
-    from colormae.train.schedule import warmup_steps
-
-    if "warmup_steps" in chosen and cfg.warmup_steps is None:
-        return min(chosen["warmup_steps"], total // 2)
-    return warmup_steps(cfg.warmup_steps, float(chosen.get("warmup_epochs", 0)), steps_per_epoch, total // 2)
-
-
 def _resolved(chosen: dict[str, Any], requested: dict[str, Any], peak: float, warmup: int,
               auto_augment: str | None) -> dict[str, Any]:
     """The values this run used, and which of them "auto" chose (saved with the checkpoint and results)."""
@@ -224,12 +215,12 @@ def finetune(cfg: FinetuneConfig, *, stop_at_step: int | None = None) -> dict[st
     from colormae.config import saved_config
     from colormae.data import build_dataset, data_payload, eval_transform, num_classes
     from colormae.eval.probes import check_splits, eval_normalization
+    from colormae.eval.schedule import build_schedule, drop_last
     from colormae.loading import load
     from colormae.train.distributed import init_distributed, seed_everything
     from colormae.train.engine import resolve_resume
     from colormae.train.job import TrainJob
     from colormae.train.loader import build_train_loader, resolve_num_workers
-    from colormae.train.schedule import WarmupCosine, scaled_lr
 
     check_splits(cfg.data)
     info, dev = init_distributed(cfg.device)
@@ -250,7 +241,7 @@ def finetune(cfg: FinetuneConfig, *, stop_at_step: int | None = None) -> dict[st
                                ckpt_every=None, resume=resume_path or None, stop_at_step=stop_at_step)
     workers = resolve_num_workers(cfg.num_workers)  # None: from the CPUs of each local process
     loader = build_train_loader(train_ds, batch_size=cfg.batch_size, seed=cfg.seed, dist=info,
-                                num_workers=workers, device=dev)
+                                num_workers=workers, device=dev, drop_last=drop_last(cfg))
     steps_per_epoch, total = job.plan(loader, f"{cfg.data}: {len(train_ds)} images are too few for an "
                                               f"effective batch of {job.effective_batch}")
     recipe = finetune_recipe(len(train_ds), mae.config.depth, job.effective_batch, total_steps=total,
@@ -262,11 +253,9 @@ def finetune(cfg: FinetuneConfig, *, stop_at_step: int | None = None) -> dict[st
                                          reprob=chosen["reprob"], crop_min=chosen["crop_min"], norm=norm)
     model = classifier_from_mae(mae, n_cls, global_pool=cfg.global_pool,
                                 drop_path_rate=chosen["drop_path"]).to(dev)
-    peak = chosen["lr"] if chosen["lr"] is not None else scaled_lr(cfg.base_lr, job.effective_batch)
+    schedule, peak, warmup = build_schedule(cfg, chosen, job.effective_batch, steps_per_epoch, total)
     optimizer = finetune_optimizer(model, peak, weight_decay=cfg.weight_decay,
                                    layer_decay=chosen["layer_decay"])
-    warmup = _warmup(cfg, chosen, steps_per_epoch, total)
-    schedule = WarmupCosine(peak, warmup, total, cfg.min_lr)
     mixer, criterion = _criterion(chosen["mixup"], chosen["cutmix"], chosen["smoothing"], cfg.batch_size,
                                   n_cls)
     resolved = _resolved(chosen, requested, peak, warmup, auto_augment)

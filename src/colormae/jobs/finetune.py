@@ -44,6 +44,11 @@ class FinetuneConfig(RunFolder, TrainLoop, Runtime):
                                               "2e-3 x sqrt(batch / 64) on small sets, MAE's rule at ImageNet "
                                               "scale", min=0.0)
     min_lr: float = setting(1e-6, "final lr of the cosine", min=0.0)
+    schedule: Literal["mae", "reference"] = setting(
+        "mae", "lr schedule and epoch length: mae (warm-up from 0, full batches only, min_lr x each group's "
+               "layer-decay scale at the end) or reference (the official ColorMAE fine-tuning run's: "
+               "mmengine's LinearLR from 1e-4 of the peak, cosine to the same min_lr for every group, epochs "
+               "keep their last partial batch)")
     warmup_epochs: float | Auto = setting("auto", "warm-up epochs (MAE: 5; auto: 5 percent of the steps)",
                                           min=0.0)
     layer_decay: float | Auto = setting("auto", "layer-wise lr decay (MAE: 0.65 for ViT-B; auto: 0.65..0.85 "

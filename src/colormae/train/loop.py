@@ -187,7 +187,7 @@ class TrainRun:
         """Set the lr, run ``accum_steps`` micro-batches from ``batches`` and take one optimizer step."""
         self.current_lr = self.lr_schedule(self.step)
         for group in self.optimizer.param_groups:
-            group["lr"] = self.current_lr * group.get("lr_scale", 1.0)
+            group["lr"] = group_lr(self.lr_schedule, self.step, self.current_lr, group.get("lr_scale", 1.0))
         accum = self.s.accum_steps
         for micro in range(accum):
             batch = next(batches)
@@ -346,3 +346,10 @@ class TrainRun:
             self.logger.close()
         return FitResult(step=self.step, epoch=self.step // self.steps_per_epoch, loss=self.last_loss,
                          checkpoint=self.last_ckpt, model=self.model)
+
+
+def group_lr(schedule: Callable[[int], float], step: int, lr: float, lr_scale: float) -> float:
+    """A parameter group's lr at ``step``: the schedule's own ``group_lr(step, lr_scale)`` when it has one
+    (mmengine's per-group rule), else ``lr * lr_scale`` (MAE's)."""
+    own = getattr(schedule, "group_lr", None)
+    return own(step, lr_scale) if own is not None else lr * lr_scale

@@ -73,12 +73,20 @@ class LinearWarmupCosine:
     start_factor: float = 1e-4
 
     def __call__(self, step: int) -> float:
+        return self.group_lr(step, 1.0)
+
+    def group_lr(self, step: int, lr_scale: float) -> float:
+        """The lr of a parameter group whose initial lr is ``peak_lr * lr_scale`` (layer decay), as mmengine
+        schedules each group: the warm-up scales it, and the cosine runs from it down to ``min_lr``, the
+        same absolute floor for every group (not ``min_lr * lr_scale``, as ``schedule(step) * lr_scale``
+        would give). ``lr_scale=1`` is ``self(step)``."""
+        peak = self.peak_lr * lr_scale
         if step < self.warmup_steps:
             span = self.warmup_steps - 1
-            return self.peak_lr * (linear_warmup(step, span, self.start_factor) if span > 0 else 1.0)
+            return peak * (linear_warmup(step, span, self.start_factor) if span > 0 else 1.0)
         decay_steps = max(1, self.total_steps - self.warmup_steps)
         progress = min(1.0, (step - self.warmup_steps) / decay_steps)
-        return self.min_lr + (self.peak_lr - self.min_lr) * 0.5 * (1.0 + math.cos(math.pi * progress))
+        return self.min_lr + (peak - self.min_lr) * 0.5 * (1.0 + math.cos(math.pi * progress))
 
 
 def linear_warmup(step: int, warmup_steps: int, start_factor: float) -> float:
