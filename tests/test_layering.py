@@ -53,7 +53,8 @@ def _imports(mods: dict[str, Path]) -> dict[str, set[str]]:
                     parts = mod.split(".") if is_pkg else mod.split(".")[:-1]
                     parts = parts[:len(parts) - (node.level - 1)]
                     base = ".".join(parts + ([node.module] if node.module else []))
-                names = [f"{base}.{a.name}" if f"{base}.{a.name}" in mods else base for a in node.names]
+                # ``from pkg import sub`` runs ``pkg/__init__.py`` too: an arrow to both
+                names = [base] + [f"{base}.{a.name}" for a in node.names if f"{base}.{a.name}" in mods]
             for name in names:
                 while name and name not in mods:
                     name = name.rpartition(".")[0]

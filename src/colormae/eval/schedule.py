@@ -59,15 +59,7 @@ def finetune_lr_schedule(cfg: FinetuneConfig, dataset_size: int, world_size: int
     if cfg.lr == "auto" or cfg.warmup_epochs == "auto":
         raise UserError("finetune_lr_schedule: set lr (or none) and warmup_epochs; auto depends on the data "
                         "and the encoder")
-    effective = cfg.batch_size * cfg.accum_steps * world_size
-    per_epoch = plan.steps_per_epoch(dataset_size, batch_size=cfg.batch_size, world_size=world_size,
-                                     accum_steps=cfg.accum_steps, drop_last=drop_last(cfg))
-    if per_epoch < 1:
-        raise UserError(f"{dataset_size} images are too few for an effective batch of {effective}")
-    if cfg.epochs is None and cfg.max_steps is None:
-        raise UserError("give the run's length: epochs or max_steps")
-    by_epochs = None if cfg.epochs is None else cfg.epochs * per_epoch
-    total = min(n for n in (cfg.max_steps, by_epochs) if n is not None)
+    effective, per_epoch, total = plan.plan_for_size(cfg, dataset_size, world_size, drop_last=drop_last(cfg))
     chosen = {"lr": cfg.lr, "warmup_epochs": cfg.warmup_epochs}
     schedule, _, _ = build_schedule(cfg, chosen, effective, per_epoch, total)
     return [group_lr(schedule, step, schedule(step), lr_scale) for step in range(total)]

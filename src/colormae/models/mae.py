@@ -24,7 +24,7 @@ from timm.models import checkpoint_seq
 from timm.models.vision_transformer import Block
 from torch import Tensor, nn
 
-from colormae.models import ids as mask_ids
+import colormae.models.ids as mask_ids
 from colormae.models.config import MAEConfig
 from colormae.models.patchify import patchify, unpatchify
 from colormae.models.pos_embed import sincos_2d

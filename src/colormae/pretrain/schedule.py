@@ -48,14 +48,6 @@ def build_schedule(cfg: PretrainConfig, effective_batch: int, steps_per_epoch: i
 def pretrain_lr_schedule(cfg: PretrainConfig, dataset_size: int, world_size: int = 1) -> list[float]:
     """The lr at every optimizer step (index = step, from 0) of pretraining ``cfg`` on ``dataset_size``
     images with ``world_size`` processes, as :func:`colormae.pretrain.run.pretrain` would set it."""
-    effective = cfg.batch_size * cfg.accum_steps * world_size
-    per_epoch = plan.steps_per_epoch(dataset_size, batch_size=cfg.batch_size, world_size=world_size,
-                                     accum_steps=cfg.accum_steps, drop_last=drop_last(cfg))
-    if per_epoch < 1:
-        raise UserError(f"{dataset_size} images are too few for an effective batch of {effective}")
-    if cfg.epochs is None and cfg.max_steps is None:
-        raise UserError("give the run's length: epochs or max_steps")
-    by_epochs = None if cfg.epochs is None else cfg.epochs * per_epoch
-    total = min(n for n in (cfg.max_steps, by_epochs) if n is not None)
+    effective, per_epoch, total = plan.plan_for_size(cfg, dataset_size, world_size, drop_last=drop_last(cfg))
     schedule, _ = build_schedule(cfg, effective, per_epoch, total)
     return [schedule(step) for step in range(total)]

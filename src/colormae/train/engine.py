@@ -42,9 +42,9 @@ from colormae.train import checkpoint as ckpt_io
 from colormae.train.distributed import DistInfo
 from colormae.train.loop import FitResult, Hooks, StepFn, TrainRun
 from colormae.train.plan import plan_steps
-from colormae.train.settings import AMP_MODES, LoopSettings
+from colormae.train.settings import LoopSettings
 
-__all__ = ["AMP_MODES", "FitResult", "LoopSettings", "StepFn", "fit", "plan_steps", "resolve_resume"]
+__all__ = ["fit", "resolve_resume"]
 
 
 def resolve_resume(resume: str | Path | bool | None, out_dir: Path | None) -> Path | None:

@@ -25,7 +25,7 @@ from torch import nn
 from colormae.progress import write
 from colormae.train.distributed import DistInfo
 from colormae.train.loop import FitResult, StepFn
-from colormae.train.plan import plan_steps
+from colormae.train.plan import effective_batch, plan_steps
 from colormae.train.settings import LoopSettings, resolve_amp
 
 
@@ -43,11 +43,6 @@ class TrainJobConfig(Protocol):
     log_every: int
     out: str
     progress: bool
-
-
-def effective_batch(cfg: TrainJobConfig, world_size: int) -> int:
-    """Images per optimizer step over all ranks: batch per device x accumulation steps x world size."""
-    return cfg.batch_size * cfg.accum_steps * world_size
 
 
 @dataclass

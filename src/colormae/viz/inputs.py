@@ -59,7 +59,7 @@ def load_images(paths: Sequence[str | Path], img_size: int | tuple[int, int], *,
     """
     import torch
 
-    from colormae import data
+    from colormae.data import eval_transform, sample_images
     from colormae.data.readers import UnreadableImage, read_image
 
     channels = norm.channels if norm is not None else 3
@@ -67,8 +67,8 @@ def load_images(paths: Sequence[str | Path], img_size: int | tuple[int, int], *,
         if channels not in (1, 3):
             raise UserError(f"the model takes {channels} channels: give image files or a folder of them "
                             "(the built-in photos are RGB)")
-        return data.sample_images("photos", num_builtin, img_size, norm)
-    transform = data.eval_transform(img_size, norm)
+        return sample_images("photos", num_builtin, img_size, norm)
+    transform = eval_transform(img_size, norm)
     batch = []
     for p in expand_image_paths(paths, num_builtin):
         if not p.is_file():
