@@ -25,6 +25,7 @@ from colormae.config import (
     read_yaml,
 )
 from colormae.errors import UserError
+from colormae.extras import install_hint, missing, require_extra
 from colormae.jobs.demo import DemoConfig
 from colormae.jobs.detect import EXAMPLES as DETECT_EXAMPLES
 from colormae.jobs.detect import DetectConfig
@@ -52,6 +53,9 @@ class Job:
     run: Callable[[Any], int | None]
     help: str
     examples: str = ""
+    #: Extras of :data:`colormae.extras.EXTRAS` the job needs beyond the core; checked before it starts
+    #: and named in its ``--help``.
+    extras: tuple[str, ...] = ()
 
 
 # -- runners: the implementation, then one line of results on rank 0 --------------------------------------
@@ -162,16 +166,17 @@ def run_demo(cfg: DemoConfig) -> int:
 JOBS: tuple[Job, ...] = (
     Job("pretrain", PretrainConfig, run_pretrain, "pretrain an MAE (random, block or colour-noise masks); "
         "torchrun for many GPUs", PRETRAIN_EXAMPLES),
-    Job("demo", DemoConfig, run_demo, "pretrain a small ColorMAE-G on built-in data and draw the results"),
+    Job("demo", DemoConfig, run_demo, "pretrain a small ColorMAE-G on built-in data and draw the results",
+        extras=("viz", "dense")),
     Job("linprobe", LinprobeConfig, run_linprobe, "linear probe of a frozen encoder (Top-1 / Top-5)",
         LINPROBE_EXAMPLES),
     Job("knn", KnnConfig, run_knn, "weighted k-NN on frozen features (Top-1 / Top-5)", KNN_EXAMPLES),
     Job("finetune", FinetuneConfig, run_finetune,
         "fine-tune an encoder end to end (recipe scaled to the data)", FINETUNE_EXAMPLES),
     Job("segment", SegmentConfig, run_segment, "semantic segmentation: UperNet on the encoder, mIoU",
-        SEGMENT_EXAMPLES),
+        SEGMENT_EXAMPLES, extras=("dense",)),
     Job("detect", DetectConfig, run_detect, "fine-tune and evaluate a ViTDet Mask R-CNN (COCO AP)",
-        DETECT_EXAMPLES),
+        DETECT_EXAMPLES, extras=("dense",)),
     Job("sweep", SweepConfig, run_sweep, "run the paper's ablations (ratio, patterns, noise, colour) and "
         "tabulate them", SWEEP_EXAMPLES),
 )
@@ -181,10 +186,18 @@ JOBS: tuple[Job, ...] = (
 
 def register(sub: argparse._SubParsersAction, job: Job) -> None:
     """Add ``colormae <job.name>`` with its generated arguments."""
+    epilog = "\n\n".join(filter(None, [job.examples, *(_extra_line(job.name, e) for e in job.extras)]))
     parser = sub.add_parser(job.name, help=job.help, description=job.config.__doc__,
-                            epilog=job.examples or None, formatter_class=argparse.RawDescriptionHelpFormatter)
+                            epilog=epilog or None, formatter_class=argparse.RawDescriptionHelpFormatter)
     add_config_arguments(parser, job.config)
     parser.set_defaults(job=job)
+
+
+def _extra_line(name: str, extra: str) -> str:
+    """``--help``'s line on an extra: what brings it, and which of its packages are missing here."""
+    absent = missing(extra)
+    state = f"not installed here: {', '.join(absent)}" if absent else "installed"
+    return f"colormae {name} needs the [{extra}] extra ({state}): {install_hint(extra)}"
 
 
 def _has(cls: type, name: str) -> bool:
@@ -247,6 +260,8 @@ def run_job(job: Job, cfg: Any) -> int:
     out = Path(cfg.out) if _has(type(cfg), "out") and getattr(cfg, "out", None) else None
     fresh = out is not None and not out.exists()
     try:
+        for extra in job.extras:
+            require_extra(extra, feature=f"colormae {job.name}")
         if _has(type(cfg), "threads"):
             from colormae.train.distributed import local_world_size
             from colormae.train.threads import configure_threads

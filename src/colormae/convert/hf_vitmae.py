@@ -20,6 +20,7 @@ from torch import Tensor
 
 from colormae.convert.keymap import KeyMap
 from colormae.errors import UserError
+from colormae.extras import require
 from colormae.models.config import MAEConfig
 from colormae.models.mae import MaskedAutoencoder
 
@@ -67,8 +68,7 @@ _KEYMAPS = {5: _keymap(5), 4: _keymap(4)}
 
 
 def _installed_version() -> int:
-    import transformers
-
+    transformers = require("transformers", extra="hf", feature="Hugging Face ViTMAE")
     return int(transformers.__version__.split(".")[0])
 
 
@@ -113,7 +113,7 @@ def from_hf_state_dict(sd: dict[str, Tensor], config: MAEConfig | None = None) -
 
 def hf_config(config: MAEConfig, *, mask_ratio: float = 0.75) -> Any:
     """The ``transformers.ViTMAEConfig`` of the same architecture (``layer_norm_eps`` included)."""
-    from transformers import ViTMAEConfig
+    ViTMAEConfig = require("transformers", extra="hf", feature="Hugging Face ViTMAE").ViTMAEConfig
 
     return ViTMAEConfig(
         hidden_size=config.embed_dim, num_hidden_layers=config.depth, num_attention_heads=config.num_heads,
@@ -170,9 +170,8 @@ def state_dict_from_hf(sd: dict[str, Tensor], config: Any | None = None) -> tupl
 
 def to_hf_model(model: MaskedAutoencoder, *, mask_ratio: float = 0.75) -> Any:
     """A ``ViTMAEForPreTraining`` holding ``model``'s weights (CPU, eval mode)."""
-    from transformers import ViTMAEForPreTraining
-
-    hf = ViTMAEForPreTraining(hf_config(model.config, mask_ratio=mask_ratio))
+    transformers = require("transformers", extra="hf", feature="Hugging Face ViTMAE")
+    hf = transformers.ViTMAEForPreTraining(hf_config(model.config, mask_ratio=mask_ratio))
     hf.load_state_dict(to_hf_state_dict(model), strict=True)
     return hf.eval()
 

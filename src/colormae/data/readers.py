@@ -28,6 +28,9 @@ import torch
 from PIL import Image
 from torchvision.datasets.folder import IMG_EXTENSIONS
 
+from colormae.errors import UserError
+from colormae.extras import require
+
 #: File name endings read as images (torchvision's list, which holds .tif / .tiff, plus .npy).
 EXTENSIONS: tuple[str, ...] = (*IMG_EXTENSIONS, ".npy")
 TIFF = (".tif", ".tiff")
@@ -188,7 +191,7 @@ def read_array(path: str | Path) -> np.ndarray:
             if image.mode == "I" and image.format == "PNG":
                 array = array.astype(np.uint16)
             return array[:, :, None]
-    except UnreadableImage:
+    except (UnreadableImage, UserError):
         raise
     except Exception as err:  # noqa: BLE001 - truncated bodies, bad data: "not readable"
         raise UnreadableImage(f"{path}: {type(err).__name__}: {err}") from err
@@ -196,7 +199,7 @@ def read_array(path: str | Path) -> np.ndarray:
 
 def _read_png16(path: str | Path) -> np.ndarray:
     """16-bit colour PNG with OpenCV (Pillow keeps only 8 bits); BGR(A) -> RGB(A)."""
-    import cv2
+    cv2 = require("cv2", extra="tiff", feature=f"{path}: a 16-bit colour PNG")
 
     array = cv2.imread(str(path), cv2.IMREAD_UNCHANGED)
     if array is None:

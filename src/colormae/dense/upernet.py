@@ -12,11 +12,12 @@ from types import SimpleNamespace
 
 from torch import Tensor, nn
 
+from colormae.extras import require
+
 
 def _heads() -> tuple[type, type]:
-    from transformers.models.upernet.modeling_upernet import UperNetFCNHead, UperNetHead
-
-    return UperNetHead, UperNetFCNHead
+    heads = require("transformers.models.upernet.modeling_upernet", extra="dense", feature="UperNet heads")
+    return heads.UperNetHead, heads.UperNetFCNHead
 
 
 def _with_dropout(head: nn.Module, dropout: float) -> None:

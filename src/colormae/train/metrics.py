@@ -1,6 +1,7 @@
 """Run metrics: one JSON object a line in ``metrics.jsonl`` and the same scalars in TensorBoard (``tb/``).
 
-TensorBoard is optional: when the ``tensorboard`` package is missing only ``metrics.jsonl`` is written.
+TensorBoard is optional: when the ``tensorboard`` package is missing only ``metrics.jsonl`` is written, and
+the first logger of the process says so in one line (:func:`summary_writer_class`).
 """
 
 from __future__ import annotations
@@ -9,15 +10,30 @@ import json
 import math
 import resource
 import sys
+from functools import lru_cache
 from pathlib import Path
 from typing import Any
 
 import torch
 
+from colormae.extras import install_hint
 from colormae.files import atomic_write_text
+from colormae.progress import warn
 
 METRICS_FILE = "metrics.jsonl"
 TB_DIR = "tb"
+
+
+@lru_cache(maxsize=1)
+def summary_writer_class() -> type | None:
+    """``torch.utils.tensorboard.SummaryWriter``; without tensorboard None, with one warning per process."""
+    try:
+        from torch.utils.tensorboard import SummaryWriter
+    except ImportError:
+        warn("tensorboard is not installed: writing metrics.jsonl only "
+             f"(for event files: {install_hint('viz')})")
+        return None
+    return SummaryWriter
 
 
 def peak_memory_mb(device: torch.device) -> float:
@@ -78,11 +94,10 @@ class MetricsLogger:
         if start_step is not None:
             truncate_metrics(run_dir / METRICS_FILE, start_step)
         self._fh = open(run_dir / METRICS_FILE, "a", encoding="utf-8")  # noqa: SIM115 - closed in close()
-        if tensorboard:
-            from torch.utils.tensorboard import SummaryWriter
-
+        writer = summary_writer_class() if tensorboard else None
+        if writer is not None:
             purge = None if start_step is None else start_step + 1
-            self._tb = SummaryWriter(str(run_dir / TB_DIR), purge_step=purge)
+            self._tb = writer(str(run_dir / TB_DIR), purge_step=purge)
 
     def log(self, record: dict[str, Any]) -> None:
         """Write one record; numeric values other than ``step`` also go to TensorBoard at that step."""

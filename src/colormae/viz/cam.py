@@ -14,6 +14,7 @@ from pathlib import Path
 import numpy as np
 from torch import Tensor, nn
 
+from colormae.extras import require
 from colormae.viz.attention import find_vit
 from colormae.viz.style import overlay_figure
 
@@ -42,7 +43,7 @@ def eigen_cam(model: nn.Module, images: Tensor) -> np.ndarray:
     fine-tuned classifier holding a timm ``VisionTransformer``. The model is watched through grad-cam's
     hooks only; its training mode is restored afterwards.
     """
-    from pytorch_grad_cam import EigenCAM
+    EigenCAM = require("pytorch_grad_cam", extra="viz", feature="EigenCAM").EigenCAM
 
     vit = find_vit(model)
     target = _cam_target(model)

@@ -16,6 +16,7 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
+from colormae.extras import require
 from colormae.viz.style import image_grid, save_figure
 
 #: Images are drawn at least this many pixels on a side.
@@ -50,7 +51,7 @@ def plot_detections(dataset: Any, results: Sequence[dict[str, Any]], out_path: s
                     class_names: list[str] | None = None, min_score: float = 0.05, top: int = 3) -> Path:
     """Draw the first ``count`` images of a :class:`~colormae.dense.detect.coco.CocoDetection` split with
     their ground truth (top row) and the ``results`` for them (bottom row) into ``out_path``."""
-    from pycocotools import mask as mask_util
+    mask_util = require("pycocotools.mask", extra="dense", feature="drawing detections")
     from torchvision.transforms.functional import pil_to_tensor
 
     count = min(count, len(dataset))

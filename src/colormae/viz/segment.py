@@ -9,6 +9,7 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
+from colormae.extras import require
 from colormae.viz.style import denormalize, image_grid, save_figure
 
 #: Brightness of the photo under the class colours.
@@ -17,7 +18,7 @@ DIM = 0.35
 
 def palette(num_classes: int) -> np.ndarray:
     """``(K, 3)`` floats in [0, 1]: class 0 black-ish, the rest from matplotlib's tab20 / hsv."""
-    from matplotlib import colormaps
+    colormaps = require("matplotlib", extra="viz", feature="segmentation figures").colormaps
 
     cmap = colormaps["tab20"] if num_classes <= 21 else colormaps["hsv"]
     colours = np.array([cmap(i / max(1, (20 if num_classes <= 21 else num_classes) - 1))[:3]

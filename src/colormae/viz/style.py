@@ -14,6 +14,8 @@ import numpy as np
 import torch
 from timm.data import IMAGENET_DEFAULT_MEAN, IMAGENET_DEFAULT_STD
 
+from colormae.extras import require
+
 #: Dots per inch of every saved figure.
 DPI = 100
 #: Side of one image panel, in inches (160 px at :data:`DPI`).
@@ -22,8 +24,7 @@ CELL_INCHES = 1.6
 
 def pyplot() -> Any:
     """``matplotlib.pyplot`` with the non-interactive Agg backend, imported only when a figure is drawn."""
-    import matplotlib
-
+    matplotlib = require("matplotlib", extra="viz", feature="drawing figures")
     matplotlib.use("Agg", force=True)
     import matplotlib.pyplot as plt
 
@@ -77,7 +78,8 @@ def heat_overlay(image: np.ndarray, heat: np.ndarray) -> np.ndarray:
 
     image: (H, W, 3) floats in [0, 1]; heat: (H, W), min-max rescaled to [0, 1] here -> (H, W, 3) uint8.
     """
-    from pytorch_grad_cam.utils.image import show_cam_on_image
+    show_cam_on_image = require("pytorch_grad_cam.utils.image", extra="viz",
+                                feature="heat-map overlays").show_cam_on_image
 
     heat = heat.astype(np.float32)
     span = float(heat.max() - heat.min())

@@ -30,6 +30,7 @@ from PIL import Image
 from torch import Tensor
 
 from colormae.errors import UserError
+from colormae.extras import require
 
 SPLITS = ("train", "val")
 
@@ -61,7 +62,7 @@ def find_split(root: str | Path, split: str) -> CocoSplit:
 
 def read_coco(path: str | Path) -> Any:
     """A ``pycocotools.coco.COCO`` index of an instances JSON, quietly (pycocotools prints progress)."""
-    from pycocotools.coco import COCO
+    COCO = require("pycocotools.coco", extra="dense", feature="COCO annotations").COCO
 
     path = Path(path)
     try:

@@ -20,6 +20,7 @@ import torch
 from torch import nn
 from torch.utils.data import DataLoader, Subset
 
+from colormae.extras import require
 from colormae.progress import progress as progress_bar
 from colormae.ranks import rank_world
 
@@ -33,7 +34,7 @@ MASK_THRESHOLD = 0.5
 
 def encode_mask(mask: np.ndarray) -> dict[str, Any]:
     """A binary ``(H, W)`` mask as COCO RLE with text ``counts`` (JSON-ready)."""
-    from pycocotools import mask as mask_util
+    mask_util = require("pycocotools.mask", extra="dense", feature="COCO masks")
 
     rle = mask_util.encode(np.asfortranarray(mask.astype(np.uint8)))
     rle["counts"] = rle["counts"].decode("ascii")
@@ -97,8 +98,8 @@ def dataset_cat_ids(dataset: Any) -> list[int]:
 def coco_scores(gt: Any, results: list[dict[str, Any]], iou_type: str) -> dict[str, float]:
     """``COCOeval(gt, results, iou_type)``'s 12 summary numbers (fractions; -1 where COCO has no ground
     truth for an area range) by name. ``gt``: a ``COCO`` index or the path of a ground-truth JSON."""
-    from pycocotools.coco import COCO
-    from pycocotools.cocoeval import COCOeval
+    COCO = require("pycocotools.coco", extra="dense", feature="COCO evaluation").COCO
+    COCOeval = require("pycocotools.cocoeval", extra="dense", feature="COCO evaluation").COCOeval
 
     from colormae.dense.detect.coco import read_coco
 
