@@ -3,7 +3,7 @@ PYTHON ?= python3
 VENV := .venv
 PY := $(VENV)/bin/python
 
-.PHONY: demo test lint bench clean
+.PHONY: demo test lint docs bench clean
 
 $(VENV)/.installed: pyproject.toml
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
@@ -17,8 +17,11 @@ demo: $(VENV)/.installed
 test: $(VENV)/.installed
 	$(PY) -m pytest -q
 
+docs: $(VENV)/.installed
+	$(VENV)/bin/mkdocs build --strict
+
 lint: $(VENV)/.installed
 	$(VENV)/bin/ruff check src tests benchmarks
 
 clean:
-	rm -rf runs build *.egg-info
+	rm -rf runs build site *.egg-info

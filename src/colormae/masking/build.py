@@ -35,7 +35,8 @@ def build_masking(name: str, ratio: float = 0.75, *, bank: str | Path | None = N
         schedule: later stages ``[(start_epoch, name), ...]`` or ``[(start_epoch, name, bank), ...]``; when
             given the result is a :class:`MaskingSchedule` whose stage 0 is ``name`` (with ``bank``).
         bank_dtype: bank storage on the device, ``"float32"`` or ``"float16"``.
-        bank_size, pattern_size: size of a generated bank (official: 3072 patterns of 256 x 256).
+        bank_size: patterns in a generated bank (official: 3072).
+        pattern_size: their side in pixels (official: 256).
     """
     if schedule:
         stages = [(0, name, bank)] + [(int(s[0]), s[1], s[2] if len(s) > 2 else None) for s in schedule]

@@ -80,7 +80,8 @@ class ColorNoiseMasking(DrawnMasks):
         ratio: fraction of patches to mask, in (0, 1); the paper uses 0.75.
         mode: ``"independent"`` (default), ``"reference"`` (the official code) or ``"online"``.
         seed: seed of the bank a colour name makes.
-        bank_size, pattern_size: size of the bank a colour name makes (official: 3072 of 256 x 256).
+        bank_size: patterns in the bank a colour name makes (official: 3072).
+        pattern_size: their side in pixels (official: 256).
         bank_dtype: storage of the bank on the device, ``"float32"`` or ``"float16"`` (half the memory:
             3072 x 256 x 256 is 768 MiB in float32, 384 MiB in float16; windows are compared in float32).
 
