@@ -96,10 +96,15 @@ def test_mae_full_checkpoint_norm_pix_args_and_epoch(tmp_path, capsys, model):
 
 
 def test_mmpretrain_layout_reads_its_config_text(tmp_path, capsys, model):
-    cfg = ("model = dict(type='MAE', neck=dict(type='MAEPretrainDecoder', decoder_num_heads=2), "
-           "head=dict(type='MAEPretrainHead', norm_pix=True, patch_size=4))\n"
-           "data_preprocessor = dict(type='SelfSupDataPreprocessor', mean=[123.675, 116.28, 103.53], "
-           "std=[58.395, 57.12, 57.375], to_rgb=True)")
+    # the layout of the official run's config dump (ColorMAE logs/pretrain/300e/colormae-green-config_300e.py)
+    cfg = ("auto_scale_lr = dict(base_batch_size=4096)\ndata_preprocessor = dict(\n    mean=[\n"
+           "        123.675,\n        116.28,\n        103.53,\n    ],\n    std=[\n        58.395,\n"
+           "        57.12,\n"
+           "        57.375,\n    ],\n    to_rgb=True)\nmodel = dict(\n    head=dict(\n        loss=dict("
+           "criterion='L2', type='PixelReconstructionLoss'),\n        norm_pix=True,\n        patch_size=4,\n"
+           "        type='MAEPretrainHead'),\n    neck=dict(\n        decoder_depth=1,\n"
+           "        decoder_embed_dim=32,\n        decoder_num_heads=2,\n"
+           "        type='MAEPretrainDecoder'))\n")
     path = tmp_path / "official.pth"
     torch.save({"meta": {"epoch": 300, "iter": 93900, "cfg": cfg},
                 "state_dict": OrderedDict(MMPRETRAIN.from_ours(model.state_dict()))}, path)

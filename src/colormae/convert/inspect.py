@@ -175,7 +175,7 @@ def _norm_pix(src: Source, config: dict[str, Any]) -> bool | None:
     data = src.raw.get("data")
     if isinstance(data, dict) and "norm_pix_loss" in data:
         return bool(data["norm_pix_loss"])
-    if src.raw.get("format") == "colormae/1" and "norm_pix_loss" in config:
+    if src.raw.get("kind") == "pretrain" and "norm_pix_loss" in config:  # ours, before data recorded it
         return bool(config["norm_pix_loss"])
     if src.hf_config is not None and "norm_pix_loss" in src.hf_config:
         return bool(src.hf_config["norm_pix_loss"])
@@ -280,7 +280,7 @@ def _warn(info: Inspection, src: Source) -> None:
     w = info.warnings
     if info.parts["encoder"] and not info.parts["decoder"] and info.kind in (None, "pretrain"):
         w.insert(0, NO_DECODER)
-    if info.norm_pix_loss:
+    if info.norm_pix_loss and info.parts["decoder"]:
         w.append(NORM_PIX)
     if info.normalization is None:
         w.append("normalisation not recorded: colormae evaluates it with ImageNet statistics (3 or 1 "
