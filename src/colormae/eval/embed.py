@@ -29,7 +29,7 @@ from typing import Any, BinaryIO
 
 import numpy as np
 import torch
-from safetensors.torch import load_file, save
+from safetensors.torch import save
 from torch import Tensor
 from torch.utils.data import ConcatDataset, Dataset, Subset
 
@@ -173,37 +173,51 @@ def _encode_chunks(cfg: EmbedConfig, model: torch.nn.Module, images: Images, bas
     return files, reused
 
 
-def _write_npy(out: Path, chunks: list[dict[str, Tensor]], rows: int, shape: tuple[int, ...]) -> None:
-    """The features as one ``.npy`` written chunk by chunk (numpy's header, then the rows)."""
+def _read(path: Path, *names: str) -> list[Tensor]:
+    """Some tensors of a chunk file (safetensors reads only those)."""
+    from safetensors import safe_open
+
+    with safe_open(str(path), framework="pt") as fh:
+        return [fh.get_tensor(n) for n in names]
+
+
+def _kept_features(path: Path) -> Tensor:
+    feats, ok = _read(path, "features", "ok")
+    return feats[ok.bool()]
+
+
+def _write_npy(out: Path, files: list[Path], rows: int, shape: tuple[int, ...]) -> None:
+    """The features as one ``.npy`` written chunk by chunk (numpy's header, then the rows), holding one
+    chunk in memory at a time."""
     header = {"descr": np.lib.format.dtype_to_descr(np.dtype(np.float32)), "fortran_order": False,
               "shape": (rows, *shape)}
 
     def body(fh: BinaryIO) -> None:
         np.lib.format.write_array_header_2_0(fh, header)
-        for c in chunks:
-            fh.write(c["features"][c["ok"].bool()].numpy().astype(np.float32, copy=False).tobytes())
+        for f in files:
+            fh.write(_kept_features(f).numpy().astype(np.float32, copy=False).tobytes())
 
     atomic_write(out, body)
 
 
 def _assemble(out: Path, files: list[Path], images: Images, meta: dict[str, str]) -> tuple[int, tuple, list]:
     """Write OUT and its file lists from the chunks; ``(rows, feature shape, skipped names)``."""
-    chunks = [load_file(str(f)) for f in files]
-    keep = torch.cat([c["ok"].bool() for c in chunks])
-    index = torch.cat([c["index"] for c in chunks])
-    names = [images.names[i] for i in index[keep].tolist()]
-    skipped = images.dropped + [images.names[i] for i in index[~keep].tolist()]
-    shape = tuple(chunks[0]["features"].shape[1:])
-    if out.suffix == ".npy":
-        _write_npy(out, chunks, len(names), shape)
-    else:
-        tensors = {"features": torch.cat([c["features"][c["ok"].bool()] for c in chunks]).contiguous(),
-                   "labels": torch.cat([c["labels"][c["ok"].bool()] for c in chunks]).contiguous(),
-                   "index": index[keep].contiguous()}
-        blob = save(tensors, metadata=meta)
-        atomic_write(out, lambda fh: fh.write(blob))
     from colormae.files import atomic_write_text
 
+    marks = [_read(f, "ok", "index") for f in files]
+    keep = torch.cat([ok.bool() for ok, _ in marks])
+    index = torch.cat([i for _, i in marks])
+    names = [images.names[i] for i in index[keep].tolist()]
+    skipped = images.dropped + [images.names[i] for i in index[~keep].tolist()]
+    shape = tuple(_read(files[0], "features")[0].shape[1:])
+    if out.suffix == ".npy":
+        _write_npy(out, files, len(names), shape)
+    else:
+        labels = [_read(f, "labels")[0][ok.bool()] for f, (ok, _) in zip(files, marks, strict=True)]
+        tensors = {"features": torch.cat([_kept_features(f) for f in files]).contiguous(),
+                   "labels": torch.cat(labels).contiguous(), "index": index[keep].contiguous()}
+        blob = save(tensors, metadata=meta)
+        atomic_write(out, lambda fh: fh.write(blob))
     atomic_write_text(sidecar(out, "files"), "".join(f"{n}\n" for n in names))
     atomic_write_text(sidecar(out, "skipped"), "".join(f"{n}\n" for n in skipped))
     return len(names), shape, skipped
