@@ -66,10 +66,11 @@ def releases_table() -> str:
     """The published checkpoints with the command that converts each."""
     from colormae.convert.releases import RELEASES as rows
 
-    out = ["| file | published by | holds | size | SHA-256 | convert with |", "| --- " * 6 + "|"]
+    out = ["| file | published by | holds | size | checksum | convert or load with |", "| --- " * 6 + "|"]
     for r in rows:
         size = f"{r.size_bytes / 2**20:.0f} MiB" if r.size_bytes else "not published"
-        sha = f"`{r.sha256[:16]}…`" if r.sha256 else "not published"
+        md5 = getattr(r, "md5", None)
+        sha = f"SHA-256 `{r.sha256}`" if r.sha256 else f"md5 `{md5}`" if md5 else "not published"
         out.append(f"| [{_cell(r.name)}]({r.url}) | {_cell(r.source)} | {_cell(r.kind)} | {size} | {sha} | "
                    f"{_code(r.command)} |")
     return "\n".join(out)

@@ -64,7 +64,9 @@ def test_every_job_page_tables_every_field(job):
     assert page.is_file(), f"{page} missing: every job has a page"
     text = page.read_text()
     assert f"<!-- settings: {job.name} -->" in text
-    rows = _table_rows(hooks.expand(text, str(page)))
+    table = hooks.settings_table(job.config)
+    assert table in hooks.expand(text, str(page)) and "<!-- settings" not in hooks.expand(text, str(page))
+    rows = _table_rows(table)
     names = [re.match(r"`(\w+)`", row[0]).group(1) for row in rows if row[0].startswith("`")]
     fields = dataclasses.fields(job.config)
     assert names == [f.name for f in fields]

@@ -18,7 +18,7 @@ from colormae import __version__
 from colormae.errors import UserError
 
 #: Tool commands (not jobs), listed after the jobs by ``--help``.
-COMMANDS: tuple[str, ...] = ("patterns", "data", "convert", "viz")
+COMMANDS: tuple[str, ...] = ("patterns", "data", "convert", "inspect", "viz")
 
 
 def build_parser() -> argparse.ArgumentParser:

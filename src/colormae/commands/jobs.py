@@ -29,6 +29,8 @@ from colormae.extras import install_hint, missing, require_extra
 from colormae.jobs.demo import DemoConfig
 from colormae.jobs.detect import EXAMPLES as DETECT_EXAMPLES
 from colormae.jobs.detect import DetectConfig
+from colormae.jobs.embed import EXAMPLES as EMBED_EXAMPLES
+from colormae.jobs.embed import EmbedConfig
 from colormae.jobs.finetune import EXAMPLES as FINETUNE_EXAMPLES
 from colormae.jobs.finetune import FinetuneConfig
 from colormae.jobs.pretrain import EXAMPLES as PRETRAIN_EXAMPLES
@@ -145,6 +147,23 @@ def run_knn(cfg: KnnConfig) -> int:
     return _probe_and_report(cfg, "knn", knn)
 
 
+def run_embed(cfg: EmbedConfig) -> int:
+    """Encode the images, write the features and say what was written."""
+    from colormae.eval.embed import embed
+    from colormae.train.distributed import cleanup_distributed, init_distributed
+
+    info, device = init_distributed(cfg.device)
+    try:
+        res = embed(cfg, device=device)
+    finally:
+        cleanup_distributed()
+    if info.is_main:
+        print(f"embed: {res.rows} images -> {res.out} ({cfg.feature}, {' x '.join(map(str, res.shape))} per "
+              f"image); file list {res.files}; {res.skipped} unreadable images skipped"
+              + (f" (listed in {res.files.with_name(res.out.stem + '.skipped.txt')})" if res.skipped else ""))
+    return 0
+
+
 def run_sweep(cfg: SweepConfig) -> int:
     """Run or resume the sweep and say what it wrote."""
     from colormae.experiments.sweep import run_sweep as sweep
@@ -171,6 +190,8 @@ JOBS: tuple[Job, ...] = (
     Job("linprobe", LinprobeConfig, run_linprobe, "linear probe of a frozen encoder (Top-1 / Top-5)",
         LINPROBE_EXAMPLES),
     Job("knn", KnnConfig, run_knn, "weighted k-NN on frozen features (Top-1 / Top-5)", KNN_EXAMPLES),
+    Job("embed", EmbedConfig, run_embed, "features of every image of a folder (cls, mean or patch tokens) "
+        "to .safetensors / .npy; resumable, torchrun", EMBED_EXAMPLES),
     Job("finetune", FinetuneConfig, run_finetune,
         "fine-tune an encoder end to end (recipe scaled to the data)", FINETUNE_EXAMPLES),
     Job("segment", SegmentConfig, run_segment, "semantic segmentation: UperNet on the encoder, mIoU",
@@ -190,6 +211,8 @@ def register(sub: argparse._SubParsersAction, job: Job) -> None:
     parser = sub.add_parser(job.name, help=job.help, description=job.config.__doc__,
                             epilog=epilog or None, formatter_class=argparse.RawDescriptionHelpFormatter)
     add_config_arguments(parser, job.config)
+    if _has(job.config, "out"):  # -o is --out for every job with an output
+        parser.add_argument("-o", dest="out", default=argparse.SUPPRESS, metavar="OUT", help="same as --out")
     parser.set_defaults(job=job)
 
 

@@ -7,6 +7,8 @@ pooled features (MAE, He et al. 2022, Sec. A.2):
 - ``"cls"``: the [CLS] token after the final LayerNorm (what MAE's linear probe uses);
 - ``"mean"``: the mean of the patch tokens after the final LayerNorm ([CLS] excluded).
 
+``colormae embed`` also takes ``"patch"``: the patch tokens themselves, ``(B, L, D)`` (no pooling).
+
 Under ``torchrun`` each rank encodes every ``world_size``-th sample and the rows are gathered with
 ``all_gather`` (padded to equal length, then put back in dataset order), so every rank ends up with the
 same ``(N, D)`` matrix as a single-process run.
@@ -29,20 +31,26 @@ from colormae.ranks import rank_world
 from colormae.train.loader import build_eval_loader
 
 FEATURES = ("cls", "mean")
+#: What :func:`pool_tokens` gives: the pooled features and the patch tokens (``"patch"``, ``(B, L, D)``).
+TOKEN_FEATURES = (*FEATURES, "patch")
 
 
 def pool_tokens(tokens: Tensor, feature: str = "cls", num_prefix_tokens: int = 1) -> Tensor:
-    """Pool encoder tokens ``(B, P + L, D)`` to ``(B, D)``: [CLS] (``"cls"``) or patch mean (``"mean"``)."""
+    """Pool encoder tokens ``(B, P + L, D)`` to ``(B, D)``: [CLS] (``"cls"``) or patch mean (``"mean"``);
+    ``"patch"`` gives the patch tokens ``(B, L, D)``."""
     if feature == "cls":
         return tokens[:, 0]
     if feature == "mean":
         return tokens[:, num_prefix_tokens:].mean(dim=1)
-    raise UserError(f"unknown feature {feature!r}; choose one of {', '.join(FEATURES)}")
+    if feature == "patch":
+        return tokens[:, num_prefix_tokens:]
+    raise UserError(f"unknown feature {feature!r}; choose one of {', '.join(TOKEN_FEATURES)}")
 
 
 @torch.no_grad()
 def encode(model: nn.Module, images: Tensor, feature: str = "cls") -> Tensor:
-    """Pooled features ``(B, D)`` of ``images: (B, C, H, W)`` (caller sets eval mode and device)."""
+    """Pooled features ``(B, D)`` (``"patch"``: ``(B, L, D)``) of ``images: (B, C, H, W)`` (caller sets
+    eval mode and device)."""
     tokens = model.forward_features(images)
     prefix = getattr(getattr(model, "encoder", model), "num_prefix_tokens", 1)
     return pool_tokens(tokens, feature, prefix).float()
@@ -68,14 +76,15 @@ def gather_rows(local: Tensor, counts: list[int]) -> Tensor:
 def extract_features(model: nn.Module, dataset: Dataset, *, feature: str = "cls", batch_size: int = 256,
                      device: str | torch.device = "cpu", num_workers: int | None = 0,
                      desc: str = "features", progress: bool = True) -> tuple[Tensor, Tensor]:
-    """Encode a whole dataset once: ``features: (N, D)`` float32 and ``labels: (N,)`` int64, on CPU.
+    """Encode a whole dataset once: ``features: (N, D)`` float32 (``"patch"``: ``(N, L, D)``) and
+    ``labels: (N,)`` int64, on CPU.
 
     The model is put in eval mode for the pass (its previous mode is restored afterwards). Under
     ``torch.distributed`` the work is split over ranks and gathered; every rank returns the full result
     in dataset order.
     """
-    if feature not in FEATURES:
-        raise UserError(f"unknown feature {feature!r}; choose one of {', '.join(FEATURES)}")
+    if feature not in TOKEN_FEATURES:
+        raise UserError(f"unknown feature {feature!r}; choose one of {', '.join(TOKEN_FEATURES)}")
     device = torch.device(device)
     rank, world = rank_world()
     n = len(dataset)  # type: ignore[arg-type]
