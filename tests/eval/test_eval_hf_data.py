@@ -97,3 +97,13 @@ def test_knn_on_shards_equals_the_folder(tiny_folder, tmp_path):
         results.append(json.loads((out / "knn.json").read_text()))
     for key in ("top1", "per_class_acc", "train_size", "val_size"):
         assert results[0][key] == results[1][key], key
+
+
+def test_stats_of_an_hf_data_set_go_next_to_it(hf_disk, capsys):
+    from colormae.data import find_stats_file
+    from colormae.data.resolve import resolve_normalization
+
+    assert main(["data", "stats", f"hf:{hf_disk}", "--no-progress"]) == 0
+    assert find_stats_file(f"hf:{hf_disk}") == hf_disk / "colormae_stats.json"
+    norm = resolve_normalization("dataset", 3, f"hf:{hf_disk}", progress=False)
+    assert norm.source == str(hf_disk / "colormae_stats.json") and len(norm.mean) == 3
