@@ -19,6 +19,15 @@ them alike. Images per second count the normalised float32 batches delivered on 
     python benchmarks/loader.py --workers 4 --epochs 3 --device cuda
 
 The last line reads ``loader: ours X img/s, torchvision Y img/s, ratio R`` (ours = the CPU path).
+
+``--small N`` instead measures many small files: N small JPEGs (48 x 48 +- a few pixels) as a folder,
+as WebDataset shards (``colormae data shard``, 1000 per shard) and as a Hugging Face data set
+(``save_to_disk``), each read by the CPU pretraining path at 32 px with 1 and 2 workers, in one run.
+Each timing includes building the data set (a folder lists and checks its files; shards read their
+index) and ``--epochs`` passes. The last line reads ``loader: shards X img/s, folder Y img/s, ratio R``
+(the best worker count of each).
+
+    nice -n 10 python benchmarks/loader.py --small 20000
 """
 
 from __future__ import annotations
@@ -96,6 +105,66 @@ def time_epochs(loader: Iterable, images: Callable, epochs: int, device: torch.d
     return count / (time.perf_counter() - start)
 
 
+def write_small_jpegs(root: Path, count: int, seed: int = 0) -> None:
+    """``count`` small JPEGs (about 48 x 48, quality 90) in 10 class folders."""
+    rng = np.random.default_rng(seed)
+    base = rng.integers(0, 255, (64, 64, 3), dtype=np.uint8)
+    for i in range(count):
+        h, w = 48 + int(rng.integers(-4, 5)), 48 + int(rng.integers(-4, 5))
+        dy, dx = int(rng.integers(0, 12)), int(rng.integers(0, 12))
+        img = np.roll(base, (i % 7, i % 5), (0, 1))[dy:dy + h, dx:dx + w]
+        folder = root / f"class{i % 10}"
+        folder.mkdir(parents=True, exist_ok=True)
+        Image.fromarray(img).save(folder / f"{i:06d}.jpg", quality=90)
+
+
+def hf_copy(root: Path, out: Path) -> None:
+    """The folder as a Hugging Face data set on disk (image bytes, ClassLabel), in the folder's order."""
+    import datasets as hf
+
+    hf.disable_progress_bars()
+    folder = build_dataset(str(root))
+    rows = {"image": [{"bytes": Path(p).read_bytes(), "path": p} for p, _ in folder.samples],
+            "label": [t for _, t in folder.samples]}
+    features = hf.Features({"image": hf.Image(), "label": hf.ClassLabel(names=list(folder.classes))})
+    hf.Dataset.from_dict(rows, features=features).save_to_disk(str(out))
+
+
+def time_source(data: str, batch_size: int, workers: int, epochs: int) -> float:
+    """Images per second of the CPU pretraining path on ``data``: building the data set included."""
+    start = time.perf_counter()
+    source = build_pretrain_data(build_dataset(data, split="train"), 32, backend="cpu",
+                                 batch_size=batch_size, seed=0, num_workers=workers)
+    count = 0
+    for epoch in range(epochs):
+        source.loader.sampler.set_epoch(epoch)
+        for batch in source.loader:
+            count += source.images(batch).shape[0]
+    return count / (time.perf_counter() - start)
+
+
+def small_files(count: int, batch_size: int, epochs: int) -> None:
+    """The ``--small`` comparison (module docstring)."""
+    from colormae.data.shard_writer import write_shards
+
+    with tempfile.TemporaryDirectory() as tmp:
+        root = Path(tmp)
+        write_small_jpegs(root / "folder", count)
+        write_shards(str(root / "folder"), root / "shards", per_shard=1000, show_progress=False)
+        hf_copy(root / "folder", root / "hf")
+        sources = {"folder": str(root / "folder"), "shards": str(root / "shards"), "hf": f"hf:{root / 'hf'}"}
+        print(f"{count} JPEGs of about 48x48 (q90), batch {batch_size}, {epochs} epoch(s), 32 px crops")
+        best: dict[str, float] = {}
+        for workers in (1, 2):
+            for name, data in sources.items():
+                speed = time_source(data, batch_size, workers, epochs)
+                best[name] = max(best.get(name, 0.0), speed)
+                print(f"{name:8s} {workers} worker(s) {speed:8.1f} img/s")
+        print(f"hf / folder: {best['hf'] / best['folder']:.2f}")
+        print(f"loader: shards {best['shards']:.0f} img/s, folder {best['folder']:.0f} img/s, "
+              f"ratio {best['shards'] / best['folder']:.2f}")
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--workers", type=int, default=None, help="worker processes (default: automatic)")
@@ -103,7 +172,12 @@ def main() -> None:
     parser.add_argument("--epochs", type=int, default=2, help="passes per timing")
     parser.add_argument("--rounds", type=int, default=3, help="round-robin rounds (median kept)")
     parser.add_argument("--device", default="cpu", help="device of the GPU path (cuda decodes with nvJPEG)")
+    parser.add_argument("--small", type=int, default=None, metavar="N",
+                        help="instead: N small JPEGs as a folder, shards and a Hugging Face data set")
     args = parser.parse_args()
+    if args.small:
+        torch.set_num_threads(1)
+        return small_files(args.small, args.batch_size, args.epochs)
     workers = default_num_workers() if args.workers is None else args.workers
     device = torch.device(args.device)
     torch.set_num_threads(1)  # the main process: like the step's, a single thread feeding the loop

@@ -1,4 +1,5 @@
-"""``colormae data``: look at a data set before training on it (``data stats``: normalisation statistics)."""
+"""``colormae data``: look at a data set before training on it (``data stats``: normalisation statistics)
+and write it as tar shards (``data shard``)."""
 
 from __future__ import annotations
 
@@ -37,6 +38,7 @@ def register(sub: argparse._SubParsersAction) -> None:
     stats.add_argument("--workers", type=int, default=0, help="data-loading worker processes (default 0)")
     stats.add_argument("--no-progress", action="store_true", help="hide the progress bar")
     stats.set_defaults(func=run_stats)
+    register_shard(data_sub)
     parser.set_defaults(func=lambda args: parser.print_help() or 2)
 
 
@@ -72,4 +74,51 @@ def run_stats(args: argparse.Namespace) -> int:
     except OSError as err:
         raise UserError(f"cannot write {path}: {err.strerror or err}") from None
     print(f"{line}; wrote {path}")
+    return 0
+
+
+SHARD_DESCRIPTION = """\
+Write an image folder (train/ and val/ when it has them) or a built-in data set as WebDataset tar shards
+in DIR: each split shuffled once with --seed, files kept as they are (.jpg, .png, .tif, .npy), class index
+(.cls) and relative path (.json) per sample, plus DIR/colormae_shards.json (shard names, sample counts,
+classes, channels, the folder's statistics). Every job then reads data=DIR (or a brace pattern such as
+data=DIR/train-{000000..000009}.tar). Each shard is written atomically; rerunning the same command
+skips finished shards.
+"""
+
+SHARD_EXAMPLES = """\
+examples:
+  colormae data shard /data/imagenet -o /data/imagenet-shards            # ~1 GB shards
+  colormae data shard mnist5k -o shards/mnist5k --per-shard 500 --seed 1
+  colormae pretrain data=/data/imagenet-shards ...
+"""
+
+
+def register_shard(data_sub: argparse._SubParsersAction) -> None:
+    """Add ``colormae data shard``."""
+    shard = data_sub.add_parser("shard", help="write a folder or built-in set as WebDataset tar shards",
+                                description=SHARD_DESCRIPTION, epilog=SHARD_EXAMPLES,
+                                formatter_class=argparse.RawDescriptionHelpFormatter)
+    shard.add_argument("data", metavar="SRC", help="an image folder or a built-in data set")
+    shard.add_argument("-o", "--out", required=True, metavar="DIR", help="folder to write the shards to")
+    size = shard.add_mutually_exclusive_group()
+    size.add_argument("--shard-size", default=None, metavar="SIZE",
+                      help="bytes per shard, e.g. 1GB (default), 500MB, 256MiB")
+    size.add_argument("--per-shard", type=int, default=None, metavar="N", help="samples per shard instead")
+    shard.add_argument("--seed", type=int, default=0, help="seed of the one-time shuffle (default 0)")
+    shard.add_argument("--no-progress", action="store_true", help="hide the progress bar")
+    shard.set_defaults(func=run_shard)
+
+
+def run_shard(args: argparse.Namespace) -> int:
+    """Write the shards and print where they went."""
+    from colormae.data.shard_writer import parse_size, write_shards
+    from colormae.data.shards import INDEX_FILE
+
+    size = parse_size(args.shard_size) if args.shard_size else None
+    index = write_shards(args.data, args.out, shard_size=size, per_shard=args.per_shard, seed=args.seed,
+                         show_progress=not args.no_progress)
+    parts = [f"{name}: {e['samples']} images in {len(e['shards'])} shard(s)"
+             for name, e in index["splits"].items()]
+    print(f"{'; '.join(parts)}; wrote {args.out}/{INDEX_FILE}")
     return 0

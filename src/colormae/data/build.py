@@ -9,10 +9,12 @@ import torch
 from torch.utils.data import ConcatDataset, Dataset, Subset
 
 from colormae.data.folder import SafeImageFolder
+from colormae.data.hf import is_hf
 from colormae.data.mnist import MNIST5k
 from colormae.data.natural import Natural
 from colormae.data.normalization import Normalization
 from colormae.data.photos import Photos
+from colormae.data.shards import is_shards
 from colormae.data.subset import evenly_spaced
 from colormae.data.transforms import eval_transform, tensor_transform
 from colormae.errors import UserError
@@ -34,7 +36,9 @@ def build_dataset(
             from disjoint photos, see :mod:`colormae.data.natural`), or a folder of images (torchvision
             ImageFolder: one sub-folder per class; PNG, JPEG, TIFF including multi-band and 16-bit,
             ``.npy``); a folder's ``<path>/<split>`` sub-folder is used when it exists, and then
-            ``train/`` and ``val/`` must hold the same class folders.
+            ``train/`` and ``val/`` must hold the same class folders; or tar shards (a folder written by
+            ``colormae data shard``, or a ``.tar`` brace pattern: :mod:`colormae.data.shards`); or
+            ``hf:PATH``, a Hugging Face data set on disk (:mod:`colormae.data.hf`).
         split: ``"train"`` or ``"val"``.
         transform: applied to each image (PIL image for 8-bit files, else a float tensor ``(C, H, W)``);
             by default a float tensor scaled to [0, 1] by bit depth.
@@ -45,6 +49,14 @@ def build_dataset(
     name = str(name_or_path)
     if name in BUILTIN:
         return BUILTIN[name](split=split, transform=transform or tensor_transform(channels or 3))
+    if is_hf(name):
+        from colormae.data.hf import HFImages
+
+        return HFImages(name, split=split, channels=channels, transform=transform)
+    if is_shards(name):
+        from colormae.data.shards import open_shards
+
+        return open_shards(name, split=split, channels=channels, transform=transform)
     root = Path(name).expanduser()
     if not root.exists():
         raise UserError(
@@ -77,6 +89,21 @@ def check_same_classes(root: str | Path) -> None:
                         f"({len(only_train)} class(es) missing); train/ and val/ must hold the same classes")
     raise UserError(f"{train} has no folder for class {only_val[0]!r} of {val} "
                     f"({len(only_val)} class(es) missing); train/ and val/ must hold the same classes")
+
+
+def data_splits(name_or_path: str | Path) -> list[str] | None:
+    """The splits (``train``, ``val``) of tar shards or a Hugging Face data set; ``None`` for built-in
+    sets and folders (whose splits are sub-folders)."""
+    name = str(name_or_path)
+    if is_hf(name):
+        from colormae.data.hf import split_names
+
+        return split_names(name)
+    if is_shards(name) and Path(name).expanduser().is_dir():
+        from colormae.data.shards import read_index
+
+        return list(read_index(name)["splits"])
+    return None
 
 
 def is_builtin(name_or_path: str | Path) -> bool:

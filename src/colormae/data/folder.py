@@ -199,7 +199,7 @@ def skipped_total(dataset: object) -> int:
     """Unreadable files skipped by ``dataset`` (0 for data sets that never skip), over all ``torchrun``
     ranks: the scan count (the same on every rank) plus the union of the load-time marks."""
     base = getattr(dataset, "base", None) or getattr(dataset, "dataset", None)
-    if not isinstance(dataset, SafeImageFolder):
+    if not isinstance(dataset, SafeImageFolder) and not hasattr(dataset, "_failed"):  # shards, HF: the same
         return skipped_total(base) if base is not None else 0
     failed = dataset._failed
     return len(dataset.bad_files) + int(all_reduce(failed.clone(), "max").sum())

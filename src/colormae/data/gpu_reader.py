@@ -29,7 +29,9 @@ from torchvision import transforms as T
 from torchvision.datasets import ImageFolder
 from torchvision.transforms.functional import pil_to_tensor
 
+from colormae.data.encoded import EncodedImages
 from colormae.data.folder import UNREADABLE
+from colormae.data.readers import read_image_bytes, sniff_suffix
 from colormae.data.transforms import CROP_SCALE, to_rgb
 from colormae.data.transforms import RATIO as TRANSFORM_RATIO
 from colormae.errors import UserError
@@ -90,7 +92,8 @@ class EncodedCrops(Dataset):
 
     Args:
         base: an image folder (``torchvision`` ``ImageFolder``, e.g. :class:`SafeImageFolder`): files are
-            read as bytes; or any data set whose items are ``(PIL image, label)`` (e.g. ``build_dataset(name,
+            read as bytes; tar shards or a Hugging Face data set (:class:`EncodedImages`): their stored
+            bytes; or any data set whose items are ``(PIL image, label)`` (e.g. ``build_dataset(name,
             transform=to_rgb)``), decoded here.
         scale, ratio: RandomResizedCrop ranges (MAE: scale (0.2, 1.0)).
     """
@@ -112,6 +115,8 @@ class EncodedCrops(Dataset):
         return len(self.bad_files)
 
     def __getitem__(self, index: int) -> EncodedSample:
+        if isinstance(self.base, EncodedImages):
+            return self._from_bytes(self.base, index)
         if self.files is None:
             image, label = self.base[index]
             if not isinstance(image, Image.Image):
@@ -129,9 +134,30 @@ class EncodedCrops(Dataset):
             return sample
         raise UserError(f"image folder {getattr(self.base, 'root', '')}: no readable image left")
 
+    def _from_bytes(self, base: EncodedImages, index: int) -> EncodedSample:
+        """Sample ``index`` of tar shards / a Hugging Face data set (its bytes as stored); unreadable
+        samples are marked in ``base`` (counted by :func:`colormae.data.skipped_total`)."""
+        n = len(base)
+        for offset in range(n):
+            k = (index + offset) % n
+            if base._failed[k]:
+                continue
+            try:
+                data, suffix, label = base.raw(k)
+                if suffix.lower() in (".jpg", ".jpeg", ".png") or sniff_suffix(data) == ".png":
+                    return self._encode(data, label)
+                image = read_image_bytes(data, suffix)  # TIFF / .npy: decoded here, sent as RGB
+                box, flip = draw_crop(image, self.scale, self.ratio)
+                return EncodedSample(pil_to_tensor(to_rgb(image)), box, flip, int(label))
+            except UNREADABLE:
+                base.mark_unreadable(k)
+        raise UserError(f"{base.name}: no readable image left")
+
     def _read(self, path: str, label: int) -> EncodedSample:
         with open(path, "rb") as fh:
-            data = fh.read()
+            return self._encode(fh.read(), label)
+
+    def _encode(self, data: bytes, label: int) -> EncodedSample:
         with Image.open(io.BytesIO(data)) as image:  # header only
             if image.size[0] <= 0 or image.size[1] <= 0:
                 raise OSError("empty image")

@@ -290,3 +290,46 @@ def to_tensor(image: Image.Image | torch.Tensor | np.ndarray) -> torch.Tensor:
     else:
         array = image
     return scale(array[:, :, None] if array.ndim == 2 else array)
+
+
+#: First bytes of the formats whose readers need a file (tifffile, numpy, OpenCV): magic -> suffix.
+_MAGIC = ((b"\x93NUMPY", ".npy"), (b"II*\x00", ".tif"), (b"MM\x00*", ".tif"), (b"\x89PNG", ".png"))
+
+
+def sniff_suffix(data: bytes, default: str = ".jpg") -> str:
+    """The file-name ending of image bytes from their magic number (``default`` for other formats:
+    Pillow finds those from the bytes itself)."""
+    return next((suffix for magic, suffix in _MAGIC if data.startswith(magic)), default)
+
+
+def read_image_bytes(data: bytes, suffix: str) -> Image.Image | torch.Tensor:
+    """:func:`read_image` of a file's bytes (a tar shard member, a Hugging Face image cell).
+
+    8-bit photo formats are decoded from memory by Pillow. TIFF, ``.npy`` and 16-bit colour PNG go
+    through a temporary file, so they take exactly :func:`read_image`'s readers (tifffile, numpy,
+    OpenCV; OpenCV decodes only from a path or a buffer copy, and one code path is worth more here
+    than the rare extra write of these formats).
+
+    Raises:
+        UnreadableImage: the bytes cannot be decoded.
+    """
+    import io
+    import tempfile
+
+    suffix = suffix.lower() if suffix.startswith(".") else f".{suffix.lower()}"
+    head = data[:26]
+    png16 = head.startswith(b"\x89PNG") and len(head) == 26 and head[24] == 16 and head[25] in (2, 4, 6)
+    if suffix not in TIFF and suffix != ".npy" and not png16:
+        try:
+            with Image.open(io.BytesIO(data)) as image:
+                mode = _pil_mode(image)
+                if mode:
+                    converted = image.convert(mode)
+                    converted.load()
+                    return converted
+        except Exception as err:  # noqa: BLE001 - any decoding failure means "not readable"
+            raise UnreadableImage(f"{type(err).__name__}: {err}") from err
+    with tempfile.NamedTemporaryFile(suffix=suffix) as fh:
+        fh.write(data)
+        fh.flush()
+        return read_image(fh.name)

@@ -92,14 +92,24 @@ def channel_stats(dataset: Dataset, *, max_images: int | None = MAX_IMAGES, num_
     return ChannelStats(tuple(mean.tolist()), tuple(std.tolist()), n_images, total, count, int(channels))
 
 
+def data_folder(data: str | Path) -> Path:
+    """The folder a data set's stats file belongs in: the folder itself (image folder, shard folder), a
+    Hugging Face data set's folder for ``hf:PATH[?options]`` (a parquet file's folder)."""
+    text = str(data)
+    if text.startswith("hf:"):
+        path = Path(text[3:].partition("?")[0]).expanduser()
+        return path.parent if path.is_file() else path
+    return Path(text).expanduser()
+
+
 def stats_path(data: str | Path) -> Path:
     """Where the stats file of a data folder is written: ``DIR/colormae_stats.json``."""
-    return Path(data).expanduser() / STATS_FILE
+    return data_folder(data) / STATS_FILE
 
 
 def find_stats_file(data: str | Path) -> Path | None:
     """The stats file of ``data``: in the folder itself, else in its parent when it is a train/val split."""
-    root = Path(data).expanduser()
+    root = data_folder(data)
     for folder in (root, root.parent) if root.name in ("train", "val") else (root,):
         if (folder / STATS_FILE).is_file():
             return folder / STATS_FILE

@@ -44,10 +44,14 @@ class FeatureSet:
 
 def check_splits(data: str) -> None:
     """An ImageFolder used for evaluation must have ``train/`` and ``val/`` subfolders."""
-    from colormae.data.build import BUILTIN
+    from colormae.data.build import BUILTIN, data_splits
 
+    splits = data_splits(data)
+    if splits is not None and not {"train", "val"} <= set(splits):
+        raise UserError(f"{data}: evaluation needs a train and a val split (it has {', '.join(splits)})")
     root = Path(data).expanduser()
-    if data not in BUILTIN and root.is_dir() and not ((root / "train").is_dir() and (root / "val").is_dir()):
+    folder = splits is None and data not in BUILTIN and root.is_dir()
+    if folder and not ((root / "train").is_dir() and (root / "val").is_dir()):
         raise UserError(f"{data}: evaluation needs train/ and val/ subfolders (one folder per class in each)")
 
 

@@ -13,7 +13,9 @@ CKPT_HELP = ("a colormae run directory or checkpoint, a foreign checkpoint (face
              "random:<preset> (e.g. random:mae_vit_tiny_32px) for a randomly initialised encoder")
 #: What every job that reads images accepts as DATA.
 DATA_HELP = ("built-in data set (mnist5k, photos, natural: the last needs the Debian package "
-             "gcompris-qt-data) or an ImageFolder path (evaluation: with train/ and val/ class folders)")
+             "gcompris-qt-data), an ImageFolder path (evaluation: with train/ and val/ class folders), "
+             "tar shards (a `colormae data shard` folder or shards/train-{000000..000127}.tar) or hf:PATH "
+             "(a Hugging Face data set on disk; ?image_column=&label_column= when not obvious)")
 
 
 @dataclass

@@ -7,6 +7,10 @@ normalised images on the device, for either data backend.
 - ``"gpu"``: workers read file bytes and draw the same crop boxes and flips
   (:mod:`colormae.data.gpu_reader`); the step decodes the batch on the device and augments it there
   (:mod:`colormae.data.gpu_augment`). Same samples, same boxes, so a run resumes exactly either way.
+
+Tar shards and Hugging Face data sets (:mod:`colormae.data.shards`, :mod:`colormae.data.hf`) are
+map-style data sets like folders, so both backends, the per-rank split and exact resume take them as
+they are; on the ``"gpu"`` path the workers hand over the JPEG bytes stored in the shard.
 """
 
 from __future__ import annotations
