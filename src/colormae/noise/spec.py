@@ -21,7 +21,7 @@ Grammar (parsed here only, :func:`parse_filter`; an optional leading ``filter:``
 
 A Python callable ``gain(f) -> gain`` (``f``: radial frequencies ``(H, W)`` float64) is a filter too:
 :meth:`NoiseFilter.from_callable`. Gaussian families keep their (unnormalised) Gaussian transfer; the
-radial families are scaled to unit variance (:func:`colormae.noise.filters.radial_transfer`).
+radial families are scaled to unit variance (:func:`colormae.noise.radial_transfer`).
 """
 
 from __future__ import annotations
@@ -35,7 +35,7 @@ from typing import Any
 import torch
 
 from colormae.errors import UserError
-from colormae.noise import filters
+from colormae.noise.filters import color_transfer, powerlaw_gain, radial_transfer, ring_gain, table_gain
 
 #: Families a spec can name, and the options (bare words) / numeric keys each accepts.
 FAMILIES: dict[str, tuple[tuple[str, ...], tuple[str, ...]]] = {
@@ -154,11 +154,11 @@ class NoiseFilter:
         """The gain of a radial family at radial frequencies ``f`` (cycles / pixel), any shape."""
         p = dict(self.params)
         if self.family == "powerlaw":
-            return filters.powerlaw_gain(f, p["beta"])
+            return powerlaw_gain(f, p["beta"])
         if self.family == "ring":
-            return filters.ring_gain(f, p["f0"], p["width"], smooth=self.option == "smooth")
+            return ring_gain(f, p["f0"], p["width"], smooth=self.option == "smooth")
         if self.family == "table":
-            return filters.table_gain(f, *self.points)
+            return table_gain(f, *self.points)
         if self.family == "callable":
             return self.gain(f)
         raise ValueError(f"{self.spec} is not a radial family")  # a programming error
@@ -167,7 +167,7 @@ class NoiseFilter:
                  dtype: torch.dtype = torch.float64) -> torch.Tensor:
         """``(1, H, W)`` transfer function of a radial family (unit variance; see the module docstring)."""
         try:
-            return filters.radial_transfer(self.radial_gain, shape, device=device, dtype=dtype)
+            return radial_transfer(self.radial_gain, shape, device=device, dtype=dtype)
         except ValueError as err:
             raise UserError(f"noise filter {self.spec}: {err}") from None
 
@@ -186,9 +186,9 @@ class NoiseFilter:
         if "sigma_range" in sig:
             lo, hi = sig["sigma_range"]
             grid = torch.linspace(lo, hi, 33 if hi > lo else 1, dtype=torch.float64)
-            t = filters.color_transfer(self.color, shape, sigma=grid)
+            t = color_transfer(self.color, shape, sigma=grid)
             return (t ** 2).mean(0)
-        return filters.color_transfer(self.color, shape, sigma1=sig["sigma1"], sigma2=sig["sigma2"])[0] ** 2
+        return color_transfer(self.color, shape, sigma1=sig["sigma1"], sigma2=sig["sigma2"])[0] ** 2
 
 
 # ------------------------------------------------------------------------------------------ parsing
