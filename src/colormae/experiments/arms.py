@@ -4,8 +4,9 @@ An arm is a dict of settings. Its keys are pretraining settings (:class:`~colorm
 PretrainConfig` fields: ``masking``, ``mask_ratio``, ``bank_size``, ``lr``, ...; ``ratio`` and
 ``num_patterns`` are aliases) or parameters of the arm's noise filter (``sigma1``, ``s2``, ``beta``, ``f0``,
 ... of :mod:`colormae.noise.spec`), which are folded into its masking: ``masking=green, sigma1=0.25`` trains
-``filter:gauss:bandpass,s1=0.25,s2=2``. A filter parameter on an arm whose masking has no filter (random,
-block) does not apply, so that arm is the plain one. Arms whose settings come out the same are one run
+``filter:gauss:bandpass,s1=0.25,s2=2``. A filter parameter on an arm whose masking has no such parameter
+(random or block masks, another family: ``sigma1`` on ``pink``) does not apply, so that arm is the plain
+one. Arms whose settings come out the same are one run
 (:class:`RunSpec`), whichever groups they appear in.
 
 - ``grid``: ``{key: [values]}`` -> the cartesian product, in key order (group ``grid``).
@@ -104,7 +105,8 @@ def arm_spec(settings: Mapping[str, Any]) -> RunSpec:
                             f"parameter ({', '.join(PARAMETERS)})")
     masking = str(given.pop("masking", "green"))
     params = {k: given.pop(k) for k in list(given) if k in PARAMETERS and k not in known}
-    if params and masking not in _NOT_COLOR:
+    params = {k: v for k, v in params.items() if _takes(masking, k)}
+    if masking not in _NOT_COLOR:  # a colour name stays; any other family becomes filter:SPEC
         masking = parse_filter(masking).with_params(**params).masking
     ratio = float(given.pop("mask_ratio", 0.75))
     bank_size = int(given.pop("bank_size", DEFAULT_PATTERNS))
@@ -121,12 +123,28 @@ def _label(arm: Mapping[str, Any], varying: Sequence[str]) -> str:
     return " ".join(f"{k}={arm[k]}" for k in keys) or "default"
 
 
+def _takes(masking: str, key: str) -> bool:
+    """Whether the noise filter of ``masking`` has the parameter ``key`` (none for random or block)."""
+    from colormae.noise.spec import ALIASES as PARAM_ALIASES
+    from colormae.noise.spec import FAMILIES, parse_filter
+
+    if masking in _NOT_COLOR:
+        return False
+    filt = parse_filter(masking)
+    key = PARAM_ALIASES.get(key, key)
+    if filt.family == "gauss":
+        return key in (("s", "smin", "smax") if filt.option in ("lowpass", "highpass") else ("s1", "s2"))
+    return key in FAMILIES.get(filt.family, ((), ()))[1]
+
+
 def _applies(arm: Mapping[str, Any], key: str) -> bool:
-    """Whether ``key`` changes ``arm``'s run (a filter parameter does not, on random or block masks)."""
+    """Whether ``key`` changes ``arm``'s run (a filter parameter does not where the arm's masking has no
+    such parameter: random or block masks, another family)."""
     from colormae.noise.spec import PARAMETERS
 
-    return not (key in PARAMETERS and key not in _pretrain_keys()
-                and str(arm.get("masking", "green")) in _NOT_COLOR)
+    if key not in PARAMETERS or key in _pretrain_keys():
+        return True
+    return _takes(str(arm.get("masking", "green")), key)
 
 
 def expand_grid(grid: Mapping[str, Any]) -> list[dict[str, Any]]:
