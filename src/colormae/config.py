@@ -109,6 +109,14 @@ def coerce(value: Any, tp: Any, key: str) -> Any:
             except UserError as err:
                 errors.append(err)
         raise errors[0] if len(errors) == 1 else bad()
+    if tp is typing.Any:  # a command-line value read as YAML, anything else as given
+        return _parse_text(value) if isinstance(value, str) else value
+    if origin is dict:
+        if isinstance(value, str):
+            value = _parse_text(value)
+        if not isinstance(value, Mapping):
+            raise bad()
+        return {str(k): coerce(v, args[1], f"{key}.{k}") if args else v for k, v in value.items()}
     if origin is Literal:
         if value not in args:
             raise UserError(f"config key {key!r}: {value!r} is not one of {', '.join(map(str, args))}")
@@ -240,6 +248,10 @@ def load_config(cls: type[T], path: str | Path | None = None, overrides: Iterabl
     sources.append((parsed, "on the command line"))
     for mapping, where in sources:
         for key, value in mapping.items():
+            top, dot, sub = str(key).partition(".")
+            if dot and top in fields and typing.get_origin(hints[top]) is dict:  # ``grid.masking=[...]``
+                raw[top] = {**(raw.get(top) or {}), sub: value}
+                continue
             if key not in fields:
                 raise _unknown(str(key), fields, where)
             raw[key] = value

@@ -1,10 +1,14 @@
 """``colormae sweep``: the supplement's ablations (Table 1, Fig. 1) as arms that all train the same way.
 
-An arm is a masking setting (:class:`RunSpec`: masking, ratio, bank size) in a group of the table
-(:class:`Arm`); arms that are the same run share it. Each run pretrains for a fixed step budget, then is
-linear-probed, k-NN-probed and optionally fine-tuned, with every stage recorded in its ``arm.json`` so a
-rerun skips what finished and resumes what was interrupted. The rows go to ``results.csv``, the mean and
-spread over seeds to ``table.md`` and ``fig1.png``. On a CPU each pretraining runs as an arm of its own
+An arm is a set of pretraining settings (:class:`~colormae.experiments.arms.RunSpec`: masking, ratio,
+bank size, any other setting) in a group of the table (:class:`~colormae.experiments.arms.Arm`): a named
+group of the supplement, a listed arm or a point of a grid (:mod:`colormae.experiments.arms`); arms that
+are the same run share it. Each run pretrains for a fixed step budget, then is linear-probed, k-NN-probed
+and optionally fine-tuned, with every stage recorded in its ``arm.json`` so a rerun skips what finished
+and resumes what was interrupted. The per-seed rows (with each seed's difference to the reference arm) go
+to ``results.csv``, the paired differences with their intervals (:mod:`colormae.experiments.compare`) to
+``comparisons.csv`` and ``comparisons.png``, the mean and spread over seeds beside them to ``table.md``,
+and ``fig1.png``. On a CPU each pretraining runs as an arm of its own
 (:func:`colormae.train.arms.run_arms`), so the peak memory in the table is that arm's alone.
 """
 
@@ -15,98 +19,32 @@ import io
 import json
 import statistics
 import time
-from collections.abc import Callable, Iterable, Sequence
-from dataclasses import dataclass
+from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any
 
 import torch
 
 from colormae.errors import UserError
+from colormae.experiments.arms import DEFAULT_PATTERNS, NO_PRETRAINING, Arm, RunSpec, build_arms, unique_specs
+from colormae.experiments.compare import METHOD, compare, format_difference, per_seed_differences
 from colormae.files import atomic_write_text
 from colormae.jobs.sweep import GROUPS, SweepConfig
-
-#: Masking ratios of Table 1a (percent).
-RATIOS = (20, 50, 75, 85, 90)
-#: Bank sizes of Table 1b; 3072 is the official bank (paper, Sec. 4).
-NUM_PATTERNS = (64, 512, 3072, 4096)
-DEFAULT_PATTERNS = 3072
-#: Row label -> masking name, Table 1c and the colour comparison.
-NOISES = {"Uniform": "random", "White": "random-white"}
-COLORS = {"Random": "random", "Blue": "blue", "Green": "green", "Purple": "purple", "Red": "red"}
-#: Row label -> masking of the transfer comparison; ``none`` = no pretraining (random init).
-TRANSFER = {"Random init": "none", "MAE": "random", "ColorMAE-G": "green"}
-#: The masking of an arm that does not pretrain.
-NO_PRETRAINING = "none"
 
 RESULTS_CSV = "results.csv"
 #: The completion record of one (spec, seed) run, in its run directory.
 RECORD = "arm.json"
-CSV_FIELDS = ("group", "setting", "key", "seed", "masking", "ratio", "num_patterns", "steps", "final_loss",
-              "lp_top1", "lp_top5", "lp_balanced", "knn_top1", "knn_balanced", "ft_top1", "ft_top5",
-              "ft_balanced", "peak_mem_mb", "pretrain_s")
+#: Metrics whose paired difference to the reference arm each table and ``comparisons.csv`` give.
+COMPARED = ("lp_top1", "knn_top1", "ft_top1")
+COMPARISONS_CSV = "comparisons.csv"
+CSV_FIELDS = ("group", "setting", "key", "seed", "masking", "ratio", "num_patterns", "settings", "steps",
+              "final_loss", "lp_top1", "lp_top5", "lp_balanced", "knn_top1", "knn_balanced", "ft_top1",
+              "ft_top5", "ft_balanced", "peak_mem_mb", "pretrain_s", *(f"d_{m}" for m in COMPARED))
+COMPARISON_FIELDS = ("group", "setting", "reference", "metric", "n", "diff", "low", "high", "excludes_zero",
+                     "method", "level")
 #: Numbers averaged over seeds in the table and the figure.
 METRICS = ("final_loss", "lp_top1", "lp_top5", "lp_balanced", "knn_top1", "knn_balanced", "ft_top1",
            "ft_top5", "ft_balanced", "peak_mem_mb")
-
-
-@dataclass(frozen=True)
-class RunSpec:
-    """What an arm trains: a masking, its ratio and (colour masks only) the bank size."""
-
-    masking: str
-    ratio: float
-    num_patterns: int | None = None
-
-    @property
-    def key(self) -> str:
-        """A file-name-safe id, equal for equal specs (``green-r75-n3072``; ``init``: no pretraining)."""
-        if self.masking == NO_PRETRAINING:
-            return "init"
-        key = f"{self.masking}-r{round(self.ratio * 100)}"
-        return key if self.num_patterns is None else f"{key}-n{self.num_patterns}"
-
-
-@dataclass(frozen=True)
-class Arm:
-    """One row of the table: its group, its label in that group, and the run behind it."""
-
-    group: str
-    setting: str
-    spec: RunSpec
-
-
-def _color_spec(masking: str, ratio: float = 0.75, num_patterns: int = DEFAULT_PATTERNS) -> RunSpec:
-    is_color = masking not in ("random", "random-white", "block", NO_PRETRAINING)
-    return RunSpec(masking, ratio, num_patterns if is_color else None)
-
-
-def build_arms(groups: Iterable[str] = GROUPS) -> list[Arm]:
-    """The arms of the chosen groups, in table order (duplicates across groups share a :class:`RunSpec`)."""
-    groups = list(groups)
-    unknown = [g for g in groups if g not in GROUPS]
-    if unknown:
-        raise UserError(f"unknown sweep arm group {unknown[0]!r}; choose from {', '.join(GROUPS)}")
-    arms: list[Arm] = []
-    for group in GROUPS:
-        if group not in groups:
-            continue
-        if group == "ratio":
-            arms += [Arm(group, str(r), _color_spec("green", r / 100)) for r in RATIOS]
-        elif group == "patterns":
-            arms += [Arm(group, str(n), _color_spec("green", 0.75, n)) for n in NUM_PATTERNS]
-        elif group == "noise":
-            arms += [Arm(group, label, _color_spec(name)) for label, name in NOISES.items()]
-        elif group == "color":
-            arms += [Arm(group, label, _color_spec(name)) for label, name in COLORS.items()]
-        else:
-            arms += [Arm(group, label, _color_spec(name)) for label, name in TRANSFER.items()]
-    return arms
-
-
-def unique_specs(arms: Sequence[Arm]) -> list[RunSpec]:
-    """The distinct runs behind ``arms``, in first-seen order."""
-    return list(dict.fromkeys(a.spec for a in arms))
 
 
 # ------------------------------------------------------------------------------------------ one run
@@ -126,16 +64,18 @@ def _write_record(run_dir: Path, record: dict[str, Any]) -> None:
 
 
 def pretrain_config(spec: RunSpec, run_dir: Path, cfg: SweepConfig, seed: int, device: str):
-    """The pretraining job of one arm: exactly ``budget`` steps, 10 % warm-up (as 40 of MAE's 400 epochs)."""
+    """The pretraining job of one arm: exactly ``budget`` steps, 10 % warm-up (as 40 of MAE's 400 epochs),
+    the arm's settings (:attr:`RunSpec.settings`) checked as any pretraining setting is."""
+    from colormae.config import load_config
     from colormae.jobs.pretrain import PretrainConfig
 
-    return PretrainConfig(
+    values = dict(
         out=str(run_dir), resume="auto", model=cfg.model, data=cfg.data, num_workers=0,
-        masking=spec.masking, mask_ratio=spec.ratio, bank_size=spec.num_patterns or DEFAULT_PATTERNS,
-        pattern_size=cfg.pattern_size, epochs=None, max_steps=cfg.budget, warmup_steps=cfg.budget // 10,
-        batch_size=cfg.batch_size, lr=cfg.lr, seed=seed,
+        bank_size=DEFAULT_PATTERNS, pattern_size=cfg.pattern_size, epochs=None, max_steps=cfg.budget,
+        warmup_steps=cfg.budget // 10, batch_size=cfg.batch_size, lr=cfg.lr, seed=seed,
         ckpt_every=max(1, cfg.budget // 4), keep_last=1, log_every=max(1, cfg.budget // 20), device=device,
         threads=cfg.threads, progress=cfg.verbose)
+    return load_config(PretrainConfig, values={**values, **spec.settings})
 
 
 def _pretrain(job: Any) -> None:
@@ -231,18 +171,24 @@ def table_rows(arms: Sequence[Arm], results: dict[tuple[str, int], dict[str, Any
                 continue
             row = {f: res.get(f) for f in CSV_FIELDS}
             row.update(group=arm.group, setting=arm.setting, key=key, seed=seed, masking=arm.spec.masking,
-                       ratio=arm.spec.ratio, num_patterns=arm.spec.num_patterns)
+                       ratio=arm.spec.ratio, num_patterns=arm.spec.num_patterns,
+                       settings=json.dumps(dict(arm.spec.extra)) if arm.spec.extra else None)
             rows.append(row)
     return rows
 
 
-def write_csv(path: Path, rows: Sequence[dict[str, Any]]) -> Path:
+def with_differences(rows: Sequence[dict[str, Any]], reference: str) -> list[dict[str, Any]]:
+    """The rows with ``d_<metric>``: each seed's difference to the reference arm's same seed."""
+    return [{**r, **d} for r, d in zip(rows, per_seed_differences(rows, COMPARED, reference), strict=True)]
+
+
+def write_csv(path: Path, rows: Sequence[dict[str, Any]], fields: Sequence[str] = CSV_FIELDS) -> Path:
     """Write the rows (atomically: :func:`colormae.files.atomic_write_text`)."""
     text = io.StringIO()
-    writer = csv.DictWriter(text, fieldnames=CSV_FIELDS)
+    writer = csv.DictWriter(text, fieldnames=list(fields))
     writer.writeheader()
     for row in rows:
-        writer.writerow({k: ("" if row.get(k) is None else row[k]) for k in CSV_FIELDS})
+        writer.writerow({k: ("" if row.get(k) is None else row[k]) for k in fields})
     return atomic_write_text(path, text.getvalue())
 
 
@@ -275,19 +221,51 @@ _TITLES = {
     "patterns": ("(b) ColorMAE-G with different numbers of noise patterns", "Number of patterns"),
     "noise": ("(c) MAE with different noises for mask sampling", "Random patterns"),
     "color": ("Masks of different colours (ratio 75 %)", "Mask"),
+    "arms": ("Arms", "Arm"),
+    "grid": ("Grid of settings", "Arm"),
 }
+#: Table order of the groups: the presets, then the listed arms, then the grid.
+TABLE_GROUPS = (*GROUPS, "arms", "grid")
 
 
-#: Columns of the Table 1 groups and of the transfer group (row key -> header).
+#: Columns of the Table 1 groups, of the transfer group and of listed / grid arms (row key -> header).
 TABLE1_COLUMNS = {"ft_top1": "FT Top-1", "ft_top5": "FT Top-5", "lp_top1": "LP Top-1", "lp_top5": "LP Top-5"}
 TRANSFER_COLUMNS = {"lp_top1": "LP Top-1", "lp_balanced": "LP balanced", "knn_top1": "k-NN Top-1",
                     "knn_balanced": "k-NN balanced", "ft_top1": "FT Top-1", "ft_balanced": "FT balanced"}
+GRID_COLUMNS = {"lp_top1": "LP Top-1", "knn_top1": "k-NN Top-1", "ft_top1": "FT Top-1"}
 
 
-def markdown_table(rows: Sequence[dict[str, Any]], *, budget: int, data: str, model: str) -> str:
-    """Table 1 of the supplement: sub-tables (a) ratio, (b) patterns, (c) noise, then colours.
+def _group_table(group: str, grow: Sequence[dict[str, Any]], diffs: dict[tuple, dict[str, Any]]) -> list[str]:
+    """The markdown lines of one group: mean ± std per column, then the paired difference to the
+    reference arm of each compared column that has one."""
+    title, first = _TITLES[group]
+    with_mem = group in ("ratio", "patterns")
+    columns = {"transfer": TRANSFER_COLUMNS, "arms": GRID_COLUMNS, "grid": GRID_COLUMNS}.get(group,
+                                                                                         TABLE1_COLUMNS)
+    if group in ("arms", "grid"):
+        columns = {k: v for k, v in columns.items() if any(r.get(k) is not None for r in grow)}
+    compared = [k for k in COMPARED if k in columns and any(key[0] == group and key[2] == k for key in diffs)]
+    reference = next((d["reference"] for key, d in diffs.items() if key[0] == group), None)
+    heads = [*columns.values(), *(f"Δ {columns[k]} vs {reference} (95 % CI)" for k in compared)]
+    head = f"| {first} | " + " | ".join(heads) + " |" + (" Memory (MB) |" if with_mem else "")
+    lines = [f"## {title}", "", head, "|" + "---|" * (1 + len(heads) + with_mem)]
+    for r in grow:
+        cells = [r["setting"], *(_fmt(r[k], std=r[k + "_std"]) for k in columns)]
+        cells += ["reference" if r["setting"] == reference
+                  else format_difference(diffs.get((group, r["setting"], k))) for k in compared]
+        if with_mem:
+            cells.append(_fmt(r["peak_mem_mb"], 0))
+        lines.append("| " + " | ".join(cells) + " |")
+    return [*lines, ""]
 
-    ``rows`` are per-seed rows; cells give the mean over seeds, ``± std`` when there are several.
+
+def markdown_table(rows: Sequence[dict[str, Any]], *, budget: int, data: str, model: str,
+                   comparisons: Sequence[dict[str, Any]] = ()) -> str:
+    """Table 1 of the supplement: sub-tables (a) ratio, (b) patterns, (c) noise, then colours, transfer,
+    listed arms and the grid.
+
+    ``rows`` are per-seed rows; cells give the mean over seeds, ``± std`` when there are several;
+    ``comparisons`` (:func:`colormae.experiments.compare.compare`) add the paired differences.
     """
     agg = aggregate(rows)
     seeds = max((a["n"] for a in agg), default=1)
@@ -295,21 +273,14 @@ def markdown_table(rows: Sequence[dict[str, Any]], *, budget: int, data: str, mo
     lines = [f"# Ablations ({model}, {budget} pretraining steps on {data}{over})", "",
              "Top-1 / Top-5 in percent; memory is the pretraining peak (MB). Duplicate settings "
              "(ratio 75 = 3072 patterns = Green; Uniform = Random) are one run.", ""]
-    for group in GROUPS:
+    if comparisons:
+        lines += [f"Δ: mean paired-by-seed difference to the reference arm with its 95 % {METHOD} interval; "
+                  "\\* marks an interval that excludes zero.", ""]
+    diffs = {(c["group"], c["setting"], c["metric"]): c for c in comparisons}
+    for group in TABLE_GROUPS:
         grow = [r for r in agg if r["group"] == group]
-        if not grow:
-            continue
-        title, first = _TITLES[group]
-        with_mem = group in ("ratio", "patterns")
-        columns = TRANSFER_COLUMNS if group == "transfer" else TABLE1_COLUMNS
-        head = f"| {first} | " + " | ".join(columns.values()) + " |" + (" Memory (MB) |" if with_mem else "")
-        lines += [f"## {title}", "", head, "|" + "---|" * (1 + len(columns) + with_mem)]
-        for r in grow:
-            cells = [r["setting"], *(_fmt(r[k], std=r[k + "_std"]) for k in columns)]
-            if with_mem:
-                cells.append(_fmt(r["peak_mem_mb"], 0))
-            lines.append("| " + " | ".join(cells) + " |")
-        lines.append("")
+        if grow:
+            lines += _group_table(group, grow, diffs)
     return "\n".join(lines)
 
 
@@ -349,7 +320,7 @@ def run_sweep(cfg: SweepConfig, *, echo: Callable[[str], None] | None = None) ->
     n_train = len(build_dataset(cfg.data, split="train"))
     if n_train < cfg.batch_size:
         raise UserError(f"{cfg.data}: {n_train} training images are fewer than a batch of {cfg.batch_size}")
-    arms = build_arms(cfg.arms)
+    arms = build_arms(cfg.arms, cfg.grid)
     specs = unique_specs(arms)
     _check_same_settings(out / "sweep.json", cfg)
     echo = echo or write
@@ -363,7 +334,7 @@ def run_sweep(cfg: SweepConfig, *, echo: Callable[[str], None] | None = None) ->
         t0 = time.perf_counter()
         res = {**flat(run_arm(spec, seed, run_dir, cfg, device=device, isolate=isolate))}
         results[(spec.key, seed)] = res
-        write_csv(out / RESULTS_CSV, table_rows(arms, results))
+        write_csv(out / RESULTS_CSV, with_differences(table_rows(arms, results), cfg.reference))
         finished = "finetune" in before or ("linprobe" in before and not cfg.finetune)
         echo(f"[{i}/{len(runs)}] {spec.key} seed {seed} ({labels}): "
              + ("done before, reused; " if finished else "")
@@ -372,9 +343,15 @@ def run_sweep(cfg: SweepConfig, *, echo: Callable[[str], None] | None = None) ->
              + (f", fine-tune Top-1 {_fmt(res.get('ft_top1'))}" if cfg.finetune else "")
              + f", peak mem {_fmt(res.get('peak_mem_mb'), 0)} MB, {time.perf_counter() - t0:.1f} s")
     rows = table_rows(arms, results)
-    write_csv(out / RESULTS_CSV, rows)
-    table = markdown_table(rows, budget=cfg.budget, data=cfg.data, model=cfg.model)
+    comparisons = compare(rows, COMPARED, cfg.reference)
+    write_csv(out / RESULTS_CSV, with_differences(rows, cfg.reference))
+    write_csv(out / COMPARISONS_CSV, comparisons, COMPARISON_FIELDS)
+    table = markdown_table(rows, budget=cfg.budget, data=cfg.data, model=cfg.model, comparisons=comparisons)
     (out / "table.md").write_text(table + "\n")
     if any(r["group"] in ("ratio", "patterns") for r in rows):
         fig1(aggregate(rows), out / "fig1.png")
+    if any(c["low"] is not None for c in comparisons):
+        from colormae.viz.compare import comparison_figure
+
+        comparison_figure(comparisons, out / "comparisons.png")
     return rows

@@ -50,7 +50,9 @@ class PretrainConfig(RunFolder, TrainLoop, Runtime):
                "bytes; nvJPEG decoding, crop, flip and normalisation on the device; same crops as cpu)")
     # masking
     masking: str = setting("green", "masking strategy: random, random-white, block, red, blue, green, "
-                                    "purple, white")
+                                    "purple, white, or filter:SPEC for any noise family (e.g. "
+                                    "filter:powerlaw:beta=2, filter:green:s1=0.25; grammar: "
+                                    "colormae patterns generate --help)")
     mask_ratio: float = setting(0.75, "fraction of patches masked (paper: 0.75)", min=0.0, below=1.0)
     mask_mode: Literal["independent", "reference", "online"] = setting(
         "independent", "colour masks: independent pattern per sample, reference (official code), online")

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Any
 
 from colormae.config import setting
 from colormae.jobs.common import DATA_HELP, Runtime
@@ -19,9 +20,12 @@ examples:
   colormae sweep --out runs/colors --budget 600 arms=[color] --finetune
   colormae sweep --out runs/colors --budget 600 arms=[color] --seeds 3   # mean +- std over 3 seeds
   colormae sweep --out runs/natural --data natural arms=[transfer] --budget 2400 --seeds 3 --finetune
+  colormae sweep --out runs/grid --seeds 3 grid.masking=[random,green] grid.sigma1=[0.25,0.5,1.0]
+  colormae sweep --out runs/mine --config arms.yaml       # arms: [{masking: random}, {masking: pink}, ...]
 
 Rerunning the same command resumes: finished arms are skipped, an interrupted one continues from its
-checkpoint (pretraining and fine-tuning). Outputs: results.csv, table.md, fig1.png.
+checkpoint (pretraining and fine-tuning). Outputs: results.csv (per seed), comparisons.csv (paired
+differences to the reference arm, 95 % paired-t intervals), table.md, fig1.png, comparisons.png.
 """
 
 
@@ -33,13 +37,23 @@ class SweepConfig(Runtime):
 
     Arms: ratio = ColorMAE-G at 20/50/75/85/90 %; patterns = 64/512/3072/4096 green patterns; noise =
     random masking from uniform vs white noise; color = random/blue/green/purple/red; transfer = random
-    init vs MAE (random masks) vs ColorMAE-G under linear probe, k-NN and (--finetune) fine-tuning.
-    Identical arms run once. Nothing is tuned per arm: every arm uses the same settings.
+    init vs MAE (random masks) vs ColorMAE-G under linear probe, k-NN and (--finetune) fine-tuning; or
+    any grid / list of pretraining settings (grid.KEY=[...], arms=[{...}, ...]). Identical arms run once.
+    Nothing is tuned per arm: every arm uses the same settings. Every table gives, beside mean +- std,
+    each arm's paired-by-seed difference to the reference arm with a 95 % paired-t interval.
     """
 
     out: str = setting("", "output folder (reuse it to resume)", role="io", required=True, metavar="DIR")
     budget: int = setting(200, "pretraining optimizer steps per arm", min=1)
-    arms: list[str] = setting(list(TABLE1_GROUPS), f"groups of arms to run: {', '.join(GROUPS)}")
+    arms: list[str | dict[str, Any]] | None = setting(
+        None, f"arms to run: named groups ({', '.join(GROUPS)}) and / or arms as dicts of pretraining "
+              "settings (YAML list, e.g. [{masking: random}, {masking: green, sigma1: 0.25}]; label: names a "
+              "row); default: the Table 1 groups ratio, patterns, noise, color unless a grid is given")
+    grid: dict[str, Any] = setting(
+        {}, "a grid of pretraining settings, every combination an arm: grid.KEY=[v1,v2,...] (KEY: masking, "
+            "mask_ratio, bank_size, lr, ... or a noise-filter parameter: sigma1, sigma2, beta, f0, width)")
+    reference: str = setting("random", "the arm every other arm is compared with, paired by seed (its "
+                                       "masking or its row label)")
     data: str = setting("mnist5k", DATA_HELP)
     model: str = setting("mae_vit_tiny_32px", "MAE preset (a small one: every arm trains from scratch)")
     batch_size: int = setting(64, "pretraining batch", min=1)

@@ -25,7 +25,8 @@ def build_masking(name: str, ratio: float = 0.75, *, bank: str | Path | None = N
     """A masking strategy from its name.
 
     Args:
-        name: one of :data:`NAMES`.
+        name: one of :data:`NAMES`, or ``filter:SPEC``: masks from any noise family
+            (:mod:`colormae.noise.spec`, e.g. ``filter:powerlaw:beta=2``, ``filter:green:s1=0.25``).
         ratio: fraction of patches to mask, in (0, 1).
         bank: for a colour, a pattern bank file (``PatternBank.load``: ours or the official single-array
             ``.npz``) to use instead of generating one. The colour is ``name``; it is never read from the
@@ -45,8 +46,8 @@ def build_masking(name: str, ratio: float = 0.75, *, bank: str | Path | None = N
                                   bank_dtype=bank_dtype, bank_size=bank_size, pattern_size=pattern_size))
             for start, stage_name, stage_bank in stages
         ])
-    if name not in NAMES:
-        raise UserError(f"unknown masking {name!r}; choose one of {', '.join(NAMES)}")
+    if name not in NAMES and not name.startswith("filter:"):
+        raise UserError(f"unknown masking {name!r}; choose one of {', '.join(NAMES)} or filter:SPEC")
     if name in ("random", "random-white", "block"):
         if bank is not None:
             raise UserError(f"{name} masking takes no pattern bank")
@@ -61,6 +62,14 @@ def build_masking(name: str, ratio: float = 0.75, *, bank: str | Path | None = N
     from colormae.noise import PatternBank
 
     loaded = PatternBank.load(bank)
+    if name.startswith("filter:"):
+        from colormae.noise.spec import parse_filter
+
+        wanted = parse_filter(name)
+        if loaded.filter is not None and parse_filter(loaded.filter) != wanted:
+            raise UserError(f"pattern bank {bank} holds {loaded.filter} noise, not {wanted.spec}")
+        loaded.color, loaded.filter = wanted.name, wanted.spec
+        return ColorNoiseMasking(loaded, ratio, mode, bank_dtype=bank_dtype)
     if loaded.color is not None and loaded.color != name:
         raise UserError(f"pattern bank {bank} holds {loaded.color} noise, not {name}")
     loaded.color = name  # an official file stores no colour: the name says what it holds

@@ -15,8 +15,8 @@ the rest are masked.
   flips. Only the B windows needed are gathered, in one advanced-indexing read with per-sample row
   indices (a vertical flip is a reversed range; see :meth:`ColorNoiseMasking._independent` for the
   horizontal one); no Python loop over the batch.
-- ``"online"``: no bank; each call filters fresh noise of the colour on the device
-  (:func:`colormae.noise.generate_patterns`) and crops the window from it. Patterns are made
+- ``"online"``: no bank; each call filters fresh noise of the colour or noise filter on the device
+  (:func:`colormae.noise.generate.sample_filter`) and crops the window from it. Patterns are made
   ``ONLINE_MARGIN`` pixels larger than the grid: FFT filtering makes them periodic, and the margin keeps
   the window's opposite edges further apart through the wrap than the widest filter reaches
   (the sampled kernel is truncated at ``int(4 sigma + 0.5)`` = 8 pixels for the paper's largest sigma,
@@ -44,7 +44,9 @@ from colormae.masking.base import (
     num_keep,
     parse_grid,
 )
-from colormae.noise import COLORS, generate_patterns
+from colormae.noise import COLORS
+from colormae.noise.generate import sample_filter
+from colormae.noise.spec import NoiseFilter, parse_filter
 
 MODES = ("independent", "reference", "online")
 #: The official banks: 3072 patterns of 256 x 256 (paper, Sec. 4; supplement Table 1b).
@@ -72,9 +74,11 @@ class ColorNoiseMasking(DrawnMasks):
     """Colour-noise masks: the largest values of a noise window stay visible (ColorMAE, Algorithm 1).
 
     Args:
-        bank_or_color: a :class:`~colormae.noise.PatternBank`, a tensor ``(N, H, W)`` of patterns, or a
-            colour name (``"red"``, ``"blue"``, ``"green"``, ``"purple"``, ``"white"``, ``"uniform"``); a
-            name makes a bank of ``bank_size`` patterns of ``pattern_size`` pixels with ``seed`` on first
+        bank_or_color: a :class:`~colormae.noise.PatternBank`, a tensor ``(N, H, W)`` of patterns, a
+            colour name (``"red"``, ``"blue"``, ``"green"``, ``"purple"``, ``"white"``, ``"uniform"``), a
+            noise filter ``"filter:SPEC"`` (:mod:`colormae.noise.spec`, e.g. ``"filter:powerlaw:beta=2"``)
+            or a :class:`~colormae.noise.spec.NoiseFilter`; a name or filter makes a bank of ``bank_size``
+            patterns of ``pattern_size`` pixels with ``seed`` on first
             use (on the CPU, so a seed gives the same bank on every device), or, with ``mode="online"``,
             fresh noise of that colour each call.
         ratio: fraction of patches to mask, in (0, 1); the paper uses 0.75.
@@ -105,10 +109,14 @@ class ColorNoiseMasking(DrawnMasks):
         self._on_device: dict[torch.device, torch.Tensor] = {}
         self._last: tuple[torch.Tensor | None, torch.Tensor, torch.Tensor, torch.Tensor] | None = None
         self._table_cache: dict[tuple, tuple[torch.Tensor, torch.Tensor]] = {}
-        if isinstance(bank_or_color, str):
-            if bank_or_color not in COLORS:
-                raise UserError(f"unknown noise colour {bank_or_color!r}; choose one of {', '.join(COLORS)}")
-            self.color: str | None = bank_or_color
+        self.filter: NoiseFilter | None = None
+        if isinstance(bank_or_color, (str, NoiseFilter)):
+            if isinstance(bank_or_color, str) and bank_or_color not in COLORS \
+                    and not bank_or_color.startswith("filter:"):
+                raise UserError(f"unknown noise colour {bank_or_color!r}; choose one of {', '.join(COLORS)} "
+                                "or filter:SPEC")
+            self.filter = parse_filter(bank_or_color)
+            self.color: str | None = self.filter.name
             self.bank_size, self.pattern_size = int(bank_size), int(pattern_size)
         else:
             if mode == "online":
@@ -122,8 +130,8 @@ class ColorNoiseMasking(DrawnMasks):
         if self.mode == "online":
             raise UserError("online colour masking has no pattern bank")
         if self._patterns is None:
-            self._patterns = generate_patterns(self.color, self.bank_size, self.pattern_size, seed=self.seed,
-                                               progress=self.bank_size >= 1024)
+            self._patterns = sample_filter(self.filter, self.bank_size, self.pattern_size, seed=self.seed,
+                                           progress=self.bank_size >= 1024)[0]
         return self._patterns
 
     def bank_on(self, device: torch.device) -> torch.Tensor:
@@ -247,7 +255,7 @@ class ColorNoiseMasking(DrawnMasks):
                         dev: torch.device) -> torch.Tensor:
         """Fresh noise of the colour filtered on ``dev``, cropped to the grid: float32 ``(B, gh*gw)``."""
         size = (gh + ONLINE_MARGIN, gw + ONLINE_MARGIN)
-        noise = generate_patterns(self.color, b, size, generator=generator, device=dev)
+        noise = sample_filter(self.filter, b, size, generator=generator, device=dev)[0]
         windows = noise[:, :gh, :gw].reshape(b, gh * gw).to(torch.float32)
         zeros = torch.zeros(b, dtype=torch.long, device=dev)
         self._last = (None, zeros, zeros, torch.zeros(b, 2, dtype=torch.bool, device=dev))

@@ -4,7 +4,9 @@ File format (``np.savez``, read with ``allow_pickle=False``):
 
 - ``patterns``: ``(N, H, W)`` float32 or float16.
 - ``colormae_bank``: a 0-d unicode array holding JSON ``{"format_version", "color", "seed", "sigmas"}``
-  (``sigmas`` holds the scalar σ options, e.g. ``{"sigma1": 0.5, "sigma2": 2.0}``).
+  (``sigmas`` holds the scalar σ options, e.g. ``{"sigma1": 0.5, "sigma2": 2.0}``) and, for a bank made
+  from a noise filter (:meth:`PatternBank.from_filter`), ``"filter"``: its canonical spec
+  (:mod:`colormae.noise.spec`) and, for a gain table, ``"filter_points"``: its ``[freqs, gains]``.
 - ``sigmas.<name>``: array-valued σ metadata, e.g. ``sigmas.sigma``: the ``(N,)`` σ each red / blue
   pattern was filtered with.
 
@@ -38,7 +40,7 @@ import numpy as np
 import torch
 
 from colormae.errors import UserError
-from colormae.noise.generate import sample_patterns
+from colormae.noise.generate import sample_filter, sample_patterns
 
 #: Version of the ``.npz`` layout written by :meth:`PatternBank.save`.
 FORMAT_VERSION = 1
@@ -104,6 +106,8 @@ class PatternBank:
         seed: the seed the bank was generated with, or None.
         source: the file it was loaded from, or None.
         stored_dtype: the dtype in that file (``"float16"``, ...), or None.
+        filter: the canonical noise-filter spec it was made from (``"powerlaw:beta=2"``), or None;
+        filter_points: a gain table's ``(freqs, gains)``, or None.
     """
 
     def __init__(self, patterns: torch.Tensor | np.ndarray, *, color: str | None = None,
@@ -123,6 +127,8 @@ class PatternBank:
         self.sigmas = dict(sigmas or {})
         self.seed = seed
         self.stored_dtype = stored_dtype
+        self.filter: str | None = None
+        self.filter_points: tuple | None = None
 
     # -- making ---------------------------------------------------------------------------------------
     @classmethod
@@ -133,6 +139,22 @@ class PatternBank:
         patterns, meta = sample_patterns(color, count, size, seed=seed, generator=generator, device=device,
                                          dtype=dtype, progress=progress, **sigmas)
         return cls(patterns, color=color, sigmas=meta, seed=seed, check=False)
+
+    @classmethod
+    def from_filter(cls, noise: Any, count: int, size: int | tuple[int, int], *, seed: int | None = None,
+                    generator: torch.Generator | None = None, device: torch.device | str | None = None,
+                    dtype: torch.dtype = torch.float32, progress: bool = False) -> PatternBank:
+        """A bank of any noise family (spec string or :class:`~colormae.noise.spec.NoiseFilter`); its colour
+        is the preset's name (``green``: the same bank as :meth:`generate`) or the canonical spec."""
+        from colormae.noise.spec import parse_filter
+
+        filt = parse_filter(noise)
+        patterns, meta = sample_filter(filt, count, size, seed=seed, generator=generator, device=device,
+                                       dtype=dtype, progress=progress)
+        bank = cls(patterns, color=filt.name, sigmas={k: v for k, v in meta.items() if k != "filter"},
+                   seed=seed, check=False)
+        bank.filter, bank.filter_points = meta["filter"], filt.points
+        return bank
 
     # -- basics ---------------------------------------------------------------------------------------
     def __len__(self) -> int:
@@ -154,8 +176,10 @@ class PatternBank:
 
     def to(self, device: torch.device | str) -> PatternBank:
         """The same bank with its patterns on ``device`` (metadata shared, not copied)."""
-        return PatternBank(self.patterns.to(device), color=self.color, sigmas=self.sigmas, seed=self.seed,
+        bank = PatternBank(self.patterns.to(device), color=self.color, sigmas=self.sigmas, seed=self.seed,
                            source=self.source, stored_dtype=self.stored_dtype, check=False)
+        bank.filter, bank.filter_points = self.filter, self.filter_points
+        return bank
 
     def require_window(self, grid_h: int, grid_w: int | None = None) -> None:
         """Raise :class:`PatternFileError` if a ``grid_h x grid_w`` window does not fit in a pattern."""
@@ -188,6 +212,10 @@ class PatternBank:
             else:
                 scalars[key] = list(value) if isinstance(value, tuple) else value
         meta = {"format_version": FORMAT_VERSION, "color": self.color, "seed": self.seed, "sigmas": scalars}
+        if self.filter is not None:
+            meta["filter"] = self.filter
+        if self.filter_points is not None:
+            meta["filter_points"] = [list(c) for c in self.filter_points]
         from colormae.files import atomic_write
 
         return atomic_write(path, lambda f: np.savez(
@@ -251,8 +279,12 @@ class PatternBank:
         else:
             patterns = torch.from_numpy(np.ascontiguousarray(array, dtype=np.float32))
         _check_patterns(patterns, str(path), PatternFileError)
-        return cls(patterns, color=meta.get("color"), sigmas=sigmas, seed=meta.get("seed"), source=path,
+        bank = cls(patterns, color=meta.get("color"), sigmas=sigmas, seed=meta.get("seed"), source=path,
                    stored_dtype=str(array.dtype), check=False)
+        bank.filter = meta.get("filter") if isinstance(meta.get("filter"), str) else None
+        points = meta.get("filter_points")
+        bank.filter_points = tuple(tuple(float(v) for v in c) for c in points) if points else None
+        return bank
 
     # -- text -----------------------------------------------------------------------------------------
     def describe(self) -> str:
@@ -266,6 +298,8 @@ class PatternBank:
             lines.append(f"file:     {self.source} (stored as {self.stored_dtype}{jitter})")
         lines.append(f"patterns: {n} x {h}x{w} ({str(p.dtype).replace('torch.', '')}, {p.device})")
         lines.append(f"colour:   {self.color or 'unknown (no metadata)'}")
+        if self.filter:
+            lines.append(f"filter:   {self.filter}")
         lines.append(f"sigmas:   {_describe_sigmas(self.sigmas)}")
         lines.append(f"seed:     {self.seed if self.seed is not None else 'unknown'}")
         values = p.to(torch.float64)

@@ -21,11 +21,17 @@ continuous response ``exp(-2 pi^2 s^2 f^2)`` is *not* used: at s = 0.5 the sampl
 the Nyquist frequency on an axis, the continuous Gaussian only 0.29.
 
 The Gaussian is separable, so the 2-D response is the outer product of two 1-D responses.
+
+Radial families (:func:`radial_transfer`): a gain ``g(f)`` of the radial frequency ``f`` in cycles per
+pixel, sampled on the same periodic grid: power-law ``1 / f^beta`` (:func:`powerlaw_gain`), an ideal or
+smooth annulus (:func:`ring_gain`), a table of points (:func:`table_gain`) or any callable. Which family a
+spec string names, and its parameters, is :mod:`colormae.noise.spec`.
 """
 
 from __future__ import annotations
 
 import math
+from collections.abc import Callable
 
 import torch
 
@@ -123,3 +129,66 @@ def apply_transfer(images: torch.Tensor, transfer: torch.Tensor) -> torch.Tensor
     spectrum = torch.fft.rfft2(images)
     half = transfer[..., : w // 2 + 1].to(device=images.device, dtype=spectrum.real.dtype)
     return torch.fft.irfft2(spectrum * half, s=(h, w))
+
+
+# -- radial families: a gain as a function of the radial frequency f = |(fy, fx)| in cycles per pixel ---
+def radial_frequency(shape: tuple[int, int], *, device: torch.device | str | None = None,
+                     dtype: torch.dtype = torch.float64) -> torch.Tensor:
+    """``(H, W)`` radial frequency ``sqrt(fy^2 + fx^2)`` (cycles / pixel) of every bin of the ``fft2`` grid.
+
+    Even in ``k -> -k`` (``fftfreq``'s ``-0.5`` at ``n / 2`` has the same magnitude as ``+0.5``), so a gain of
+    it is a real, even transfer function: the filtered noise is real.
+    """
+    h, w = shape
+    fy = torch.fft.fftfreq(h, device=device, dtype=dtype)
+    fx = torch.fft.fftfreq(w, device=device, dtype=dtype)
+    return torch.sqrt(fy[:, None] ** 2 + fx[None, :] ** 2)
+
+
+def powerlaw_gain(f: torch.Tensor, beta: float) -> torch.Tensor:
+    """Amplitude ``f^(-beta / 2)``, so the power is ``1 / f^beta`` (pink 1, brown 2, blue -1, violet -2).
+
+    The DC gain is 0 (``1 / 0^beta`` has no value for beta > 0; the mean is not noise colour).
+    """
+    safe = torch.where(f > 0, f, torch.ones_like(f))
+    return torch.where(f > 0, safe.pow(-0.5 * float(beta)), torch.zeros_like(f))
+
+
+def ring_gain(f: torch.Tensor, f0: float, width: float, *, smooth: bool = False) -> torch.Tensor:
+    """An annulus around ``f0`` cycles / pixel: ideal (gain 1 where ``|f - f0| <= width / 2``, else 0) or
+    smooth (Gaussian ``exp(-(f - f0)^2 / (2 width^2))``, ``width`` its standard deviation)."""
+    if smooth:
+        return torch.exp(-0.5 * ((f - f0) / width) ** 2)
+    return ((f - f0).abs() <= 0.5 * width).to(f.dtype)
+
+
+def table_gain(f: torch.Tensor, freqs: tuple[float, ...], gains: tuple[float, ...]) -> torch.Tensor:
+    """Gain interpolated linearly between ``(freqs[i], gains[i])`` points, constant beyond the ends
+    (``numpy.interp``)."""
+    import numpy as np
+
+    values = np.interp(f.detach().cpu().numpy(), np.asarray(freqs), np.asarray(gains))
+    return torch.from_numpy(values).to(device=f.device, dtype=f.dtype)
+
+
+def radial_transfer(gain: Callable[[torch.Tensor], torch.Tensor], shape: tuple[int, int], *,
+                    device: torch.device | str | None = None, dtype: torch.dtype = torch.float64,
+                    normalize: bool = True) -> torch.Tensor:
+    """``(1, H, W)`` transfer function ``gain(f)`` on the full ``fft2`` grid of a ``(H, W)`` pattern.
+
+    Args:
+        gain: maps radial frequencies ``(H, W)`` float64 (cycles / pixel, 0 .. ~0.71) to real gains of the
+            same shape.
+        normalize: scale so the mean of ``T^2`` over the grid is 1: filtered N(0, 1) white noise then has
+            variance 1 whatever the gain's scale (masks depend only on the order of values).
+    """
+    f = radial_frequency(shape, device=device)
+    t = torch.as_tensor(gain(f), dtype=torch.float64, device=f.device)
+    if t.shape != f.shape or not bool(torch.isfinite(t).all()):
+        raise ValueError(f"a radial gain must map frequencies {tuple(f.shape)} to finite gains of that shape")
+    if normalize:
+        power = (t * t).mean()
+        if power <= 0:
+            raise ValueError("the radial gain is zero at every frequency of this pattern size")
+        t = t / power.sqrt()
+    return t[None].to(dtype)

@@ -211,20 +211,75 @@ def sample_patterns(color: str, count: int, size: int | tuple[int, int], *, seed
         shared = None
         if color in ("green", "purple"):
             shared = _shared_transfer(color, (h, w), params["sigma1"], params["sigma2"], dev, compute)
-        in_place = dev.type == "cpu"
-        scratch = None if in_place else torch.empty(((min(chunk, count) + 1) // 2, h, w),
-                                                     dtype=_COMPLEX[compute], device=dev)
-        slots = [(min(chunk, count - start) + 1) // 2 for start in starts]
-        spectra = _white_spectra(slots, (h, w), generator, dev, compute, background=dev.type == "cpu")
-        for start, spectrum in zip(starts, spectra, strict=True):
-            target = out[start:start + chunk]
-            transfer = shared
-            if per_pattern is not None:
-                transfer = color_transfer(color, (h, w), sigma=per_pattern[start:start + chunk], device=dev,
-                                          dtype=compute)
-            _filter_pairs(target, spectrum, transfer, scratch)
-            bar.update(len(target))
+        _filter_into(out, chunk, generator, shared, per_pattern, color, bar)
     return out, meta
+
+
+def _filter_into(out: torch.Tensor, chunk: int, generator: torch.Generator | None,
+                 shared: torch.Tensor | None, per_pattern: torch.Tensor | None, color: str | None,
+                 bar: Any) -> None:
+    """Fill ``out (N, H, W)`` with white noise filtered by ``shared`` (``(1, H, W)``) or, per pattern, by
+    ``color``'s transfer at the σ's ``per_pattern (N,)``; ``chunk`` patterns at a time, in draw order."""
+    count, h, w = out.shape
+    dev = out.device
+    compute = torch.float64 if out.dtype == torch.float64 else torch.float32
+    starts = range(0, count, chunk)
+    in_place = dev.type == "cpu"
+    scratch = None if in_place else torch.empty(((min(chunk, count) + 1) // 2, h, w),
+                                                 dtype=_COMPLEX[compute], device=dev)
+    slots = [(min(chunk, count - start) + 1) // 2 for start in starts]
+    spectra = _white_spectra(slots, (h, w), generator, dev, compute, background=dev.type == "cpu")
+    for start, spectrum in zip(starts, spectra, strict=True):
+        target = out[start:start + chunk]
+        transfer = shared
+        if per_pattern is not None:
+            transfer = color_transfer(color, (h, w), sigma=per_pattern[start:start + chunk], device=dev,
+                                      dtype=compute)
+        _filter_pairs(target, spectrum, transfer, scratch)
+        bar.update(len(target))
+
+
+def sample_filter(noise: Any, count: int, size: int | tuple[int, int], *, seed: int | None = None,
+                  generator: torch.Generator | None = None, device: torch.device | str | None = None,
+                  dtype: torch.dtype = torch.float32, progress: bool = False
+                  ) -> tuple[torch.Tensor, dict[str, Any]]:
+    """Draw ``count`` patterns of any noise family: a :class:`~colormae.noise.spec.NoiseFilter` or a spec
+    string (``"powerlaw:beta=2"``, ``"green"``, ...).
+
+    White, uniform and the Gaussian families are drawn by :func:`sample_patterns` with the colour and σ's
+    they equal (so ``"green"`` gives today's green bank, bit for bit); every other family filters the same
+    complex white spectra with its radial transfer function (one ``(1, H, W)`` transfer, cached).
+
+    Returns:
+        ``(patterns (N, H, W), meta)``: :func:`sample_patterns`'s σ metadata, plus ``"filter"``: the
+        canonical spec.
+    """
+    from colormae.noise.spec import parse_filter
+
+    filt = parse_filter(noise)
+    if filt.color is not None:
+        out, meta = sample_patterns(filt.color, count, size, seed=seed, generator=generator, device=device,
+                                    dtype=dtype, progress=progress, **filt.sigmas)
+        return out, {**meta, "filter": filt.spec}
+    h, w = parse_size(size)
+    if isinstance(count, bool) or not isinstance(count, int) or count < 1:
+        raise UserError(f"pattern count must be a positive int, got {count!r}")
+    if not dtype.is_floating_point:
+        raise UserError(f"patterns must have a floating dtype, got {dtype}")
+    generator, dev = _resolve_generator(seed, generator, device)
+    compute = torch.float64 if dtype == torch.float64 else torch.float32
+    out = torch.empty((count, h, w), dtype=dtype, device=dev)
+    shared = _filter_transfer(filt, (h, w), dev, compute)
+    with progress_bar(total=count, unit="pattern", desc=f"{filt.name} noise", enabled=progress) as bar:
+        _filter_into(out, max(2, 2 * CHUNK_PIXELS // (h * w)), generator, shared, None, None, bar)
+    return out, {"filter": filt.spec}
+
+
+@functools.lru_cache(maxsize=16)
+def _filter_transfer(filt: Any, shape: tuple[int, int], device: torch.device, dtype: torch.dtype
+                     ) -> torch.Tensor:
+    """A radial filter's ``(1, H, W)`` transfer, cached (online masks ask for the same one every step)."""
+    return filt.transfer(shape, device=device, dtype=dtype)
 
 
 _COMPLEX = {torch.float32: torch.complex64, torch.float64: torch.complex128}

@@ -29,10 +29,28 @@ def radial_power_spectrum(patterns: torch.Tensor) -> tuple[torch.Tensor, torch.T
     if patterns.dim() != 3:
         raise ValueError(f"expected patterns (N, H, W), got shape {tuple(patterns.shape)}")
     n, h, w = patterns.shape
-    m = min(h, w)
-    if m < 2:
+    if min(h, w) < 2:
         raise ValueError(f"patterns of {h}x{w} have no non-zero frequency ring")
-    dev = patterns.device
+    wr = w // 2 + 1
+    total = torch.zeros(h, wr, device=patterns.device, dtype=torch.float64)
+    chunk = max(1, CHUNK_PIXELS // (h * w))
+    for start in range(0, n, chunk):
+        block = patterns[start:start + chunk].to(torch.float32)
+        total += (torch.fft.rfft2(block).abs() ** 2).sum(0, dtype=torch.float64)
+    return _ring_means(total / (n * h * w), h, w)
+
+
+def radial_average(power: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+    """A power given on the full ``fft2`` grid, ``(H, W)`` (e.g. a filter's intended ``T^2``), averaged
+    over the same rings as :func:`radial_power_spectrum`: ``(freqs (F,), power (F,))`` float64."""
+    h, w = power.shape
+    return _ring_means(power.to(torch.float64)[:, : w // 2 + 1], h, w)
+
+
+def _ring_means(half: torch.Tensor, h: int, w: int) -> tuple[torch.Tensor, torch.Tensor]:
+    """Ring averages of a power ``(H, W // 2 + 1)`` on the ``rfft2`` half grid of ``H x W`` patterns."""
+    m = min(h, w)
+    dev = half.device
     # rfft2 keeps kx = 0 .. W//2; every other column stands for itself and its mirror, so counts twice.
     wr = w // 2 + 1
     col_weight = torch.full((wr,), 2.0, device=dev, dtype=torch.float64)
@@ -44,16 +62,8 @@ def radial_power_spectrum(patterns: torch.Tensor) -> tuple[torch.Tensor, torch.T
     radius = torch.sqrt(fy[:, None] ** 2 + fx[None, :] ** 2)  # (H, Wr) cycles / pixel
     ring = torch.round(radius * m).long().flatten()
     weight = col_weight.expand(h, wr).flatten()
-
-    total = torch.zeros(h, wr, device=dev, dtype=torch.float64)
-    chunk = max(1, CHUNK_PIXELS // (h * w))
-    for start in range(0, n, chunk):
-        block = patterns[start:start + chunk].to(torch.float32)
-        total += (torch.fft.rfft2(block).abs() ** 2).sum(0, dtype=torch.float64)
-    mean_power = (total / (n * h * w)).flatten()
-
     count = torch.bincount(ring, weights=weight, minlength=m // 2 + 1)
-    summed = torch.bincount(ring, weights=weight * mean_power, minlength=m // 2 + 1)
+    summed = torch.bincount(ring, weights=weight * half.flatten(), minlength=m // 2 + 1)
     rings = torch.arange(1, m // 2 + 1, device=dev)
     freqs = rings.to(torch.float64) / m
     return freqs.cpu(), (summed[rings] / count[rings]).cpu()

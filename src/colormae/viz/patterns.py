@@ -52,7 +52,8 @@ def example_masks(bank: PatternBank, n: int, grid: int, ratio: float,
 
 
 def pattern_sheet(banks: Sequence[PatternBank], out_path: str | Path, *, n_examples: int = 4, grid: int = 14,
-                  ratio: float = 0.75, seed: int = 0, labels: Sequence[str] | None = None) -> Path:
+                  ratio: float = 0.75, seed: int = 0, labels: Sequence[str] | None = None,
+                  intended: Sequence[torch.Tensor | None] | None = None) -> Path:
     """Draw the pattern sheet of ``banks`` to ``out_path`` (PNG) and return the path.
 
     Args:
@@ -62,6 +63,8 @@ def pattern_sheet(banks: Sequence[PatternBank], out_path: str | Path, *, n_examp
         ratio: masking ratio (the paper's 0.75).
         seed: seed of the crops, flips and pattern choices, so a sheet is reproducible.
         labels: row and legend labels (default: each bank's file name or colour).
+        intended: per bank, the intended radial power on the spectrum's rings (``(F,)``, as
+            :class:`colormae.masking.lab.NoiseReport` gives it) drawn dashed, or None.
     """
     banks = list(banks)
     if not banks:
@@ -96,13 +99,18 @@ def pattern_sheet(banks: Sequence[PatternBank], out_path: str | Path, *, n_examp
             ax.set_xticks([])
             ax.set_yticks([])
     ax = fig.add_subplot(layout[rows:, :])
-    for bank, label in zip(banks, labels, strict=True):
+    wanted = list(intended) if intended is not None else [None] * len(banks)
+    for k, (bank, label) in enumerate(zip(banks, labels, strict=True)):
         freqs, power = bank_spectrum(bank)
-        ax.loglog(freqs.numpy(), power.clamp_min(1e-12).numpy(), label=label,
-                  color=LINE_COLORS.get(bank.color or ""))
+        line = ax.loglog(freqs.numpy(), power.clamp_min(1e-12).numpy(), label=label,
+                         color=LINE_COLORS.get(bank.color or "", f"C{k % 10}"))[0]
+        if wanted[k] is not None:
+            ax.loglog(freqs.numpy(), wanted[k].clamp_min(1e-12).numpy(), linestyle="--", linewidth=1,
+                      color=line.get_color())
     ax.set_xlabel("frequency (cycles / pixel)")
     ax.set_ylabel("power (standardized patterns)")
-    ax.set_title("radially averaged power spectrum; masks: white = visible (largest values)", fontsize=9)
+    ax.set_title("radially averaged power spectrum (dashed: intended); masks: white = visible (largest "
+                 "values)", fontsize=9)
     ax.grid(True, which="both", alpha=0.3)
     ax.legend(fontsize=8)
     out_path = Path(out_path)
