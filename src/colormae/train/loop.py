@@ -8,8 +8,8 @@ last step boundary, the last checkpoints, the logging interval); each method is 
 from __future__ import annotations
 
 import time
-from collections.abc import Callable, Iterable
-from contextlib import nullcontext
+from collections.abc import Callable, Iterable, Iterator
+from contextlib import contextmanager, nullcontext
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -17,6 +17,8 @@ from typing import Any
 import torch
 from torch import nn
 
+from colormae.errors import UserError
+from colormae.files import WriteFailed
 from colormae.progress import progress as progress_bar
 from colormae.progress import warn, write
 from colormae.ranks import all_reduce
@@ -33,6 +35,11 @@ from colormae.train.signals import (
     shield_loader_workers,
     signal_name,
 )
+
+
+class OutOfMemory(UserError):
+    """A training step needed more device memory than there is (torch's ``OutOfMemoryError``)."""
+
 
 StepFn = Callable[[nn.Module, Any, int], "tuple[torch.Tensor, dict[str, float]]"]
 
@@ -260,7 +267,7 @@ class TrainRun:
             step = self.step
             path = self.out_dir / ckpt_io.CKPT_DIR / ckpt_io.checkpoint_name(step)
             if self.dist.is_main:
-                with self.signals.saving():
+                with self.signals.saving(), self.refused_write():
                     ckpt_io.save_checkpoint(path, {
                         **(self.payload or {}), "model": self.model.state_dict(),
                         "optimizer": self.optimizer.state_dict(), "scaler": self.scaler.state_dict(),
@@ -270,6 +277,28 @@ class TrainRun:
                 self.last_ckpt = path
             self.good_ckpt = path
         self.saved_step = self.step
+
+    @contextmanager
+    def refused_write(self) -> Iterator[None]:
+        """A checkpoint the disk refused (:class:`~colormae.files.WriteFailed`) names the last good one."""
+        try:
+            yield
+        except WriteFailed as err:
+            good = self.good_ckpt
+            keep = f"the last good checkpoint is {good} (continue with --resume once fixed)" if good else \
+                "no checkpoint was saved yet"
+            raise WriteFailed(f"{err}; {keep}", err.path, err.code) from err
+
+    def out_of_memory(self) -> OutOfMemory:
+        """The one-line error of a step that ran out of device memory: the peak and what to lower."""
+        peak = peak_memory_mb(self.device)
+        good = f"; the last good checkpoint is {self.good_ckpt}" if self.good_ckpt is not None else ""
+        batch = getattr(self.loader, "batch_size", None)
+        now = f"batch_size={batch} per process, " if batch else ""
+        return OutOfMemory(
+            f"out of {self.device.type} memory in step {self.step + 1} (peak {peak:.0f} MB; {now}"
+            f"accum_steps={self.s.accum_steps}): lower batch_size and raise accum_steps by the same factor "
+            f"(same effective batch), or set grad_checkpointing=true{good}")
 
     def save_if_new(self) -> None:
         """Checkpoint this step unless it is already saved."""
@@ -337,6 +366,8 @@ class TrainRun:
         except TrainingDiverged:  # raised on every rank at the same collective check: collect the vote
             self.stop_vote.finish()
             raise
+        except torch.OutOfMemoryError as err:
+            raise self.out_of_memory() from err
         except KeyboardInterrupt as err:  # raised by the job's own code (or a forced quit), not by a signal
             self.quit_by_keyboard(err)
             raise
