@@ -196,12 +196,21 @@ def timm_pretrained_cfg(config: MAEConfig, data: dict[str, Any] | None = None, *
     return cfg
 
 
+def timm_create_kwargs(meta: dict[str, str]) -> tuple[str, dict[str, Any]]:
+    """``(name, kwargs)`` of the ``timm.create_model(name, **kwargs)`` that rebuilds an :func:`export_timm`
+    file from its metadata: ``pretrained=False``, ``num_classes``, ``pretrained_cfg_overlay`` (sequences as
+    tuples, as timm keeps them) and the architecture kwargs."""
+    overlay = {k: tuple(v) if isinstance(v, list) else v for k, v in json.loads(meta.get("pretrained_cfg",
+                                                                                          "{}")).items()}
+    kwargs = {"pretrained": False, "num_classes": int(meta.get("num_classes", 0)),
+              "pretrained_cfg_overlay": overlay, **json.loads(meta.get("timm_kwargs", "{}"))}
+    return meta["timm_model"], kwargs
+
+
 def timm_create_call(meta: dict[str, str]) -> str:
-    """The ``timm.create_model(...)`` call that rebuilds an :func:`export_timm` file from its metadata."""
-    kwargs = json.loads(meta.get("timm_kwargs", "{}"))
-    overlay = json.loads(meta.get("pretrained_cfg", "{}"))
-    return (f"timm.create_model({meta['timm_model']!r}, pretrained=False, num_classes={meta['num_classes']}, "
-            f"pretrained_cfg_overlay={overlay!r}" + "".join(f", {k}={v!r}" for k, v in kwargs.items()) + ")")
+    """:func:`timm_create_kwargs` as the Python line a user pastes."""
+    name, kwargs = timm_create_kwargs(meta)
+    return f"timm.create_model({name!r}, " + ", ".join(f"{k}={v!r}" for k, v in kwargs.items()) + ")"
 
 
 def export_timm(model: MaskedAutoencoder, dst: str | Path, *, data: dict[str, Any] | None = None) -> Path:
