@@ -40,6 +40,9 @@ def test_finetuned_classifier_exports_to_timm_with_its_classes(tmp_path, finetun
     with torch.no_grad():
         assert torch.allclose(model(x), ours(x), atol=1e-6)
     assert load_checkpoint(finetuned)["classes"] == ["blue", "green", "red"]
+    back = load(dst)  # colormae.load reads it too: the encoder, as from any timm ViT
+    assert torch.equal(back.model.encoder.state_dict()["blocks.0.attn.qkv.weight"],
+                       ours.state_dict()["blocks.0.attn.qkv.weight"])
 
 
 def test_timm_resolve_data_config_gives_our_preprocessing(tmp_path, finetuned):

@@ -145,8 +145,13 @@ def import_model(path: str | Path | Source, from_: str = "auto", *, config: MAEC
                          "ViTMAEConfig's default (weights do not store it)")
         model = _from_ours(ours, config or hf_cfg, overrides, hints=hints, notes=notes)
     elif layout == "timm":
-        model = _from_ours(LAYOUTS["timm"].to_ours(sd), config, overrides, with_decoder=False, hints=hints,
-                           notes=notes)
+        ours = LAYOUTS["timm"].to_ours(sd)
+        if "fc_norm.weight" in sd and "norm.weight" not in sd:  # an avg-pool classifier: no final norm
+            dim = sd["fc_norm.weight"].shape[0]
+            ours.update({"encoder.norm.weight": torch.ones(dim), "encoder.norm.bias": torch.zeros(dim)})
+            notes.append("a fine-tuned (avg-pool) timm classifier: its head and fc_norm are dropped; the "
+                         "encoder's final norm (which it never used) is set to the identity")
+        model = _from_ours(ours, config, overrides, with_decoder=False, hints=hints, notes=notes)
         notes.append("timm ViT holds the encoder only: the decoder is freshly initialised (MAE init)")
     else:
         model = _from_ours(LAYOUTS[layout].to_ours(sd), config, overrides, hints=hints, notes=notes)
