@@ -59,3 +59,17 @@ def test_out_of_memory_in_a_step_is_one_line_of_advice(tmp_path):
     assert "lower batch_size and raise accum_steps" in message and "grad_checkpointing=true" in message
     good = tmp_path / "checkpoints" / ckpt_io.checkpoint_name(4)
     assert message.endswith(f"the last good checkpoint is {good}")
+
+
+def test_resume_with_another_length_warns_it_is_not_bit_exact(tmp_path, capsys):
+    run_toy(tmp_path, total=12, accum=1, ckpt_every=4, stop_at=8)
+    capsys.readouterr()
+    run_toy(tmp_path, total=12, accum=1, ckpt_every=4, resume=True)  # the same length: silent
+    assert "warning" not in capsys.readouterr().err
+    run_toy(tmp_path / "b", total=12, accum=1, ckpt_every=4, stop_at=8)
+    capsys.readouterr()
+    _, result = run_toy(tmp_path / "b", total=20, accum=1, ckpt_every=4, resume=True)
+    err = capsys.readouterr().err
+    assert result.step == 20
+    assert "saved in a run of 12 steps, now 20 (max_steps or epochs changed)" in err
+    assert "no longer bit-exact" in err
