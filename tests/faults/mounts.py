@@ -31,25 +31,32 @@ CAN_MOUNT = _can_mount()
 
 
 def run_cli(args: list[str], mount: Path, *, size_kb: int = 4096, read_only: bool = False,
-            timeout: float = 300) -> subprocess.CompletedProcess:
-    """``python -m colormae ARGS`` with a fresh tmpfs of ``size_kb`` at ``mount`` (read-only if asked).
+            timeout: float = 300, bind: bool = False, env: dict[str, str] | None = None
+            ) -> subprocess.CompletedProcess:
+    """``python -m colormae ARGS`` with a fresh tmpfs of ``size_kb`` at ``mount`` (read-only if asked), or
+    with ``bind``: the existing folder ``mount`` read-only (its files kept).
 
     Without mount namespaces: a read-only folder by ``chmod 0555`` for a non-root user, else skip.
     """
-    env = {**os.environ, "PYTHONPATH": str(SRC), "OMP_NUM_THREADS": "1"}
+    env = {**os.environ, "PYTHONPATH": str(SRC), "OMP_NUM_THREADS": "1", **(env or {})}
     cli = [sys.executable, "-m", "colormae", *args]
     mount.mkdir(parents=True, exist_ok=True)
     if not CAN_MOUNT:
-        if not read_only or os.geteuid() == 0:
+        if not (read_only or bind) or os.geteuid() == 0:
             pytest.skip("needs mount namespaces (unshare -rm) for a small or read-only file system")
-        mount.chmod(0o555)
+        folders = [mount, *(p for p in mount.rglob("*") if p.is_dir())] if bind else [mount]
+        for folder in folders:
+            folder.chmod(0o555)
         try:
             return subprocess.run(cli, capture_output=True, text=True, env=env, timeout=timeout)
         finally:
-            mount.chmod(0o755)
+            for folder in folders:
+                folder.chmod(0o755)
     where = shlex.quote(str(mount))
     script = f"mount -t tmpfs -o size={size_kb}k tmpfs {where}"
-    if read_only:
+    if bind:
+        script = f"mount --bind {where} {where} && mount -o remount,bind,ro {where}"
+    elif read_only:
         script += f" && mount -o remount,ro {where}"
     script += " && exec " + shlex.join(cli)
     return subprocess.run(["unshare", "-rm", "sh", "-c", script], capture_output=True, text=True, env=env,
