@@ -18,7 +18,7 @@ examples:
   colormae data stats /data/sentinel2                 # -> /data/sentinel2/colormae_stats.json
   colormae data stats /data/xray --max-images 2000
   colormae data stats /data/s2 --names B4,B3,B2,B8    # band names, kept for figures
-  colormae data stats /shared/xray -o runs/xray_stats.json   # then: pretrain ... stats_file=runs/xray_stats.json
+  colormae data stats /shared/xray -o runs/xray.json  # read-only: then pretrain stats_file=runs/xray.json
 """
 
 

@@ -45,7 +45,8 @@ class DetectConfig(RunFolder, TrainLoop, Runtime):
                                                           "spaced, ViT-B: 2,5,8,11)")
     drop_path: float = setting(0.1, "stochastic depth rate of the ViT (ViTDet: 0.1)", min=0.0, below=1.0)
     pyramid_scales: tuple[float, ...] = setting((2.0, 1.0, 0.5), "simple feature pyramid scales of the "
-                                                "last ViT map (from 4, 2, 1, 0.5; a pooled level is added; ViTDet: 4 2 1 0.5)")
+                                                "last ViT map (from 4, 2, 1, 0.5; a pooled level is added; "
+                                                "ViTDet: 4 2 1 0.5)")
     fpn_channels: int = setting(32, "channels of the pyramid and the heads (ViTDet: 256)", min=8)
     roi_batch: int = setting(64, "region proposals sampled per image to train the box and mask heads "
                                   "(ViTDet: 512)", min=1)

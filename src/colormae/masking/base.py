@@ -13,7 +13,6 @@ sync to find ``K`` (``model(images, mask, ids_keep)``). :func:`draw_masks` gives
 from __future__ import annotations
 
 import math
-
 from typing import NamedTuple, Protocol, runtime_checkable
 
 import torch

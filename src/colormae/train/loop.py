@@ -150,9 +150,9 @@ class TrainRun:
                  "will not continue exactly")
         saved_total = state.get("total_steps", self.total_steps)
         if saved_total != self.total_steps and dist.is_main:
-            warn(f"{resume_path}: saved in a run of {saved_total} steps, now {self.total_steps} (max_steps or "
-                 "epochs changed): the lr schedule of the remaining steps changes; the resumed run is no "
-                 "longer bit-exact")
+            warn(f"{resume_path}: saved in a run of {saved_total} steps, now {self.total_steps} "
+                 "(max_steps or epochs changed): the lr schedule of the remaining steps changes; the resumed "
+                 "run is no longer bit-exact")
         ranks = state.get("rng", {}).get("ranks", [])
         if dist.rank < len(ranks) and len(ranks) == dist.world_size:
             restore_rng(ranks[dist.rank], self.generators)
