@@ -52,6 +52,7 @@ def run_stats(args: argparse.Namespace) -> int:
     from colormae.data.resolve import compute_stats
     from colormae.data.stats import MAX_IMAGES, stats_path, write_stats
     from colormae.errors import UserError
+    from colormae.progress import plural
 
     if args.in_chans is not None and args.in_chans < 1:
         raise UserError(f"--in-chans must be positive, got {args.in_chans}")
@@ -65,7 +66,7 @@ def run_stats(args: argparse.Namespace) -> int:
         raise UserError(f"--names gives {len(names)} names for {stats.channels} channels")
     fmt = ", ".join
     bad = stats.unreadable
-    skipped = f", {bad} unreadable image{'s' if bad != 1 else ''} skipped" if bad else ""
+    skipped = f", {plural(bad, 'unreadable image')} skipped" if bad else ""
     line = (f"{stats.channels} channel(s), {stats.images} of {stats.total} images{skipped}, {stats.pixels} "
             f"pixels: mean {fmt(f'{v:.6g}' for v in stats.mean)}  std {fmt(f'{v:.6g}' for v in stats.std)}")
     if is_builtin(args.data) and args.output is None:
