@@ -23,7 +23,14 @@ from colormae.progress import progress as progress_bar
 from colormae.progress import warn, write
 from colormae.ranks import all_reduce
 from colormae.train import checkpoint as ckpt_io
-from colormae.train.distributed import DistInfo, RankVote, all_gather_object, barrier
+from colormae.train.distributed import (
+    DistInfo,
+    LostRank,
+    RankVote,
+    all_gather_object,
+    barrier,
+    is_lost_peer,
+)
 from colormae.train.finite import NonFiniteTracker, TrainingDiverged, weights_finite
 from colormae.train.metrics import MetricsLogger, peak_memory_mb
 from colormae.train.rng import capture_rng, restore_rng
@@ -294,6 +301,15 @@ class TrainRun:
                 "no checkpoint was saved yet"
             raise WriteFailed(f"{err}; {keep}", err.path, err.code) from err
 
+    def lost_rank(self, err: BaseException) -> LostRank:
+        """The one-line error of a process whose peers died or stopped answering (within the timeout)."""
+        good = f"the last good checkpoint is {self.good_ckpt}" if self.good_ckpt is not None else \
+            "no checkpoint was saved yet"
+        first = str(err).strip().splitlines()[0][:160] if str(err).strip() else type(err).__name__
+        return LostRank(f"rank {self.dist.rank} of {self.dist.world_size}: another process of the job died "
+                        f"or stopped answering at step {self.step + 1} ({first}); {good}; restart the job with "
+                        "--resume")
+
     def out_of_memory(self) -> OutOfMemory:
         """The one-line error of a step that ran out of device memory: the peak and what to lower."""
         peak = peak_memory_mb(self.device)
@@ -373,6 +389,10 @@ class TrainRun:
             raise
         except torch.OutOfMemoryError as err:
             raise self.out_of_memory() from err
+        except (RuntimeError, OSError) as err:  # a collective whose peer is gone: leave with one line
+            if not (self.dist.distributed and is_lost_peer(err)):
+                raise
+            raise self.lost_rank(err) from err
         except KeyboardInterrupt as err:  # raised by the job's own code (or a forced quit), not by a signal
             self.quit_by_keyboard(err)
             raise
