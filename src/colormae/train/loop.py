@@ -307,8 +307,8 @@ class TrainRun:
             "no checkpoint was saved yet"
         first = str(err).strip().splitlines()[0][:160] if str(err).strip() else type(err).__name__
         return LostRank(f"rank {self.dist.rank} of {self.dist.world_size}: another process of the job died "
-                        f"or stopped answering at step {self.step + 1} ({first}); {good}; restart the job with "
-                        "--resume")
+                        f"or stopped answering at step {self.step + 1} ({first}); {good}; restart the job "
+                        "with --resume")
 
     def out_of_memory(self) -> OutOfMemory:
         """The one-line error of a step that ran out of device memory: the peak and what to lower."""
