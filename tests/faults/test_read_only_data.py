@@ -66,3 +66,17 @@ def test_read_only_data_set_with_the_per_user_cache(tmp_path):
     trained = run_cli(["pretrain", "--out", str(tmp_path / "r"), "data=" + str(data), *TINY], data, bind=True,
                       env=env)
     assert trained.returncode == 0, trained.stderr[-2000:]
+
+
+def test_knn_reports_the_unreadable_images_at_the_end(tmp_path, capsys):
+    for split in ("train", "val"):
+        for name in ("a", "b"):
+            (tmp_path / "d" / split / name).mkdir(parents=True)
+            for i in range(3):
+                Image.fromarray(np.full((8, 8, 3), 60 * i + (name == "b") * 100, np.uint8)).save(
+                    tmp_path / "d" / split / name / f"{i}.png")
+    (tmp_path / "d" / "train" / "a" / "broken.png").write_bytes(b"not a png")
+    assert main(["knn", "random:mae_vit_micro_32px", "--data", str(tmp_path / "d"), "--num-workers", "0",
+                 "--no-progress", "--device", "cpu", "--k", "2"]) == 0
+    err = capsys.readouterr().err
+    assert f"warning: {tmp_path / 'd'}: train: 1 unreadable image skipped (6 used)" in err
