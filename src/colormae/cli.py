@@ -10,9 +10,11 @@ setting, ``key=value`` overrides); tool commands (``patterns``, ``data``, ``conv
 from __future__ import annotations
 
 import argparse
+import difflib
 import importlib
+import re
 import sys
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 
 from colormae import __version__
 from colormae.errors import UserError
@@ -21,11 +23,42 @@ from colormae.errors import UserError
 COMMANDS: tuple[str, ...] = ("patterns", "data", "convert", "inspect", "viz")
 
 
+def did_you_mean(word: str, known: Iterable[str]) -> str:
+    """`` (did you mean 'x'?)`` for the closest of ``known`` to ``word`` (:mod:`difflib`), else ``""``."""
+    close = difflib.get_close_matches(word, list(known), n=1)
+    return f" (did you mean {close[0]!r}?)" if close else ""
+
+
+class Parser(argparse.ArgumentParser):
+    """argparse with a "did you mean" for a mistyped command or choice (argparse has it from Python 3.14)."""
+
+    def error(self, message: str) -> None:  # type: ignore[override]  # noqa: D102 - argparse's API
+        found = re.search(r"invalid choice: '([^']*)' \(choose from (.*)\)", message)
+        if found:
+            choices = re.findall(r"'([^']*)'", found.group(2)) or found.group(2).split(", ")
+            message += did_you_mean(found.group(1), choices)
+        super().error(message)
+
+
+def _unknown_flags(parser: argparse.ArgumentParser, command: str | None, rest: list[str]) -> str:
+    """``unrecognized arguments: ...`` with a hint for the first mistyped ``--flag`` of ``command``."""
+    message = f"unrecognized arguments: {' '.join(rest)}"
+    sub = next((a for a in parser._actions if isinstance(a, argparse._SubParsersAction)), None)
+    target = sub.choices.get(command, parser) if sub is not None and command else parser
+    known = [opt for action in target._actions for opt in action.option_strings]
+    for token in rest:
+        if token.startswith("--"):
+            hint = did_you_mean(token.split("=", 1)[0], known)
+            if hint:
+                return message + hint
+    return message
+
+
 def build_parser() -> argparse.ArgumentParser:
     """The top-level parser with every job and command registered."""
     from colormae.commands.jobs import JOBS, register
 
-    parser = argparse.ArgumentParser(
+    parser = Parser(
         prog="colormae",
         description="Masked Autoencoder pretraining with data-independent colour-noise masks (ColorMAE).",
         formatter_class=argparse.RawDescriptionHelpFormatter,
@@ -47,7 +80,7 @@ def _dispatch(parser: argparse.ArgumentParser, argv: Sequence[str] | None) -> in
     overrides, rest = split_overrides(extra)
     job = getattr(args, "job", None)
     if rest or (overrides and job is None):
-        parser.error(f"unrecognized arguments: {' '.join(rest or overrides)}")
+        parser.error(_unknown_flags(parser, getattr(args, "command", None), rest or overrides))
     if job is not None:
         return run_job(job, build_config(job, args, overrides))
     if not getattr(args, "func", None):
@@ -62,6 +95,13 @@ def _one_line_warning(message: Warning | str, category: type[Warning], filename:
     return f"warning: {message}\n"
 
 
+def _refused_write(err: Exception) -> UserError | None:
+    """A full / read-only / forbidden destination as one line (:func:`colormae.files.disk_error`)."""
+    from colormae.files import disk_error
+
+    return disk_error(err)
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     """Entry point of the console script; returns the process exit code."""
     import warnings
@@ -72,6 +112,12 @@ def main(argv: Sequence[str] | None = None) -> int:
         return _dispatch(parser, argv)
     except UserError as err:
         print(f"error: {err}", file=sys.stderr)
+        return 2
+    except Exception as err:  # the last net: a destination that refused a write is the user's to fix
+        failed = _refused_write(err)
+        if failed is None:
+            raise
+        print(f"error: {failed}", file=sys.stderr)
         return 2
     except KeyboardInterrupt:
         print("interrupted", file=sys.stderr)

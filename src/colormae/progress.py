@@ -112,3 +112,8 @@ def write(message: str, *, file: IO[str] | None = None) -> None:
 def warn(message: str, *, file: IO[str] | None = None) -> None:
     """One ``warning: <message>`` line on stderr (every rank; no source line, unlike ``warnings.warn``)."""
     print(f"warning: {message}", file=file or sys.stderr, flush=True)
+
+
+def plural(count: int, noun: str) -> str:
+    """``"1 unreadable image"``, ``"2 unreadable images"``."""
+    return f"{count} {noun}{'' if count == 1 else 's'}"

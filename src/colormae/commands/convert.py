@@ -17,19 +17,24 @@ import argparse
 
 EXAMPLES = """\
 examples:
-  colormae convert mae_pretrain_vit_base_full.pth -o vitb.pt                 # facebookresearch/mae -> ours
-  colormae convert colormae_green_300e.pth -o green.pt --from mmpretrain    # official ColorMAE -> ours
-  colormae convert runs/demo/pretrain -o demo_vit.safetensors --to timm     # encoder -> timm ViT
-  colormae convert runs/demo/pretrain -o hf_demo/ --to hf                    # whole model -> HF ViTMAE
-  colormae convert hf_demo/ -o back.pt                                      # HF folder -> ours
-  colormae convert runs/vitb -o vitb_mmseg.pth --to mmseg                   # mmseg MAE backbone
-  colormae convert runs/vitb -o vitb_vitdet.pth --to mmdet-vitdet           # mmdet ViTDet backbone
-  colormae convert runs/vitb -o encoder.onnx --to onnx                      # encoder -> ONNX
+  colormae convert mae_pretrain_vit_base_full.pth -o runs/vitb.pt           # facebookresearch/mae -> ours
+  colormae convert colormae_green_300e.pth -o runs/green.pt --from mmpretrain   # official ColorMAE -> ours
+  colormae convert runs/demo/pretrain -o runs/demo_vit.safetensors --to timm    # encoder -> timm ViT
+  colormae convert runs/ft -o runs/ft_vit.safetensors --to timm           # fine-tuned classifier -> timm
+  colormae convert runs/demo/pretrain -o runs/hf_demo/ --to hf           # whole model -> HF ViTMAE
+  colormae convert runs/hf_demo/ -o runs/back.pt                         # HF folder -> ours
+  colormae convert runs/vitb -o runs/vitb_mmseg.pth --to mmseg           # mmseg MAE backbone
+  colormae convert runs/vitb -o runs/vitb_vitdet.pth --to mmdet-vitdet   # mmdet ViTDet backbone
+  colormae convert runs/vitb -o runs/encoder.onnx --to onnx              # encoder -> ONNX
 
---to timm writes the encoder as a safetensors state dict; load it with
-  timm.create_model(NAME, pretrained=False, num_classes=0, **KWARGS).load_state_dict(load_file(DST))
-where NAME and KWARGS are printed (and stored in the file's metadata). A timm source holds no decoder:
-the imported decoder is freshly initialised.
+--to timm writes the encoder (a fine-tuned run: the whole classifier, with its class count and names) as a
+safetensors state dict; load it with
+  timm.create_model(NAME, pretrained=False, num_classes=N, pretrained_cfg_overlay=CFG, **KWARGS)
+      .load_state_dict(load_file(DST))
+where NAME, N, CFG (mean, std, input size, class names: what timm.data.resolve_data_config reads) and
+KWARGS are printed (and stored in the file's metadata). A timm source holds no decoder: the imported
+decoder is freshly initialised. -o names must match the format (.safetensors for timm, .pt for colormae,
+.onnx for onnx, .pth for mmseg / ViTDet).
 
 --to mmseg / mmdet-vitdet write one file for both of mmseg's / mmdet's loading routes; the config lines
 (official ColorMAE configs; FILE is -o):
@@ -84,9 +89,6 @@ def register(sub: argparse._SubParsersAction) -> None:
 
 def run(args: argparse.Namespace) -> int:
     """Convert and say what was written."""
-    import json
-
-    from colormae.convert import timm_spec
     from colormae.export import convert
 
     overrides = {k: v for k, v in (("num_heads", args.num_heads),
@@ -100,9 +102,15 @@ def run(args: argparse.Namespace) -> int:
         print(f"note: {note}")
     print(f"wrote {args.out} ({args.to})")
     if args.to == "timm":
-        name, kwargs = timm_spec(cfg)
-        print(f"load with timm.create_model({name!r}, pretrained=False, num_classes=0, "
-              f"**{json.dumps(kwargs)})")
+        from safetensors import safe_open
+
+        from colormae.convert import timm_create_call
+
+        with safe_open(str(args.out), "pt") as fh:
+            meta = fh.metadata()
+        print(f"load with model = {timm_create_call(meta)}")
+        print(f"  then model.load_state_dict(safetensors.torch.load_file({str(args.out)!r})); "
+              "timm.data.resolve_data_config(model=model) gives its preprocessing")
     for line in ROUTES.get(args.to, []):
         print(("load with " if not line.startswith(" ") else "") + line.replace("FILE", str(args.out)))
     return 0

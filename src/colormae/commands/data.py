@@ -9,7 +9,9 @@ STATS_DESCRIPTION = """\
 Compute the per-channel mean and std of a data set in one pass (every pixel of every image at its stored
 size, scaled to [0, 1] by its bit depth; an evenly spaced sample of --max-images images on large folders)
 and write them to DIR/colormae_stats.json, where `pretrain normalize=dataset` (and normalize=auto for data
-that is not 3-channel) reads them. A folder with train/ and val/ is measured on train/.
+that is not 3-channel) reads them. A folder with train/ and val/ is measured on train/. A read-only DIR (a
+shared data set) gets a per-user file in ~/.cache/colormae/stats instead, found the same way; -o FILE
+writes anywhere, and `pretrain stats_file=FILE` reads it.
 """
 
 EXAMPLES = """\
@@ -17,6 +19,7 @@ examples:
   colormae data stats /data/sentinel2                 # -> /data/sentinel2/colormae_stats.json
   colormae data stats /data/xray --max-images 2000
   colormae data stats /data/s2 --names B4,B3,B2,B8    # band names, kept for figures
+  colormae data stats /shared/xray -o runs/xray.json  # read-only: then pretrain stats_file=runs/xray.json
 """
 
 
@@ -35,6 +38,9 @@ def register(sub: argparse._SubParsersAction) -> None:
                        help="read at most N images, evenly spaced (default 10000; 0: all)")
     stats.add_argument("--names", default=None, metavar="A,B,...",
                        help="channel names, stored with the stats")
+    stats.add_argument("-o", "--output", default=None, metavar="FILE",
+                       help="write the stats here (default: DIR/colormae_stats.json, or the per-user cache "
+                            "when DIR is read-only)")
     stats.add_argument("--workers", type=int, default=0, help="data-loading worker processes (default 0)")
     stats.add_argument("--no-progress", action="store_true", help="hide the progress bar")
     stats.set_defaults(func=run_stats)
@@ -44,12 +50,11 @@ def register(sub: argparse._SubParsersAction) -> None:
 
 def run_stats(args: argparse.Namespace) -> int:
     """Compute, write and print the statistics."""
-    import json
-
     from colormae.data.build import is_builtin
     from colormae.data.resolve import compute_stats
-    from colormae.data.stats import MAX_IMAGES, stats_path
+    from colormae.data.stats import MAX_IMAGES, stats_path, write_stats
     from colormae.errors import UserError
+    from colormae.progress import plural
 
     if args.in_chans is not None and args.in_chans < 1:
         raise UserError(f"--in-chans must be positive, got {args.in_chans}")
@@ -62,18 +67,18 @@ def run_stats(args: argparse.Namespace) -> int:
     if names is not None and len(names) != stats.channels:
         raise UserError(f"--names gives {len(names)} names for {stats.channels} channels")
     fmt = ", ".join
-    line = (f"{stats.channels} channel(s), {stats.images} of {stats.total} images, {stats.pixels} pixels: "
-            f"mean {fmt(f'{v:.6g}' for v in stats.mean)}  std {fmt(f'{v:.6g}' for v in stats.std)}")
-    if is_builtin(args.data):
+    bad = stats.unreadable
+    skipped = f", {plural(bad, 'unreadable image')} skipped" if bad else ""
+    line = (f"{stats.channels} channel(s), {stats.images} of {stats.total} images{skipped}, {stats.pixels} "
+            f"pixels: mean {fmt(f'{v:.6g}' for v in stats.mean)}  std {fmt(f'{v:.6g}' for v in stats.std)}")
+    if is_builtin(args.data) and args.output is None:
         print(f"{args.data}: {line} (built-in data set: normalize=dataset computes these itself)")
         return 0
-    entry = {**stats.to_dict(), "channel_names": names}
-    path = stats_path(args.data)
-    try:
-        path.write_text(json.dumps(entry, indent=2) + "\n", encoding="utf-8")
-    except OSError as err:
-        raise UserError(f"cannot write {path}: {err.strerror or err}") from None
-    print(f"{line}; wrote {path}")
+    path = write_stats(stats, args.data, out=args.output, channel_names=names)
+    where = ""
+    if args.output is None and path != stats_path(args.data):
+        where = f" ({args.data} is read-only: a per-user file, which normalize=dataset finds too)"
+    print(f"{line}; wrote {path}{where}")
     return 0
 
 

@@ -40,7 +40,7 @@ from colormae.jobs.segment import EXAMPLES as SEGMENT_EXAMPLES
 from colormae.jobs.segment import SegmentConfig
 from colormae.jobs.sweep import EXAMPLES as SWEEP_EXAMPLES
 from colormae.jobs.sweep import SweepConfig
-from colormae.progress import warn
+from colormae.progress import plural, warn
 
 #: Name of the saved settings in a run directory.
 RUN_CONFIG = "config.yaml"
@@ -82,7 +82,8 @@ def run_pretrain(cfg: PretrainConfig) -> int:
 
     def report(result: Any) -> str:
         loss = "n/a" if result.loss is None else f"{result.loss:.4f}"
-        return (f"done: {result.step} steps, loss {loss}, {result.skipped_images} unreadable images skipped; "
+        skipped = plural(result.skipped_images, "unreadable image")
+        return (f"done: {result.step} steps, loss {loss}, {skipped} skipped; "
                 f"checkpoint {result.checkpoint}; metrics {cfg.out}/metrics.jsonl")
 
     return _train_and_report(pretrain, cfg, report)

@@ -15,7 +15,8 @@ from typing import Any
 _EXPORTS = {
     "FROM_LAYOUTS": "formats", "TO_FORMATS": "formats", "Imported": "api",
     "detect_layout": "api", "export_colormae": "api", "export_dense": "api", "export_hf": "api",
-    "export_onnx": "onnx_export", "export_timm": "api",
+    "export_onnx": "onnx_export", "export_timm": "api", "export_timm_classifier": "api",
+    "timm_create_call": "api", "timm_create_kwargs": "api", "timm_pretrained_cfg": "api",
     "import_model": "api", "load_into": "api", "timm_notes": "api", "timm_spec": "api",
     "ConversionError": "reading",
 }

@@ -145,8 +145,13 @@ def import_model(path: str | Path | Source, from_: str = "auto", *, config: MAEC
                          "ViTMAEConfig's default (weights do not store it)")
         model = _from_ours(ours, config or hf_cfg, overrides, hints=hints, notes=notes)
     elif layout == "timm":
-        model = _from_ours(LAYOUTS["timm"].to_ours(sd), config, overrides, with_decoder=False, hints=hints,
-                           notes=notes)
+        ours = LAYOUTS["timm"].to_ours(sd)
+        if "fc_norm.weight" in sd and "norm.weight" not in sd:  # an avg-pool classifier: no final norm
+            dim = sd["fc_norm.weight"].shape[0]
+            ours.update({"encoder.norm.weight": torch.ones(dim), "encoder.norm.bias": torch.zeros(dim)})
+            notes.append("a fine-tuned (avg-pool) timm classifier: its head and fc_norm are dropped; the "
+                         "encoder's final norm (which it never used) is set to the identity")
+        model = _from_ours(ours, config, overrides, with_decoder=False, hints=hints, notes=notes)
         notes.append("timm ViT holds the encoder only: the decoder is freshly initialised (MAE init)")
     else:
         model = _from_ours(LAYOUTS[layout].to_ours(sd), config, overrides, hints=hints, notes=notes)
@@ -181,27 +186,82 @@ def timm_notes(config: MAEConfig) -> list[str]:
             f"norm_layer=functools.partial(torch.nn.LayerNorm, eps={eps:g}) to timm.create_model"]
 
 
+def timm_pretrained_cfg(config: MAEConfig, data: dict[str, Any] | None = None, *, num_classes: int = 0,
+                        class_names: Sequence[str] | None = None) -> dict[str, Any]:
+    """The ``pretrained_cfg_overlay`` that makes timm preprocess like colormae's evaluation transform
+    (``timm.data.resolve_data_config``): ``input_size`` (C, H, W), bicubic resize to cover ``size / 0.875``,
+    centre crop, our ``mean`` / ``std``; plus ``num_classes`` and the class names (``label_names``)."""
+    h, w = config.image_hw
+    cfg: dict[str, Any] = {"input_size": [config.in_chans, h, w], "interpolation": "bicubic",
+                           "crop_pct": 0.875, "crop_mode": "center", "num_classes": num_classes}
+    if data and data.get("mean") is not None:
+        cfg.update(mean=list(data["mean"]), std=list(data["std"]))
+    if class_names:
+        cfg["label_names"] = list(class_names)
+    return cfg
+
+
+def timm_create_kwargs(meta: dict[str, str]) -> tuple[str, dict[str, Any]]:
+    """``(name, kwargs)`` of the ``timm.create_model(name, **kwargs)`` that rebuilds an :func:`export_timm`
+    file from its metadata: ``pretrained=False``, ``num_classes``, ``pretrained_cfg_overlay`` (sequences as
+    tuples, as timm keeps them) and the architecture kwargs."""
+    overlay = {k: tuple(v) if isinstance(v, list) else v for k, v in json.loads(meta.get("pretrained_cfg",
+                                                                                          "{}")).items()}
+    kwargs = {"pretrained": False, "num_classes": int(meta.get("num_classes", 0)),
+              "pretrained_cfg_overlay": overlay, **json.loads(meta.get("timm_kwargs", "{}"))}
+    return meta["timm_model"], kwargs
+
+
+def timm_create_call(meta: dict[str, str]) -> str:
+    """:func:`timm_create_kwargs` as the Python line a user pastes."""
+    name, kwargs = timm_create_kwargs(meta)
+    return f"timm.create_model({name!r}, " + ", ".join(f"{k}={v!r}" for k, v in kwargs.items()) + ")"
+
+
 def export_timm(model: MaskedAutoencoder, dst: str | Path, *, data: dict[str, Any] | None = None) -> Path:
     """Save the encoder as a timm ViT state dict (safetensors), with the timm name in the metadata.
 
-    Load it with ``timm.create_model(name, pretrained=False, num_classes=0, **kwargs).load_state_dict(
-    safetensors.torch.load_file(dst))``; ``name`` and ``kwargs`` are in the file's metadata
-    (``timm_model``, ``timm_kwargs``, ``layer_norm_eps``) and printed by ``colormae convert``; see
+    Load it with :func:`timm_create_call`'s ``timm.create_model(name, pretrained=False, num_classes=0,
+    pretrained_cfg_overlay=..., **kwargs).load_state_dict(safetensors.torch.load_file(dst))``; ``name``,
+    ``kwargs`` and the overlay (:func:`timm_pretrained_cfg`) are in the file's metadata (``timm_model``,
+    ``timm_kwargs``, ``pretrained_cfg``, ``layer_norm_eps``) and printed by ``colormae convert``; see
     :func:`timm_notes` for a LayerNorm epsilon other than timm's. ``data`` (a checkpoint's ``"data"``
     entry: mean, std, channel names, norm-pix flag) is stored as the ``colormae_data`` JSON, and its
     mean / std as timm's pretrained-config keys ``mean`` / ``std``.
     """
-    dst = Path(dst)
-    dst.parent.mkdir(parents=True, exist_ok=True)
     theirs = LAYOUTS["timm"].from_ours(_encoder_sd(model))
+    return _save_timm(theirs, model.config, dst, data=data)
+
+
+def export_timm_classifier(model: torch.nn.Module, config: MAEConfig, dst: str | Path, *, num_classes: int,
+                           global_pool: str, class_names: Sequence[str] | None = None,
+                           data: dict[str, Any] | None = None) -> Path:
+    """Save a fine-tuned classifier (a timm ``VisionTransformer``) as a timm state dict with its head:
+    like :func:`export_timm`, with ``num_classes``, ``global_pool`` and the class names in the metadata."""
+    return _save_timm(model.state_dict(), config, dst, data=data, num_classes=num_classes,
+                      extra={"global_pool": global_pool}, class_names=class_names)
+
+
+def _save_timm(theirs: dict[str, Tensor], config: MAEConfig, dst: str | Path, *, data: dict[str, Any] | None,
+               num_classes: int = 0, extra: dict[str, Any] | None = None,
+               class_names: Sequence[str] | None = None) -> Path:
+    from colormae.files import atomic_path
+
+    dst = Path(dst)
     sd = {k: v.detach().contiguous().clone() for k, v in theirs.items()}
-    name, kwargs = timm_spec(model.config)
-    meta = {"format": "timm", "timm_model": name, "timm_kwargs": json.dumps(kwargs), "num_classes": "0",
-            "layer_norm_eps": repr(model.config.layer_norm_eps)}
+    name, kwargs = timm_spec(config)
+    kwargs.update(extra or {})
+    pretrained = timm_pretrained_cfg(config, data, num_classes=num_classes, class_names=class_names)
+    meta = {"format": "timm", "timm_model": name, "timm_kwargs": json.dumps(kwargs),
+            "num_classes": str(num_classes), "layer_norm_eps": repr(config.layer_norm_eps),
+            "pretrained_cfg": json.dumps(pretrained)}
+    if class_names:
+        meta["class_names"] = json.dumps(list(class_names))
     if data:
         meta.update(colormae_data=json.dumps(data), mean=json.dumps(data.get("mean")),
                     std=json.dumps(data.get("std")))
-    save_file(sd, str(dst), metadata=meta)
+    with atomic_path(dst) as tmp:  # safetensors writes mode 0600 and leaves a partial file on a full disk
+        save_file(sd, str(tmp), metadata=meta)
     return dst
 
 
@@ -217,17 +277,20 @@ def export_hf(model: MaskedAutoencoder, dst: str | Path, *, data: dict[str, Any]
     ``config.json`` keeps the whole entry under ``colormae_data``.
     """
     from colormae.convert import hf_vitmae as hf
+    from colormae.files import atomic_write_text, umask_permissions, writing
 
-    out = hf.save_hf_folder(model, dst)
+    with writing(dst):
+        out = hf.save_hf_folder(model, dst)
+        umask_permissions(out)  # safetensors writes mode 0600
     if data:
         h, w = model.config.image_hw
         processor = {"image_processor_type": "ViTImageProcessor", "do_normalize": True, "do_resize": True,
                      "do_rescale": True, "rescale_factor": 1 / 255, "image_mean": data.get("mean"),
                      "image_std": data.get("std"), "size": {"height": h, "width": w}}
-        (out / "preprocessor_config.json").write_text(json.dumps(processor, indent=2) + "\n")
+        atomic_write_text(out / "preprocessor_config.json", json.dumps(processor, indent=2) + "\n")
         config = json.loads((out / "config.json").read_text())
         config["colormae_data"] = data
-        (out / "config.json").write_text(json.dumps(config, indent=2) + "\n")
+        atomic_write_text(out / "config.json", json.dumps(config, indent=2) + "\n")
     return out
 
 
@@ -254,8 +317,9 @@ def export_dense(model: MaskedAutoencoder, dst: str | Path, layout: str, *,
       mmseg's routes (``init_cfg`` / ``model.pretrained`` and ``load_from``);
     - ``mmdet-vitdet`` / ``detectron2-vitdet``: the ViTDet backbone (:mod:`colormae.convert.vitdet_layouts`).
     """
+    from colormae.files import atomic_write
+
     dst = Path(dst)
-    dst.parent.mkdir(parents=True, exist_ok=True)
     enc = {k: v.detach() for k, v in model.encoder.state_dict().items()}
     if layout == "mmseg":
         from colormae.convert.mmseg_layout import mmseg_checkpoint, mmseg_notes
@@ -267,5 +331,5 @@ def export_dense(model: MaskedAutoencoder, dst: str | Path, layout: str, *,
 
         payload = vitdet_checkpoint(enc, model.config, layout, data=data)
         notes = vitdet_notes(model.config, layout)
-    torch.save(payload, dst)
+    atomic_write(dst, lambda fh: torch.save(payload, fh))
     return notes

@@ -76,7 +76,7 @@ MAE = KeyMap(_mae_rules(), name="facebookresearch/mae")
 #: mean/std buffers and the parameter-free MAE head are not weights of the model.
 MMPRETRAIN = KeyMap(_mmpretrain_rules(), ignore=("data_preprocessor.", "head."), name="mmpretrain")
 #: A timm ``VisionTransformer`` (encoder only); classifier heads are dropped on import.
-TIMM = KeyMap(_timm_rules(), ignore=("head.", "head_drop."), name="timm ViT")
+TIMM = KeyMap(_timm_rules(), ignore=("head.", "head_drop.", "fc_norm."), name="timm ViT")
 
 #: mmseg's ``MAE`` backbone (the encoder without its final norm); ``attn.qkv`` keeps its full bias.
 MMSEG = KeyMap(_mmseg_rules(), name="mmseg MAE backbone")

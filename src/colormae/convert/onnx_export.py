@@ -55,18 +55,19 @@ def onnx_metadata(model: MaskedAutoencoder, data: dict[str, Any] | None) -> dict
 def export_onnx(model: MaskedAutoencoder, dst: str | Path, *, data: dict[str, Any] | None = None) -> Path:
     """Write ``model``'s encoder to ``dst`` (see the module docstring)."""
     onnx = require("onnx", extra="onnx", feature="--to onnx")
+    from colormae.files import atomic_path
+
     dst = Path(dst)
-    dst.parent.mkdir(parents=True, exist_ok=True)
     h, w = model.config.image_hw
     example = torch.zeros(1, model.config.in_chans, h, w)
     encoder = _Encoder(model).eval()
-    with torch.no_grad(), warnings.catch_warnings():
+    with atomic_path(dst) as tmp, torch.no_grad(), warnings.catch_warnings():
         # timm's shape checks are Python conditions on fixed sizes: the tracer's notes about them are noise
         warnings.filterwarnings("ignore", category=torch.jit.TracerWarning)
-        torch.onnx.export(encoder, (example,), str(dst), input_names=["images"], output_names=["tokens"],
+        torch.onnx.export(encoder, (example,), str(tmp), input_names=["images"], output_names=["tokens"],
                           dynamic_axes={"images": {0: "batch"}, "tokens": {0: "batch"}}, opset_version=OPSET,
                           dynamo=False)
-    proto = onnx.load(str(dst))
-    onnx.helper.set_model_props(proto, onnx_metadata(model, data))
-    onnx.save(proto, str(dst))
+        proto = onnx.load(str(tmp))
+        onnx.helper.set_model_props(proto, onnx_metadata(model, data))
+        onnx.save(proto, str(tmp))
     return dst

@@ -8,12 +8,17 @@ the population std (numpy's default ``ddof=0``). Large folders are sampled: ``ma
 spaced over the (class-sorted) file list, so every class contributes.
 
 The result is written as ``DIR/colormae_stats.json`` (:data:`STATS_FILE`), where ``normalize=dataset``
-finds it (for a ``DIR/train`` split, in ``DIR`` too).
+finds it (for a ``DIR/train`` split, in ``DIR`` too); a read-only ``DIR`` gets a per-user file in
+``~/.cache/colormae/stats`` instead (:func:`cache_path`), found the same way; ``data stats -o FILE`` writes
+anywhere, and ``stats_file=FILE`` points a job at it.
 """
 
 from __future__ import annotations
 
+import errno
+import hashlib
 import json
+import os
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -23,6 +28,7 @@ from torch.utils.data import DataLoader, Dataset
 
 from colormae.data.subset import subset
 from colormae.errors import UserError
+from colormae.files import WriteFailed, atomic_write_text
 from colormae.progress import progress as progress_bar
 
 STATS_FILE = "colormae_stats.json"
@@ -42,16 +48,17 @@ class ChannelStats:
     pixels: int
     channels: int
     dtype: str | None = None
+    unreadable: int = 0  #: files of the data set that could not be read (not counted in ``images``)
 
     @property
     def sampled(self) -> bool:
         """Whether only part of the data set was read."""
-        return self.images < self.total
+        return self.images + self.unreadable < self.total
 
     def to_dict(self) -> dict[str, Any]:
         return {"format": FORMAT, "channels": self.channels, "mean": list(self.mean), "std": list(self.std),
                 "images": self.images, "total_images": self.total, "pixels": self.pixels,
-                "sampled": self.sampled, "dtype": self.dtype}
+                "sampled": self.sampled, "dtype": self.dtype, "unreadable_images": self.unreadable}
 
 
 def _first(sample: Any) -> Any:
@@ -107,23 +114,40 @@ def stats_path(data: str | Path) -> Path:
     return data_folder(data) / STATS_FILE
 
 
+def cache_path(data: str | Path) -> Path:
+    """The per-user stats file of a data folder that cannot hold its own (a read-only, shared data set):
+    ``$XDG_CACHE_HOME/colormae/stats/NAME-HASH.json`` (default ``~/.cache``), keyed by the folder's
+    absolute path."""
+    folder = Path(data).expanduser().absolute()
+    root = Path(os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache")
+    key = hashlib.sha1(str(folder).encode()).hexdigest()[:12]
+    return root / "colormae" / "stats" / f"{folder.name or 'root'}-{key}.json"
+
+
 def find_stats_file(data: str | Path) -> Path | None:
-    """The stats file of ``data``: in the folder itself, else in its parent when it is a train/val split."""
+    """The stats file of ``data``: in the folder itself, else in its parent when it is a train/val split,
+    else in the per-user cache (:func:`cache_path`)."""
     root = data_folder(data)
-    for folder in (root, root.parent) if root.name in ("train", "val") else (root,):
-        if (folder / STATS_FILE).is_file():
-            return folder / STATS_FILE
+    folders = (root, root.parent) if root.name in ("train", "val") else (root,)
+    for candidate in [folder / STATS_FILE for folder in folders] + [cache_path(f) for f in folders]:
+        if candidate.is_file():
+            return candidate
     return None
 
 
-def write_stats(stats: ChannelStats, data: str | Path) -> Path:
-    """Write ``stats`` to :func:`stats_path` of ``data``; returns the path."""
-    path = stats_path(data)
+def write_stats(stats: ChannelStats, data: str | Path, *, out: str | Path | None = None,
+                channel_names: list[str] | None = None) -> Path:
+    """Write ``stats`` to ``out``, else :func:`stats_path` of ``data`` or, when that folder is read-only
+    or not ours, :func:`cache_path`; returns the path. A full disk is one :class:`WriteFailed` line."""
+    text = json.dumps({**stats.to_dict(), "channel_names": channel_names}, indent=2) + "\n"
+    if out is not None:
+        return atomic_write_text(Path(out).expanduser(), text)
     try:
-        path.write_text(json.dumps(stats.to_dict(), indent=2) + "\n", encoding="utf-8")
-    except OSError as err:
-        raise UserError(f"cannot write {path}: {err.strerror or err}") from None
-    return path
+        return atomic_write_text(stats_path(data), text)
+    except WriteFailed as err:
+        if err.code not in (errno.EROFS, errno.EACCES, errno.EPERM):
+            raise
+    return atomic_write_text(cache_path(data), text)
 
 
 def read_stats(path: str | Path) -> dict[str, Any]:

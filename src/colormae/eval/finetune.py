@@ -261,6 +261,7 @@ def finetune(cfg: FinetuneConfig, *, stop_at_step: int | None = None) -> dict[st
     resolved = _resolved(chosen, requested, peak, warmup, auto_augment)
     payload: dict[str, Any] = {"kind": "finetune", "config": saved_config(cfg), "recipe": resolved,
                                "model_config": classifier_config(mae.config, n_cls, cfg.global_pool),
+                               "classes": list(getattr(train_ds, "classes", None) or []),  # names for exports
                                "data": data_payload(norm, norm_pix_loss=mae.config.norm_pix_loss,
                                                     img_size=img)}
     ema, on_step_end = _attach_ema(model, cfg.ema_decay, dev, resume_path, payload)

@@ -133,7 +133,20 @@ def encode_splits(loaded: Loaded, data: str, *, feature: str = "cls", batch_size
                                batch_size=batch_size, device=device, num_workers=num_workers,
                                desc=f"{split} features", progress=progress)
     names = getattr(getattr(train, "dataset", train), "classes", None)
+    _report_skipped(data, (("train", train), ("val", val)), progress)
     return FeatureSet(*out, num_classes=n_cls, class_names=list(names) if names else None)
+
+
+def _report_skipped(data: str, splits: Any, enabled: bool) -> None:
+    """The total of unreadable images each split skipped, as one warning line (none when there were none)."""
+    from colormae.data.folder import skipped_total
+    from colormae.progress import plural, warn
+    from colormae.ranks import rank
+
+    counts = [(split, skipped_total(ds), len(ds)) for split, ds in splits]
+    if rank() == 0 and any(bad for _, bad, _ in counts):
+        warn(f"{data}: " + "; ".join(f"{split}: {plural(bad, 'unreadable image')} skipped ({n} used)"
+                                     for split, bad, n in counts if bad))
 
 
 def _is_builtin(data: str) -> bool:

@@ -12,6 +12,7 @@ sync to find ``K`` (``model(images, mask, ids_keep)``). :func:`draw_masks` gives
 
 from __future__ import annotations
 
+import math
 from typing import NamedTuple, Protocol, runtime_checkable
 
 import torch
@@ -96,8 +97,21 @@ def check_ratio(ratio: float) -> float:
 
 
 def num_keep(num_patches: int, ratio: float) -> int:
-    """Visible patches per row, MAE's ``len_keep = int(L * (1 - ratio))``."""
-    return int(num_patches * (1 - ratio))
+    """Visible patches per row, MAE's ``len_keep = int(L * (1 - ratio))``; :class:`UserError` naming the
+    largest valid ratio (:func:`max_ratio`) when not one patch would stay visible."""
+    keep = int(num_patches * (1 - ratio))
+    if keep < 1 and num_patches > 0:
+        raise UserError(f"mask_ratio={ratio:g} leaves no visible patch of the {num_patches}-patch grid: "
+                        f"use at most mask_ratio={max_ratio(num_patches):g}")
+    return keep
+
+
+def max_ratio(num_patches: int) -> float:
+    """The largest ratio (4 decimals) that keeps at least one of ``num_patches`` patches visible."""
+    ratio = math.floor((1 - 1 / num_patches) * 1e4) / 1e4
+    while ratio > 0 and int(num_patches * (1 - ratio)) < 1:  # float rounding of the product
+        ratio = round(ratio - 1e-4, 4)
+    return ratio
 
 
 def num_masked(num_patches: int, ratio: float) -> int:

@@ -68,6 +68,11 @@ def build_pretrain_data(dataset: Dataset, img_size: int | tuple[int, int], norm:
     if backend not in BACKENDS:
         raise UserError(f"data_backend must be one of {', '.join(BACKENDS)}, got {backend!r}")
     eight_bit_rgb = norm.channels == 3 and getattr(dataset, "dtype", "uint8") == "uint8"
+    if backend == "gpu" and dev.type != "cuda" and (dist is None or dist.is_main):
+        from colormae.progress import warn
+
+        warn(f"data_backend=gpu on a {dev.type} device: images are decoded and augmented on the CPU in "
+             "the main process, slower than data_backend=cpu (its loader workers)")
     if backend == "cpu":
         if eight_bit_rgb:  # 8-bit RGB crops from the workers, normalised on the device
             dataset.transform = mae_uint8_transform(img_size)

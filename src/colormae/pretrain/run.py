@@ -96,6 +96,7 @@ def pretrain(cfg: PretrainConfig, *, stop_at_step: int | None = None) -> FitResu
     """
     from colormae.data import build_dataset, data_payload, is_builtin, resolve_normalization, skipped_total
     from colormae.masking import build_masking, draw_masks
+    from colormae.masking.base import num_keep
     from colormae.models import resolve_config
     from colormae.pretrain.data import build_pretrain_data
 
@@ -106,7 +107,7 @@ def pretrain(cfg: PretrainConfig, *, stop_at_step: int | None = None) -> FitResu
         dataset = build_dataset(cfg.data, split="train", channels=None if builtin else cfg.in_chans)
         channels = (cfg.in_chans or resolve_config(cfg.model).in_chans) if builtin else dataset.channels
         norm = resolve_normalization(cfg.normalize, channels, cfg.data, builtin=builtin,
-                                     progress=info.is_main and cfg.progress)
+                                     progress=info.is_main and cfg.progress, stats_file=cfg.stats_file)
         torch.manual_seed(cfg.seed)  # the same initial weights on every rank
         net = _build_model(cfg, channels).to(dev)
         seed_everything(cfg.seed + info.rank)
@@ -127,6 +128,7 @@ def pretrain(cfg: PretrainConfig, *, stop_at_step: int | None = None) -> FitResu
         optimizer = build_adamw(net, peak_lr(cfg, job.effective_batch), weight_decay=cfg.weight_decay,
                                 betas=(float(cfg.betas[0]), float(cfg.betas[1])))
         grid = net.grid
+        num_keep(grid[0] * grid[1], cfg.mask_ratio)  # no visible patch left: one line, before step 1
 
         def step_fn(m: torch.nn.Module, batch: Any, step: int) -> tuple[torch.Tensor, dict[str, float]]:
             images = source.images(batch)

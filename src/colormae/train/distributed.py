@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import random
 from dataclasses import dataclass
+from datetime import timedelta
 from typing import Any
 
 import numpy as np
@@ -73,8 +74,38 @@ def init_distributed(device: str | None = None) -> tuple[DistInfo, torch.device]
         backend = "nccl" if dev.type == "cuda" else "gloo"
         kwargs: dict[str, Any] = {"device_id": dev} if dev.type == "cuda" else {}
         tdist.init_process_group(backend=backend, init_method="env://", rank=info.rank,
-                                 world_size=info.world_size, **kwargs)
+                                 world_size=info.world_size, timeout=collective_timeout(), **kwargs)
     return info, dev
+
+
+#: Seconds a collective waits for a process that stopped answering before every other one gives up (a
+#: killed rank, a lost node); ``COLORMAE_DIST_TIMEOUT`` changes it. It must outlast rank 0's longest
+#: checkpoint write (the other ranks wait for it at the next step), hence minutes, not torch's 10 / 30.
+DIST_TIMEOUT_S = 300
+
+
+def collective_timeout() -> timedelta:
+    """The process group's collective timeout: ``COLORMAE_DIST_TIMEOUT`` seconds or :data:`DIST_TIMEOUT_S`."""
+    try:
+        seconds = env_int("COLORMAE_DIST_TIMEOUT", DIST_TIMEOUT_S)
+    except ValueError as err:
+        raise UserError(f"bad environment variable COLORMAE_DIST_TIMEOUT: {err}") from err
+    if seconds < 1:
+        raise UserError(f"COLORMAE_DIST_TIMEOUT must be a positive number of seconds, got {seconds}")
+    return timedelta(seconds=seconds)
+
+
+class LostRank(UserError):
+    """Another process of the torchrun job died or stopped answering; this one leaves too."""
+
+
+def is_lost_peer(err: BaseException) -> bool:
+    """Whether ``err`` is a collective that failed because a peer is gone (closed socket, timeout)."""
+    if isinstance(err, getattr(tdist, "DistError", ())):
+        return True
+    text = str(err)
+    return isinstance(err, RuntimeError) and any(s in text for s in (
+        "Connection closed by peer", "Connection reset by peer", "gloo", "NCCL", "Timed out", "timed out"))
 
 
 def cleanup_distributed() -> None:

@@ -8,8 +8,8 @@ last step boundary, the last checkpoints, the logging interval); each method is 
 from __future__ import annotations
 
 import time
-from collections.abc import Callable, Iterable
-from contextlib import nullcontext
+from collections.abc import Callable, Iterable, Iterator
+from contextlib import contextmanager, nullcontext
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -17,11 +17,20 @@ from typing import Any
 import torch
 from torch import nn
 
+from colormae.errors import UserError
+from colormae.files import WriteFailed
 from colormae.progress import progress as progress_bar
 from colormae.progress import warn, write
 from colormae.ranks import all_reduce
 from colormae.train import checkpoint as ckpt_io
-from colormae.train.distributed import DistInfo, RankVote, all_gather_object, barrier
+from colormae.train.distributed import (
+    DistInfo,
+    LostRank,
+    RankVote,
+    all_gather_object,
+    barrier,
+    is_lost_peer,
+)
 from colormae.train.finite import NonFiniteTracker, TrainingDiverged, weights_finite
 from colormae.train.metrics import MetricsLogger, peak_memory_mb
 from colormae.train.rng import capture_rng, restore_rng
@@ -33,6 +42,11 @@ from colormae.train.signals import (
     shield_loader_workers,
     signal_name,
 )
+
+
+class OutOfMemory(UserError):
+    """A training step needed more device memory than there is (torch's ``OutOfMemoryError``)."""
+
 
 StepFn = Callable[[nn.Module, Any, int], "tuple[torch.Tensor, dict[str, float]]"]
 
@@ -141,6 +155,11 @@ class TrainRun:
             warn(f"{resume_path}: saved with {state['steps_per_epoch']} steps per epoch, now "
                  f"{self.steps_per_epoch} (batch size, data or processes changed): the data order "
                  "will not continue exactly")
+        saved_total = state.get("total_steps", self.total_steps)
+        if saved_total != self.total_steps and dist.is_main:
+            warn(f"{resume_path}: saved in a run of {saved_total} steps, now {self.total_steps} "
+                 "(max_steps or epochs changed): the lr schedule of the remaining steps changes; the resumed "
+                 "run is no longer bit-exact")
         ranks = state.get("rng", {}).get("ranks", [])
         if dist.rank < len(ranks) and len(ranks) == dist.world_size:
             restore_rng(ranks[dist.rank], self.generators)
@@ -260,7 +279,7 @@ class TrainRun:
             step = self.step
             path = self.out_dir / ckpt_io.CKPT_DIR / ckpt_io.checkpoint_name(step)
             if self.dist.is_main:
-                with self.signals.saving():
+                with self.signals.saving(), self.refused_write():
                     ckpt_io.save_checkpoint(path, {
                         **(self.payload or {}), "model": self.model.state_dict(),
                         "optimizer": self.optimizer.state_dict(), "scaler": self.scaler.state_dict(),
@@ -270,6 +289,37 @@ class TrainRun:
                 self.last_ckpt = path
             self.good_ckpt = path
         self.saved_step = self.step
+
+    @contextmanager
+    def refused_write(self) -> Iterator[None]:
+        """A checkpoint the disk refused (:class:`~colormae.files.WriteFailed`) names the last good one."""
+        try:
+            yield
+        except WriteFailed as err:
+            good = self.good_ckpt
+            keep = f"the last good checkpoint is {good} (continue with --resume once fixed)" if good else \
+                "no checkpoint was saved yet"
+            raise WriteFailed(f"{err}; {keep}", err.path, err.code) from err
+
+    def lost_rank(self, err: BaseException) -> LostRank:
+        """The one-line error of a process whose peers died or stopped answering (within the timeout)."""
+        good = f"the last good checkpoint is {self.good_ckpt}" if self.good_ckpt is not None else \
+            "no checkpoint was saved yet"
+        first = str(err).strip().splitlines()[0][:160] if str(err).strip() else type(err).__name__
+        return LostRank(f"rank {self.dist.rank} of {self.dist.world_size}: another process of the job died "
+                        f"or stopped answering at step {self.step + 1} ({first}); {good}; restart the job "
+                        "with --resume")
+
+    def out_of_memory(self) -> OutOfMemory:
+        """The one-line error of a step that ran out of device memory: the peak and what to lower."""
+        peak = peak_memory_mb(self.device)
+        good = f"; the last good checkpoint is {self.good_ckpt}" if self.good_ckpt is not None else ""
+        batch = getattr(self.loader, "batch_size", None)
+        now = f"batch_size={batch} per process, " if batch else ""
+        return OutOfMemory(
+            f"out of {self.device.type} memory in step {self.step + 1} (peak {peak:.0f} MB; {now}"
+            f"accum_steps={self.s.accum_steps}): lower batch_size and raise accum_steps by the same factor "
+            f"(same effective batch), or set grad_checkpointing=true{good}")
 
     def save_if_new(self) -> None:
         """Checkpoint this step unless it is already saved."""
@@ -337,6 +387,12 @@ class TrainRun:
         except TrainingDiverged:  # raised on every rank at the same collective check: collect the vote
             self.stop_vote.finish()
             raise
+        except torch.OutOfMemoryError as err:
+            raise self.out_of_memory() from err
+        except (RuntimeError, OSError) as err:  # a collective whose peer is gone: leave with one line
+            if not (self.dist.distributed and is_lost_peer(err)):
+                raise
+            raise self.lost_rank(err) from err
         except KeyboardInterrupt as err:  # raised by the job's own code (or a forced quit), not by a signal
             self.quit_by_keyboard(err)
             raise

@@ -31,6 +31,32 @@ def loss_records(run_dir: str | Path) -> list[dict]:
     return [r for r in records if isinstance(r, dict) and "loss" in r]
 
 
+#: Plot titles by the ``kind`` of a run's checkpoints.
+TITLES = {"pretrain": "Pre-training loss", "finetune": "Fine-tuning loss", "segment": "Segmentation loss",
+          "detect": "Detection loss"}
+
+
+def run_kind(run_dir: str | Path) -> str | None:
+    """The ``kind`` of the newest checkpoint of ``run_dir`` (memory-mapped: no weights read), if any."""
+    import torch
+
+    from colormae.train.checkpoint import latest_checkpoint
+
+    path = latest_checkpoint(run_dir) if Path(run_dir).is_dir() else None
+    if path is None:
+        return None
+    try:
+        return torch.load(path, map_location="cpu", weights_only=True, mmap=True).get("kind")
+    except Exception:  # a torn or foreign file: the title is not worth an error
+        return None
+
+
+def run_title(run_dirs: Sequence[str | Path]) -> str:
+    """``Pre-training loss``, ``Fine-tuning loss``, ... for runs of one kind, else ``Training loss``."""
+    kinds = {run_kind(run) for run in run_dirs}
+    return TITLES.get(kinds.pop(), "Training loss") if len(kinds) == 1 else "Training loss"
+
+
 def ema_smooth(values: Sequence[float], smooth: float) -> list[float]:
     """Debiased exponential moving average, as TensorBoard's smoothing slider (``smooth`` in [0, 1))."""
     if not 0.0 <= smooth < 1.0:
@@ -73,12 +99,13 @@ def plot_loss_curves(run_dirs: Sequence[str | Path], out_path: str | Path, *, sm
             ax.plot(xs, ema_smooth(ys, smooth), color=color, linewidth=1.6, label=label)
         else:
             ax.plot(xs, ys, color=color, linewidth=1.6, marker="." if len(ys) < 30 else None, label=label)
+    title = run_title(run_dirs)
     ax.set_xlabel(x)
-    ax.set_ylabel("pre-training loss")
+    ax.set_ylabel(title.lower())
     if log_y:
         ax.set_yscale("log")
     ax.grid(alpha=0.3)
     ax.legend(fontsize=8)
-    ax.set_title("Pre-training loss", fontsize=10)
+    ax.set_title(title, fontsize=10)
     fig.tight_layout()  # rearranges axes inside the fixed figure size; the pixel size does not change
     return save_figure(fig, out_path)

@@ -56,4 +56,19 @@ def segment_figure(samples: Sequence[tuple[torch.Tensor, torch.Tensor, torch.Ten
             axes[row, col].imshow(panel, interpolation="nearest")
     for col, title in enumerate(("image", "ground truth", "prediction")):
         axes[0, col].set_title(title, fontsize=9)
+    add_class_legend(fig, classes, colours)
     return save_figure(fig, out_path)
+
+
+def add_class_legend(fig, classes: Sequence[str], colours: np.ndarray) -> None:
+    """A legend below the panels: one colour patch per painted class (class 0, the background, is the
+    dimmed photo and is left out)."""
+    from matplotlib.patches import Patch
+
+    handles = [Patch(facecolor=colours[c], edgecolor="none", label=str(name))
+               for c, name in enumerate(classes) if c > 0]
+    if handles:
+        lines = -(-len(handles) // 6)
+        fig.subplots_adjust(bottom=min(0.3, (16 * lines + 6) / (fig.get_figheight() * fig.dpi)))  # its room
+        fig.legend(handles=handles, loc="lower center", ncol=min(6, len(handles)), fontsize=7, frameon=False,
+                   bbox_to_anchor=(0.5, 0.0))
