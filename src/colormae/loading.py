@@ -48,8 +48,8 @@ class Loaded:
         checkpoint: the checkpoint's small entries (``step``, ``config``, ``model_config``, ...).
         notes: what the user should know about a conversion (printed by the commands).
         decoder: whether the file held a decoder (an encoder-only file's MAE decoder is freshly built).
-        channels_from: the channel count the weights were trained on when :func:`adapt_channels` mapped
-            them to :attr:`in_chans`, else ``None``.
+        channel_map: the line saying how :func:`adapt_channels` mapped the weights' channels to
+            :attr:`in_chans` (e.g. ``patch embedding mapped from 3 to 4 channels: ...``), else ``None``.
     """
 
     kind: str
@@ -60,7 +60,7 @@ class Loaded:
     checkpoint: dict[str, Any] = field(default_factory=dict)
     notes: list[str] = field(default_factory=list)
     decoder: bool = True
-    channels_from: int | None = None
+    channel_map: str | None = None
 
     @property
     def img_size(self) -> tuple[int, int]:
@@ -221,18 +221,19 @@ def adapt_channels(loaded: Loaded, channels: int, mode: str = "mean", *,
     param = next(mae.parameters())
     model = MaskedAutoencoder(config).to(device=param.device, dtype=param.dtype)
     model.load_state_dict(map_state_channels(mae.state_dict(), channels, mapping))
-    loaded.channels_from, loaded.model, loaded.config = loaded.in_chans, model.eval(), config
+    loaded.channel_map, loaded.model, loaded.config = line, model.eval(), config
     loaded.notes.append(line)
     return loaded
 
 
 def load_for_data(spec: str | Path, data: str, *, init_channels: str | None = None, seed: int = 0,
-                  progress: bool = True) -> Loaded:
+                  progress: bool = True, say: bool = True) -> Loaded:
     """:func:`load` for a job on ``data``: with ``init_channels`` set and a data folder whose images have
     another channel count than the checkpoint, the model is mapped to them (:func:`adapt_channels`, band
     names from the folder's stats file) and its recorded normalisation replaced by the data's
     (``normalize=auto``: ImageNet for 3 channels, else the stats file), since the checkpoint's no longer
-    applies. The mapping line is written (with ``progress``) and kept in ``notes``."""
+    applies. The mapping line is written (with ``say``: on the main rank) and kept in ``notes``;
+    ``progress`` shows the folder scan."""
     from colormae.data import build_dataset, data_payload, is_builtin, resolve_normalization
 
     loaded = load(spec, seed=seed)
@@ -242,11 +243,11 @@ def load_for_data(spec: str | Path, data: str, *, init_channels: str | None = No
     if channels == loaded.in_chans:
         return loaded
     norm = resolve_normalization("auto", channels, data, progress=progress)
-    adapt_channels(loaded, channels, init_channels, band_names=norm.channel_names)
+    line = adapt_channels(loaded, channels, init_channels, band_names=norm.channel_names).channel_map
     loaded.checkpoint["data"] = data_payload(norm, norm_pix_loss=loaded.config.norm_pix_loss,
                                              img_size=loaded.img_size)
-    if progress:
+    if say:
         from colormae.progress import write
 
-        write(f"{loaded.name}: {loaded.notes[-1]}")
+        write(f"{loaded.name}: {line}")
     return loaded

@@ -6,7 +6,7 @@ from dataclasses import dataclass
 from typing import Literal
 
 from colormae.config import setting
-from colormae.jobs.common import DATA_HELP, RunFolder, Runtime, TrainLoop
+from colormae.jobs.common import DATA_HELP, INIT_CHANNELS_HELP, RunFolder, Runtime, TrainLoop
 
 EXAMPLES = """\
 examples:
@@ -40,10 +40,7 @@ class PretrainConfig(RunFolder, TrainLoop, Runtime):
               "ColorMAE, Hugging Face ViTMAE, timm): its architecture, a fresh optimizer and lr schedule, "
               "its decoder when it has one; model=, when set, must fit it. With --resume finding a "
               "checkpoint, that checkpoint wins", metavar="CKPT")
-    init_channels: str | None = setting(
-        None, "map init's patch embedding to the data's channel count: mean (every band the mean of the "
-              "filters, rescaled), names (bands named red/green/blue in the stats file), auto, or "
-              "BAND:R,BAND:G,BAND:B (others start at zero); none: a channel mismatch is refused")
+    init_channels: str | None = setting(None, INIT_CHANNELS_HELP)
     # data
     data: str = setting("mnist5k", DATA_HELP)
     img_size: int | tuple[int, int] | None = setting(

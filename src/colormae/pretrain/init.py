@@ -97,8 +97,7 @@ def warm_model(cfg: PretrainConfig, start: Start, channels: int, band_names: Seq
             raise UserError(f"init={cfg.init} has {loaded.in_chans} channel(s), the data {channels}: set "
                             "init_channels=mean (or names, or BAND:R,BAND:G,BAND:B) to map its patch "
                             "embedding")
-        adapt_channels(loaded, channels, cfg.init_channels, band_names=band_names)
-        mapped = loaded.notes[-1]
+        mapped = adapt_channels(loaded, channels, cfg.init_channels, band_names=band_names).channel_map
     if source["norm_pix_loss"] is not None and source["norm_pix_loss"] != cfg.norm_pix_loss:
         warn(f"init={cfg.init} was trained with norm_pix_loss={source['norm_pix_loss']}, this run uses "
              f"{cfg.norm_pix_loss}: its decoder predicts the other target at first")
