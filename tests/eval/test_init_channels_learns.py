@@ -64,3 +64,16 @@ def test_rgb_checkpoint_finetunes_on_four_bands(tmp_path, four_band, capsys):
     res = json.loads((out / "finetune.json").read_text())
     assert res["top1"] > MAJORITY + 20, res
     assert res["balanced_acc"] > 100 / 3 + 20, res
+
+
+def test_knn_reads_four_bands_through_the_named_mapping(tmp_path, four_band, capsys):
+    """The frozen-feature jobs load through the same mechanism, the band names taken from the stats file
+    (``names``: nir maps to nothing and starts at zero, so these features are the RGB model's)."""
+    torch.manual_seed(0)
+    export_colormae(create_mae("mae_vit_micro_32px"), tmp_path / "rgb.pt", data={"norm_pix_loss": True})
+    argv = ["knn", str(tmp_path / "rgb.pt"), "--data", str(four_band), "--out", str(tmp_path / "knn"),
+            "num_workers=0", "--no-progress", "init_channels=names"]
+    assert main(argv) == 0
+    assert "patch embedding mapped from RGB to 4 bands (red<-R, green<-G, blue<-B, nir<-0" in \
+        capsys.readouterr().out
+    assert json.loads((tmp_path / "knn" / "knn.json").read_text())["val_size"] == 48
