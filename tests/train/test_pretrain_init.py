@@ -88,7 +88,7 @@ def test_init_from_hf_save_pretrained_round_trips_exactly(tmp_path, capsys):
     assert load(run).checkpoint["init"]["format"] == "hf"  # what `colormae inspect` shows
 
 
-@pytest.mark.parametrize("layout", ["mae", "mmpretrain"])
+@pytest.mark.parametrize("layout", ["mae", "mmpretrain", "mmpretrain-safetensors"])
 def test_init_from_mae_full_and_official_mmpretrain_round_trips_exactly(tmp_path, layout):
     model = _micro()
     sd = model.state_dict()
@@ -98,8 +98,15 @@ def test_init_from_mae_full_and_official_mmpretrain_round_trips_exactly(tmp_path
     else:  # an mmengine checkpoint of the official ColorMAE code
         ckpt = {"state_dict": _mmpretrain_names(sd), "meta": {"epoch": 300}}
         ckpt["state_dict"]["data_preprocessor.mean"] = torch.zeros(3)
-    torch.save(ckpt, tmp_path / "src.pth")
-    written, _ = _warm_then_hf(tmp_path, tmp_path / "src.pth")
+    src = tmp_path / "src.pth"
+    if layout == "mmpretrain-safetensors":  # the official weights as the Hugging Face archive has them
+        from safetensors.torch import save_file
+
+        src = tmp_path / "colormae.safetensors"
+        save_file({k: v.contiguous() for k, v in ckpt["state_dict"].items()}, str(src))
+    else:
+        torch.save(ckpt, src)
+    written, _ = _warm_then_hf(tmp_path, src)
     export_hf(model, tmp_path / "reference")  # the source model written the same way, untrained
     _assert_equal(load_file(str(tmp_path / "reference" / "model.safetensors")), written)
 
