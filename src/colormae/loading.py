@@ -106,8 +106,26 @@ def load(spec: str | Path, *, from_: str = "auto", seed: int = 0, map_location: 
         raise UserError(f"{src.path}: not a colormae checkpoint")
     imported = import_model(src, from_, **overrides)
     require_finite(imported.model.state_dict(), str(path))
+    flag = _declared_norm_pix(src.raw)
     return _to(Loaded("pretrain", imported.model, imported.model.config, imported.layout, str(path),
-                      notes=list(imported.notes), decoder=imported.layout != "timm"), map_location)
+                      {} if flag is None else {"source_norm_pix_loss": flag}, list(imported.notes),
+                      decoder=imported.layout != "timm"), map_location)
+
+
+def _declared_norm_pix(raw: dict[str, Any]) -> bool | None:
+    """The norm-pix flag a foreign file states besides its weights: facebookresearch/mae's
+    ``args.norm_pix_loss``, an mmengine config text's ``norm_pix=...``; ``None`` when it states none."""
+    import re
+
+    args = raw.get("args")
+    state = getattr(args, "state", None)  # a Namespace read by the restricted unpickler: inert, its state
+    value = state.get("norm_pix_loss") if isinstance(state, dict) else getattr(args, "norm_pix_loss", None)
+    if isinstance(value, bool):
+        return value
+    meta = raw.get("meta")
+    cfg = meta.get("cfg") if isinstance(meta, dict) else None
+    found = re.search(r"\bnorm_pix(?:_loss)?\s*=\s*(True|False)", cfg) if isinstance(cfg, str) else None
+    return found.group(1) == "True" if found else None
 
 
 def _to(loaded: Loaded, device: str | torch.device) -> Loaded:

@@ -89,14 +89,15 @@ def test_init_from_hf_save_pretrained_round_trips_exactly(tmp_path, capsys):
 
 
 @pytest.mark.parametrize("layout", ["mae", "mmpretrain", "mmpretrain-safetensors"])
-def test_init_from_mae_full_and_official_mmpretrain_round_trips_exactly(tmp_path, layout):
+def test_init_from_mae_full_and_official_mmpretrain_round_trips_exactly(tmp_path, layout, capsys):
     model = _micro()
     sd = model.state_dict()
     if layout == "mae":  # facebookresearch/mae *_full.pth: {"model": ..., "args": Namespace(model=...)}
         ckpt = {"model": {k.removeprefix("encoder."): v for k, v in sd.items()},
-                "args": Namespace(model="mae_vit_micro_32px", norm_pix_loss=True), "epoch": 799}
+                "args": Namespace(model="mae_vit_micro_32px", norm_pix_loss=False), "epoch": 799}
     else:  # an mmengine checkpoint of the official ColorMAE code
-        ckpt = {"state_dict": _mmpretrain_names(sd), "meta": {"epoch": 300}}
+        ckpt = {"state_dict": _mmpretrain_names(sd),
+                "meta": {"epoch": 300, "cfg": "head=dict(type='MAEPretrainHead', norm_pix=False)"}}
         ckpt["state_dict"]["data_preprocessor.mean"] = torch.zeros(3)
     src = tmp_path / "src.pth"
     if layout == "mmpretrain-safetensors":  # the official weights as the Hugging Face archive has them
@@ -107,6 +108,8 @@ def test_init_from_mae_full_and_official_mmpretrain_round_trips_exactly(tmp_path
     else:
         torch.save(ckpt, src)
     written, _ = _warm_then_hf(tmp_path, src)
+    warned = "was trained with norm_pix_loss=False, this run uses True" in capsys.readouterr().err
+    assert warned == (layout != "mmpretrain-safetensors")  # a bare safetensors file states no flag
     export_hf(model, tmp_path / "reference")  # the source model written the same way, untrained
     _assert_equal(load_file(str(tmp_path / "reference" / "model.safetensors")), written)
 

@@ -68,10 +68,13 @@ def load_start(cfg: PretrainConfig) -> Start | None:
 
 
 def _file_norm_pix(loaded: Loaded) -> bool | None:
-    """The norm-pix flag the file was trained with, when it says (ours, Hugging Face); else ``None``."""
+    """The norm-pix flag the file was trained with, when it says (ours, Hugging Face, facebookresearch/mae's
+    args, an mmengine config); else ``None``."""
     data = loaded.checkpoint.get("data")
     if isinstance(data, dict) and "norm_pix_loss" in data:
         return bool(data["norm_pix_loss"])
+    if "source_norm_pix_loss" in loaded.checkpoint:
+        return bool(loaded.checkpoint["source_norm_pix_loss"])
     return loaded.config.norm_pix_loss if loaded.source_format in ("colormae", "hf") else None
 
 
