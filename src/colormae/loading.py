@@ -14,7 +14,7 @@ safe loaders only (``weights_only`` / safetensors); weights that are not finite 
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field, fields
 from pathlib import Path
 from typing import Any
@@ -47,6 +47,9 @@ class Loaded:
         name: what it was loaded from (a checkpoint file or ``random:<preset>``).
         checkpoint: the checkpoint's small entries (``step``, ``config``, ``model_config``, ...).
         notes: what the user should know about a conversion (printed by the commands).
+        decoder: whether the file held a decoder (an encoder-only file's MAE decoder is freshly built).
+        channel_map: the line saying how :func:`adapt_channels` mapped the weights' channels to
+            :attr:`in_chans` (e.g. ``patch embedding mapped from 3 to 4 channels: ...``), else ``None``.
     """
 
     kind: str
@@ -56,6 +59,8 @@ class Loaded:
     name: str
     checkpoint: dict[str, Any] = field(default_factory=dict)
     notes: list[str] = field(default_factory=list)
+    decoder: bool = True
+    channel_map: str | None = None
 
     @property
     def img_size(self) -> tuple[int, int]:
@@ -101,8 +106,26 @@ def load(spec: str | Path, *, from_: str = "auto", seed: int = 0, map_location: 
         raise UserError(f"{src.path}: not a colormae checkpoint")
     imported = import_model(src, from_, **overrides)
     require_finite(imported.model.state_dict(), str(path))
+    flag = _declared_norm_pix(src.raw)
     return _to(Loaded("pretrain", imported.model, imported.model.config, imported.layout, str(path),
-                      notes=list(imported.notes)), map_location)
+                      {} if flag is None else {"source_norm_pix_loss": flag}, list(imported.notes),
+                      decoder=imported.layout != "timm"), map_location)
+
+
+def _declared_norm_pix(raw: dict[str, Any]) -> bool | None:
+    """The norm-pix flag a foreign file states besides its weights: facebookresearch/mae's
+    ``args.norm_pix_loss``, an mmengine config text's ``norm_pix=...``; ``None`` when it states none."""
+    import re
+
+    args = raw.get("args")
+    state = getattr(args, "state", None)  # a Namespace read by the restricted unpickler: inert, its state
+    value = state.get("norm_pix_loss") if isinstance(state, dict) else getattr(args, "norm_pix_loss", None)
+    if isinstance(value, bool):
+        return value
+    meta = raw.get("meta")
+    cfg = meta.get("cfg") if isinstance(meta, dict) else None
+    found = re.search(r"\bnorm_pix(?:_loss)?\s*=\s*(True|False)", cfg) if isinstance(cfg, str) else None
+    return found.group(1) == "True" if found else None
 
 
 def _to(loaded: Loaded, device: str | torch.device) -> Loaded:
@@ -181,12 +204,68 @@ def preset_of(loaded: Any) -> str:
 
     from colormae.models import PRESETS
 
-    name = (loaded.checkpoint.get("config") or {}).get("model")
-    if isinstance(name, str) and name in PRESETS:
-        return name
     keys = [f.name for f in fields(loaded.config) if f.name != "norm_pix_loss"]
-    for preset, cfg in PRESETS.items():
-        if all(getattr(cfg, k) == getattr(loaded.config, k) for k in keys):
+
+    def fits(preset: str) -> bool:
+        return all(getattr(PRESETS[preset], k) == getattr(loaded.config, k) for k in keys)
+
+    name = (loaded.checkpoint.get("config") or {}).get("model")
+    if isinstance(name, str) and name in PRESETS and (fits(name) or not loaded.checkpoint.get("init")):
+        return name  # a warm-started run's `model` setting need not be its architecture: shapes decide
+    for preset in PRESETS:
+        if fits(preset):
             return preset
     raise UserError(f"{loaded.name}: its encoder matches no preset, so there is no random baseline of "
                     "its shape")
+
+
+def adapt_channels(loaded: Loaded, channels: int, mode: str = "mean", *,
+                   band_names: Sequence[str] | None = None) -> Loaded:
+    """``loaded`` (an MAE) for ``channels``-channel images: its patch embedding and pixel head mapped by
+    :mod:`colormae.models.channels` (``mode``: ``mean``, ``names``, ``auto`` or ``BAND:R,BAND:G,...`` over
+    ``band_names``), the line saying how appended to ``notes``. Unchanged when the count already fits."""
+    import dataclasses
+
+    from colormae.models.channels import map_state_channels, resolve_mapping
+
+    if channels == loaded.in_chans:
+        return loaded
+    if loaded.kind not in ("pretrain", "random"):
+        raise UserError(f"{loaded.name}: a {loaded.kind} checkpoint; init_channels maps the patch embedding "
+                        "of a pretraining (MAE) checkpoint")
+    mae = loaded.mae()
+    mapping, line = resolve_mapping(mode, channels, loaded.in_chans, band_names)
+    config = dataclasses.replace(loaded.config, in_chans=channels)
+    param = next(mae.parameters())
+    model = MaskedAutoencoder(config).to(device=param.device, dtype=param.dtype)
+    model.load_state_dict(map_state_channels(mae.state_dict(), channels, mapping))
+    loaded.channel_map, loaded.model, loaded.config = line, model.eval(), config
+    loaded.notes.append(line)
+    return loaded
+
+
+def load_for_data(spec: str | Path, data: str, *, init_channels: str | None = None, seed: int = 0,
+                  progress: bool = True, say: bool = True) -> Loaded:
+    """:func:`load` for a job on ``data``: with ``init_channels`` set and a data folder whose images have
+    another channel count than the checkpoint, the model is mapped to them (:func:`adapt_channels`, band
+    names from the folder's stats file) and its recorded normalisation replaced by the data's
+    (``normalize=auto``: ImageNet for 3 channels, else the stats file), since the checkpoint's no longer
+    applies. The mapping line is written (with ``say``: on the main rank) and kept in ``notes``;
+    ``progress`` shows the folder scan."""
+    from colormae.data import build_dataset, data_payload, is_builtin, resolve_normalization
+
+    loaded = load(spec, seed=seed)
+    if not init_channels or is_builtin(data):
+        return loaded
+    channels = int(build_dataset(data, split="train").channels)
+    if channels == loaded.in_chans:
+        return loaded
+    norm = resolve_normalization("auto", channels, data, progress=progress)
+    line = adapt_channels(loaded, channels, init_channels, band_names=norm.channel_names).channel_map
+    loaded.checkpoint["data"] = data_payload(norm, norm_pix_loss=loaded.config.norm_pix_loss,
+                                             img_size=loaded.img_size)
+    if say:
+        from colormae.progress import write
+
+        write(f"{loaded.name}: {line}")
+    return loaded

@@ -216,7 +216,7 @@ def finetune(cfg: FinetuneConfig, *, stop_at_step: int | None = None) -> dict[st
     from colormae.data import build_dataset, data_payload, eval_transform, num_classes
     from colormae.eval.probes import check_splits, eval_normalization
     from colormae.eval.schedule import build_schedule, drop_last
-    from colormae.loading import load
+    from colormae.loading import load_for_data
     from colormae.train.distributed import init_distributed, seed_everything
     from colormae.train.engine import resolve_resume
     from colormae.train.job import TrainJob
@@ -225,7 +225,8 @@ def finetune(cfg: FinetuneConfig, *, stop_at_step: int | None = None) -> dict[st
     check_splits(cfg.data)
     info, dev = init_distributed(cfg.device)
     seed_everything(cfg.seed + info.rank)
-    loaded = load(cfg.ckpt, seed=cfg.seed)
+    loaded = load_for_data(cfg.ckpt, cfg.data, init_channels=cfg.init_channels, seed=cfg.seed,
+                           progress=info.is_main and cfg.progress, say=info.is_main)
     if loaded.kind == "finetune":
         raise UserError(f"{cfg.ckpt}: already a fine-tuned classifier; pass the pretraining checkpoint")
     mae = loaded.mae()

@@ -25,7 +25,7 @@ from colormae.eval.knn import knn_classify
 from colormae.eval.linprobe import train_linear_probe
 from colormae.eval.results import write_results
 from colormae.jobs.probes import EvalConfig, KnnConfig, LinprobeConfig
-from colormae.loading import Loaded, load
+from colormae.loading import Loaded, load_for_data
 from colormae.ranks import rank_world
 
 
@@ -127,7 +127,8 @@ def encode_splits(loaded: Loaded, data: str, *, feature: str = "cls", batch_size
     out = []
     for split, ds in (("train", train), ("val", val)):
         transform = getattr(getattr(ds, "dataset", ds), "transform", None)
-        key = feature_cache_key(model=loaded.name, weights=weights, data=data_id, split=split,
+        model_id = loaded.name if loaded.channel_map is None else f"{loaded.name} [{loaded.channel_map}]"
+        key = feature_cache_key(model=model_id, weights=weights, data=data_id, split=split,
                                 feature=feature, transform=repr(transform), seed=seed, n=len(ds))
         out += cached_features(model, ds, cache_dir=cache_dir, key=key, feature=feature,
                                batch_size=batch_size, device=device, num_workers=num_workers,
@@ -156,7 +157,10 @@ def _is_builtin(data: str) -> bool:
 
 
 def _load(cfg: EvalConfig) -> Loaded:
-    return at_image_size(load(cfg.ckpt, seed=cfg.seed), cfg.img_size)
+    main = rank_world()[0] == 0
+    loaded = load_for_data(cfg.ckpt, cfg.data, init_channels=cfg.init_channels, seed=cfg.seed,
+                           progress=cfg.progress and main, say=main)
+    return at_image_size(loaded, cfg.img_size)
 
 
 def _features(cfg: EvalConfig, loaded: Loaded, device: str | torch.device) -> FeatureSet:

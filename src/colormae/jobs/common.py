@@ -11,6 +11,12 @@ from colormae.config import setting
 CKPT_HELP = ("a colormae run directory or checkpoint, a foreign checkpoint (facebookresearch/mae, "
              "mmpretrain / official ColorMAE, Hugging Face, timm; converted on the fly), or "
              "random:<preset> (e.g. random:mae_vit_tiny_32px) for a randomly initialised encoder")
+#: The help of ``init_channels`` (every job that starts from a checkpoint).
+INIT_CHANNELS_HELP = ("when the data's images have another channel count than the checkpoint (e.g. 4 bands, "
+                      "RGB weights), map its patch embedding to them: mean (every band the mean of the "
+                      "filters, rescaled), names (bands named red/green/blue in the data's stats file), "
+                      "auto (names when some band is so named, else mean) or BAND:R,BAND:G,BAND:B (others "
+                      "start at zero); none: a channel mismatch is refused")
 #: What every job that reads images accepts as DATA.
 DATA_HELP = ("built-in data set (mnist5k, photos, natural: the last needs the Debian package "
              "gcompris-qt-data), an ImageFolder path (evaluation: with train/ and val/ class folders), "

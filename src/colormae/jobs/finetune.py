@@ -6,7 +6,7 @@ from dataclasses import dataclass
 from typing import Literal
 
 from colormae.config import setting
-from colormae.jobs.common import CKPT_HELP, DATA_HELP, RunFolder, Runtime, TrainLoop
+from colormae.jobs.common import CKPT_HELP, DATA_HELP, INIT_CHANNELS_HELP, RunFolder, Runtime, TrainLoop
 
 #: A setting that ``colormae.eval.recipe.finetune_recipe`` fills in from the data, model and batch.
 Auto = Literal["auto"]
@@ -36,6 +36,7 @@ class FinetuneConfig(RunFolder, TrainLoop, Runtime):
 
     ckpt: str = setting("", CKPT_HELP, positional=True, required=True)
     data: str = setting("mnist5k", DATA_HELP)
+    init_channels: str | None = setting(None, INIT_CHANNELS_HELP)
     epochs: int | None = setting(10, "epochs (MAE: 100 for ViT-B; none: max_steps sets the length)",
                                  role="run", min=1)
     batch_size: int = setting(64, "images per device and micro-step", min=1)

@@ -6,13 +6,14 @@ from dataclasses import dataclass
 from typing import Literal
 
 from colormae.config import setting
-from colormae.jobs.common import DATA_HELP, RunFolder, Runtime, TrainLoop
+from colormae.jobs.common import DATA_HELP, INIT_CHANNELS_HELP, RunFolder, Runtime, TrainLoop
 
 EXAMPLES = """\
 examples:
   colormae pretrain --config configs/cpu_demo.yaml --out runs/cpu
   colormae pretrain --out runs/red model=mae_vit_tiny_32px data=mnist5k masking=red epochs=20
   colormae pretrain --out runs/red --resume          # continue where it stopped, with the run's config
+  colormae pretrain --out runs/warm init=mae_pretrain_vit_base_full.pth data=/data/aerial epochs=50
   torchrun --nproc_per_node=8 -m colormae pretrain --config configs/colormae_vit_base_300e.yaml \\
       --out runs/vitb data=/data/imagenet/train
 
@@ -34,6 +35,12 @@ class PretrainConfig(RunFolder, TrainLoop, Runtime):
     # model
     model: str = setting("mae_vit_base_patch16", "model preset (colormae.models.PRESETS)")
     norm_pix_loss: bool = setting(True, "normalized-pixel loss (paper default)")
+    init: str | None = setting(
+        None, "start from this checkpoint's weights (ours, facebookresearch/mae, mmpretrain / official "
+              "ColorMAE, Hugging Face ViTMAE, timm): its architecture, a fresh optimizer and lr schedule, "
+              "its decoder when it has one; model=, when set, must fit it. With --resume finding a "
+              "checkpoint, that checkpoint wins", metavar="CKPT")
+    init_channels: str | None = setting(None, INIT_CHANNELS_HELP)
     # data
     data: str = setting("mnist5k", DATA_HELP)
     img_size: int | tuple[int, int] | None = setting(

@@ -6,7 +6,7 @@ from dataclasses import dataclass
 from typing import Literal
 
 from colormae.config import setting
-from colormae.jobs.common import CKPT_HELP, DATA_HELP, Runtime
+from colormae.jobs.common import CKPT_HELP, DATA_HELP, INIT_CHANNELS_HELP, Runtime
 
 DATA_NOTE = """
 DATA: mnist5k (5,000 shipped digits; per class the first 400 are train and the last 100 val: 4,000 /
@@ -21,6 +21,7 @@ class EvalConfig(Runtime):
 
     ckpt: str = setting("", CKPT_HELP, positional=True, required=True, role="io")
     data: str = setting("mnist5k", DATA_HELP)
+    init_channels: str | None = setting(None, INIT_CHANNELS_HELP)
     feature: Literal["cls", "mean"] = setting("cls", "[CLS] token (as MAE) or the mean of the patch tokens, "
                                                      "after the final norm")
     batch_size: int = setting(256, "images per batch", min=1)

@@ -6,7 +6,7 @@ from dataclasses import dataclass
 from typing import Literal
 
 from colormae.config import setting
-from colormae.jobs.common import CKPT_HELP, RunFolder, Runtime, TrainLoop
+from colormae.jobs.common import CKPT_HELP, INIT_CHANNELS_HELP, RunFolder, Runtime, TrainLoop
 
 EXAMPLES = """\
 examples:
@@ -39,6 +39,7 @@ class SegmentConfig(RunFolder, TrainLoop, Runtime):
 
     ckpt: str = setting("", CKPT_HELP, positional=True, required=True)
     data: str = setting("scenes", SEG_DATA_HELP)
+    init_channels: str | None = setting(None, INIT_CHANNELS_HELP)
     max_steps: int | None = setting(300, "optimizer steps (paper: 160000); the lr schedule spans them",
                                     role="run", min=1)
     warmup_steps: int | None = setting(30, "linear lr warm-up in optimizer steps (paper: 1500)", min=0)

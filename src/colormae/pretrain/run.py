@@ -53,16 +53,25 @@ def _log_skipped(run_dir: Path, step: int, skipped: int) -> None:
             fh.write(json.dumps({"step": step, "skipped_images": skipped}) + "\n")
 
 
-def _build_model(cfg: PretrainConfig, channels: int) -> Any:
-    """The MAE of ``cfg`` (on the CPU) for ``channels``-channel images, activation checkpointing as set."""
+def _build_model(cfg: PretrainConfig, channels: int, start: Any = None,
+                 band_names: Sequence[str] | None = None) -> tuple[Any, dict[str, Any] | None]:
+    """The MAE of ``cfg`` (on the CPU) for ``channels``-channel images, activation checkpointing as set,
+    and the ``"init"`` entry of its checkpoints: warm-started from ``start``
+    (:func:`colormae.pretrain.init.load_start`) when given, else fresh (entry ``None``)."""
     from colormae.models import create_mae
 
+    if start is not None:
+        from colormae.pretrain.init import warm_model
+
+        net, entry = warm_model(cfg, start, channels, band_names)
+        net.set_grad_checkpointing(cfg.grad_checkpointing)
+        return net, entry
     overrides: dict[str, Any] = {"norm_pix_loss": cfg.norm_pix_loss, "in_chans": channels}
     if cfg.img_size:
         overrides["img_size"] = tuple(cfg.img_size) if isinstance(cfg.img_size, list) else cfg.img_size
     net = create_mae(cfg.model, **overrides)
     net.set_grad_checkpointing(cfg.grad_checkpointing)
-    return net
+    return net, None
 
 
 def _summary(cfg: PretrainConfig, net: Any, images: int, channels: int, normalize: str, job: TrainJob,
@@ -71,7 +80,8 @@ def _summary(cfg: PretrainConfig, net: Any, images: int, channels: int, normaliz
     n_params = sum(p.numel() for p in net.parameters()) / 1e6
     masks = cfg.masking if not cfg.mask_schedule else "scheduled"
     h, w = net.config.image_hw
-    return (f"pretraining {cfg.model} ({n_params:.1f}M params) on {cfg.data} ({images} "
+    source = cfg.model if not cfg.init else f"from {cfg.init}"
+    return (f"pretraining {source} ({n_params:.1f}M params) on {cfg.data} ({images} "
             f"images, {channels} ch, {h}x{w}, {normalize} normalisation), {masks} masking "
             f"{cfg.mask_ratio:g}; {job.dist.world_size} x {job.device.type}, "
             f"effective batch {job.effective_batch}, peak lr {peak_lr(cfg, job.effective_batch):.3g}, "
@@ -99,17 +109,21 @@ def pretrain(cfg: PretrainConfig, *, stop_at_step: int | None = None) -> FitResu
     from colormae.masking.base import num_keep
     from colormae.models import resolve_config
     from colormae.pretrain.data import build_pretrain_data
+    from colormae.pretrain.init import load_start
 
     joined_here = not (tdist.is_available() and tdist.is_initialized())
     info, dev = init_distributed(cfg.device)
     try:
         builtin = is_builtin(cfg.data)
         dataset = build_dataset(cfg.data, split="train", channels=None if builtin else cfg.in_chans)
-        channels = (cfg.in_chans or resolve_config(cfg.model).in_chans) if builtin else dataset.channels
+        start = load_start(cfg)  # init=: the file (or the checkpoint --resume continues)
+        model_chans = start.loaded.in_chans if start is not None else resolve_config(cfg.model).in_chans
+        channels = (cfg.in_chans or model_chans) if builtin else dataset.channels
         norm = resolve_normalization(cfg.normalize, channels, cfg.data, builtin=builtin,
                                      progress=info.is_main and cfg.progress, stats_file=cfg.stats_file)
         torch.manual_seed(cfg.seed)  # the same initial weights on every rank
-        net = _build_model(cfg, channels).to(dev)
+        net, init_entry = _build_model(cfg, channels, start, norm.channel_names)
+        net = net.to(dev)
         seed_everything(cfg.seed + info.rank)
         source = build_pretrain_data(dataset, net.config.image_hw, norm, backend=cfg.data_backend,
                                      batch_size=cfg.batch_size, seed=cfg.seed, dist=info,
@@ -142,7 +156,8 @@ def pretrain(cfg: PretrainConfig, *, stop_at_step: int | None = None) -> FitResu
                          payload={"kind": "pretrain", "model_config": dataclasses.asdict(net.config),
                                   "config": saved_config(cfg),
                                   "data": data_payload(norm, norm_pix_loss=net.config.norm_pix_loss,
-                                                       img_size=net.config.image_hw)})
+                                                       img_size=net.config.image_hw),
+                                  **({"init": init_entry} if init_entry else {})})
         result.skipped_images = skipped_total(source.dataset)
         if info.is_main and cfg.out and result.skipped_images:
             _log_skipped(Path(cfg.out), result.step, result.skipped_images)

@@ -19,6 +19,7 @@ from torch import nn
 
 from colormae.errors import UserError
 from colormae.jobs.segment import SegmentConfig
+from colormae.ranks import rank_world
 
 #: Default checkpoint interval in optimizer steps (the run's final step is always saved).
 CKPT_EVERY = 1000
@@ -51,9 +52,10 @@ def _open_sources(cfg: SegmentConfig) -> tuple[Any, Any]:
 
 def _encoder(cfg: SegmentConfig) -> Any:
     """The MAE of ``cfg.ckpt`` (a pretraining or random one), its patch size dividing the crop."""
-    from colormae.loading import load
+    from colormae.loading import load_for_data
 
-    loaded = load(cfg.ckpt, seed=cfg.seed)
+    loaded = load_for_data(cfg.ckpt, cfg.data, init_channels=cfg.init_channels, seed=cfg.seed,
+                           progress=cfg.progress, say=rank_world()[0] == 0)
     if loaded.kind not in ("pretrain", "random"):
         raise UserError(f"{cfg.ckpt}: a {loaded.kind} checkpoint; segmentation starts from a pretraining "
                         "checkpoint (or random:<preset>)")
