@@ -130,3 +130,21 @@ def test_wandb_offline_holds_the_same_scalars(tmp_path, monkeypatch):
                 expected[(record["step"], f"{prefix}/{key}")] = value
     assert logged == pytest.approx(expected)
     assert images == {(0, "monitor/recon"), (2, "monitor/recon"), (4, "monitor/recon")}
+
+
+@pytest.mark.slow
+def test_knn_monitor_of_a_100_step_demo_run(tmp_path):
+    """The issue's run: cpu_demo for 100 steps, viz_every=50, monitor_knn=mnist5k, monitor_every=50;
+    TensorBoard holds the reconstruction image and the k-NN scalars at steps 0, 50 and 100."""
+    from colormae.config import recipe
+
+    cfg = load_config(PretrainConfig, path=recipe("cpu_demo"),
+                      values={"out": str(tmp_path / "run"), "progress": False, "max_steps": 100,
+                              "viz_every": 50, "monitor_knn": "mnist5k", "monitor_every": 50})
+    pretrain(cfg)
+    scalars, images = _events(tmp_path / "run")
+    assert [s for s, _ in images["monitor/recon"]] == [0, 50, 100]
+    top1 = dict(scalars["monitor/knn_top1"])
+    assert sorted(top1) == [0, 50, 100]
+    print("k-NN top-1 by step:", top1)
+    assert top1[100] > top1[0]
