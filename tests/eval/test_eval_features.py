@@ -10,7 +10,8 @@ from torch import nn
 from torch.utils.data import TensorDataset
 
 from colormae.errors import UserError
-from colormae.eval.features import cached_features, extract_features, pool_tokens
+from colormae.eval.features import cached_features, extract_features
+from colormae.train.knn import pool_tokens
 
 
 class _Toy(nn.Module):

@@ -4,8 +4,9 @@ import pytest
 import torch
 
 from colormae.errors import UserError
-from colormae.eval.knn import knn_classify, knn_votes
+from colormae.eval.knn import knn_classify
 from colormae.eval.results import TopKMeter, read_results, topk_accuracy, topk_correct, write_results
+from colormae.train.knn import knn_votes
 
 
 def _clusters(n_per: int, classes: int, dim: int, gen: torch.Generator, spread: float = 0.05):

@@ -111,6 +111,24 @@ def test_viz_cli_user_errors(tmp_path, capsys):
     assert "no such checkpoint" in capsys.readouterr().err
 
 
+def test_viz_recon_names_its_statistics(run_dir, tmp_path):
+    """--stats visible (default) and true give different pictures and say which in the titles."""
+    titles, pixels = {}, {}
+    for stats in ("visible", "true"):
+        out = tmp_path / f"{stats}.png"
+        extra = [] if stats == "visible" else ["--stats", "true"]
+        args = ["viz", "recon", str(run_dir), "--num-images", "1", "--maskings", "random", "-o", str(out),
+                *extra]
+        code, (fig,) = _kept(lambda args=args: main(args))
+        assert code == 0
+        titles[stats] = [ax.get_title() for ax in fig.axes[:4]]
+        pixels[stats] = _grid(fig)[0][0][2]
+        pyplot().close(fig)
+    assert titles["visible"][2] == "reconstruction (visible stats)"
+    assert titles["true"][2] == "reconstruction (true stats)"
+    assert not np.array_equal(pixels["visible"], pixels["true"])
+
+
 def test_viz_recon_attention_cam_cli(run_dir, tmp_path, gen):
     img = tmp_path / "img.png"
     Image.fromarray((torch.rand(40, 48, 3, generator=gen) * 255).byte().numpy()).save(img)

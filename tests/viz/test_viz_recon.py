@@ -10,7 +10,7 @@ from PIL import Image
 from torch import nn
 
 from colormae.errors import UserError
-from colormae.viz.recon import reconstruct, reconstruction_figure
+from colormae.viz.recon import mask_image, reconstruct, reconstruction_figure
 from colormae.viz.style import grid_pixels
 
 
@@ -63,7 +63,7 @@ def test_oracle_reconstruction_equals_input(norm_pix, gen):
     model = OracleMAE(norm_pix)
     images = torch.randn(3, 3, 16, 16, generator=gen) * 2 + 0.5
     mask = torch.rand(3, 16, generator=gen) < 0.75
-    rec = reconstruct(model, images, mask)
+    rec = reconstruct(model, images, mask, stats="true")
     assert torch.allclose(rec.recon, images, atol=1e-5)
     assert torch.allclose(rec.pasted, images, atol=1e-5)
     # the masked view keeps visible pixels and zeroes exactly the masked patches
@@ -106,8 +106,15 @@ def test_real_mae_target_inverts_exactly(norm_pix, gen):
     mae.forward = lambda images, mask: MAEOutput(torch.zeros(()), mae.target(images), mask, None)
     images = torch.randn(2, 3, 32, 32, generator=gen)
     mask = torch.rand(2, mae.num_patches, generator=gen) < 0.75
-    rec = reconstruct(mae, images, mask)
+    rec = reconstruct(mae, images, mask, stats="true")
     assert torch.allclose(rec.recon, images, atol=1e-5)
+    honest = reconstruct(mae, images, mask)  # visible stats: only the visible patches come back exactly
+    shown = 1 - mask_image(mae, mask.to(torch.bool))
+    assert torch.allclose(honest.recon * shown, images * shown, atol=1e-5)
+    if norm_pix:
+        assert not torch.allclose(honest.recon, images, atol=1e-2)
+    else:
+        assert torch.equal(honest.recon, rec.recon)
 
 
 # ------------------------------------------------------------------------ channels, bands, statistics

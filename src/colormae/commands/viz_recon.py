@@ -18,8 +18,9 @@ def register(sub: argparse._SubParsersAction) -> None:
         description="Draw MAE reconstructions of images under several maskings (supplement Fig. 3): one "
                     "block of rows per masking, each row original | masked | reconstruction | "
                     "reconstruction with the visible patches pasted back. Norm-pix predictions are mapped "
-                    "back to pixels with each patch's own mean and variance. Needs a pre-training "
-                    "checkpoint.",
+                    "back to pixels with a mean and variance per masked patch estimated from the visible "
+                    "patches around it (--stats visible), or with the masked patch's own, which leaks the "
+                    "answer (--stats true); the figure names which. Needs a pre-training checkpoint.",
     )
     add_input_arguments(parser, "recon.png")
     parser.add_argument("--maskings", default=DEFAULT_MASKINGS,
@@ -27,6 +28,10 @@ def register(sub: argparse._SubParsersAction) -> None:
                              "purple, white); default: %(default)s")
     parser.add_argument("--ratio", type=float, default=0.75, help="masking ratio (default: 0.75)")
     parser.add_argument("--seed", type=int, default=0, help="seed of the masks (default: 0)")
+    parser.add_argument("--stats", choices=("visible", "true"), default="visible",
+                        help="statistics that un-normalise a masked patch's norm-pix prediction: visible "
+                             "(from the visible patches around it) or true (its own: flatters the model); "
+                             "default: %(default)s")
     parser.set_defaults(func=run)
 
 
@@ -51,6 +56,7 @@ def run(args: argparse.Namespace) -> int:
     bands = parse_bands(args.bands)
     norm = normalization_from_checkpoint(loaded.checkpoint, loaded.in_chans)
     images = load_images(args.images, image_size_of(model), num_builtin=args.num_images, norm=norm)
-    out = reconstruction_figure(model, images, maskings, args.out, seed=args.seed, norm=norm, bands=bands)
+    out = reconstruction_figure(model, images, maskings, args.out, seed=args.seed, norm=norm, bands=bands,
+                                stats=args.stats)
     print(out)
     return 0

@@ -4,10 +4,11 @@ Light modules are imported here; the jobs (``colormae.eval.probes``, ``colormae.
 ``colormae.experiments.demo_probes``) are imported on demand: they pull in the data and training packages.
 """
 
-from colormae.eval.features import FEATURES, encode, extract_features, pool_tokens
-from colormae.eval.knn import knn_classify, knn_votes
+from colormae.eval.features import extract_features
+from colormae.eval.knn import knn_classify
 from colormae.eval.linprobe import LinearProbeHead, ProbeResult, train_linear_probe
 from colormae.eval.results import TopKMeter, topk_accuracy, write_results
+from colormae.train.knn import FEATURES, encode, knn_votes, pool_tokens
 
 __all__ = [
     "FEATURES", "LinearProbeHead", "ProbeResult", "TopKMeter", "encode", "extract_features", "knn_classify",

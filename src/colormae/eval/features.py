@@ -28,32 +28,8 @@ from torch.utils.data import Dataset
 from colormae.errors import UserError
 from colormae.progress import progress as progress_bar
 from colormae.ranks import rank_world
+from colormae.train.knn import TOKEN_FEATURES, encode
 from colormae.train.loader import build_eval_loader
-
-FEATURES = ("cls", "mean")
-#: What :func:`pool_tokens` gives: the pooled features and the patch tokens (``"patch"``, ``(B, L, D)``).
-TOKEN_FEATURES = (*FEATURES, "patch")
-
-
-def pool_tokens(tokens: Tensor, feature: str = "cls", num_prefix_tokens: int = 1) -> Tensor:
-    """Pool encoder tokens ``(B, P + L, D)`` to ``(B, D)``: [CLS] (``"cls"``) or patch mean (``"mean"``);
-    ``"patch"`` gives the patch tokens ``(B, L, D)``."""
-    if feature == "cls":
-        return tokens[:, 0]
-    if feature == "mean":
-        return tokens[:, num_prefix_tokens:].mean(dim=1)
-    if feature == "patch":
-        return tokens[:, num_prefix_tokens:]
-    raise UserError(f"unknown feature {feature!r}; choose one of {', '.join(TOKEN_FEATURES)}")
-
-
-@torch.no_grad()
-def encode(model: nn.Module, images: Tensor, feature: str = "cls") -> Tensor:
-    """Pooled features ``(B, D)`` (``"patch"``: ``(B, L, D)``) of ``images: (B, C, H, W)`` (caller sets
-    eval mode and device)."""
-    tokens = model.forward_features(images)
-    prefix = getattr(getattr(model, "encoder", model), "num_prefix_tokens", 1)
-    return pool_tokens(tokens, feature, prefix).float()
 
 
 def gather_rows(local: Tensor, counts: list[int]) -> Tensor:

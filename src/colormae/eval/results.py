@@ -22,7 +22,7 @@ import torch
 from torch import Tensor
 
 from colormae.ranks import all_reduce
-from colormae.train.confusion import ConfusionMatrix, confusion_matrix
+from colormae.train.confusion import ConfusionMatrix, balanced_accuracy, confusion_matrix
 
 
 def topk_correct(scores: Tensor, targets: Tensor, ks: Sequence[int] = (1, 5)) -> dict[int, int]:
@@ -75,16 +75,6 @@ class TopKMeter:
 
 class CollapsedPredictionsWarning(UserWarning):
     """Every validation prediction is the same class."""
-
-
-def balanced_accuracy(confusion: Tensor) -> float:
-    """Mean recall (percent) over the classes that have at least one true sample (sklearn's definition)."""
-    support = confusion.sum(dim=1)
-    present = support > 0
-    if not bool(present.any()):
-        return 0.0
-    recall = confusion.diagonal()[present].double() / support[present].double()
-    return 100.0 * float(recall.mean())
 
 
 def collapse_message(confusion: Tensor, class_names: Sequence[str] | None = None) -> str | None:

@@ -88,5 +88,24 @@ class PretrainConfig(RunFolder, TrainLoop, Runtime):
                "epochs keep their last, partial batch, e.g. 313 steps on ImageNet at 4096)")
     weight_decay: float = setting(0.05, "AdamW weight decay (paper: 0.05)", min=0.0)
     betas: tuple[float, float] = setting((0.9, 0.95), "AdamW betas (paper: 0.9, 0.95)")
+    # watching the run (rank 0; none of these changes what is trained)
+    viz_every: int = setting(0, "every N steps (and at the start) log reconstructions of viz_images fixed "
+                                "images under the run's masking to tb/ (monitor/recon) and the mask "
+                                "coverage; 0: off", role="run", min=0)
+    viz_images: int = setting(4, "images in the reconstruction panel", role="run", min=1)
+    monitor_data: str | None = setting(None, "images of the reconstruction panel (a folder or built-in set; "
+                                             "default: the run's data)", role="run")
+    monitor_knn: str | None = setting(None, "online k-NN monitor: a labelled data set with train and val "
+                                            "splits (a folder or built-in set, e.g. mnist5k); every "
+                                            "monitor_every steps log k-NN top-1 / balanced accuracy of the "
+                                            "[CLS] features", role="run")
+    monitor_every: int = setting(1000, "steps between two k-NN evaluations (and one at the start)",
+                                 role="run", min=1)
+    monitor_cap: int = setting(1000, "k-NN monitor: at most this many images of each split, evenly spaced",
+                               role="run", min=1)
+    logger: Literal["tensorboard", "wandb"] = setting(
+        "tensorboard", "where scalars and images go besides metrics.jsonl: tensorboard (tb/), or wandb "
+                       "(W&B as well as tensorboard; needs colormae[wandb]; WANDB_MODE=offline keeps it in "
+                       "OUT/wandb)", role="run")
     grad_checkpointing: bool = setting(False, "activation checkpointing of every encoder and decoder "
                                               "block (timm's): less memory for ViT-L/H, slower", role="run")

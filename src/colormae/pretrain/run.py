@@ -110,6 +110,7 @@ def pretrain(cfg: PretrainConfig, *, stop_at_step: int | None = None) -> FitResu
     from colormae.models import resolve_config
     from colormae.pretrain.data import build_pretrain_data
     from colormae.pretrain.init import load_start
+    from colormae.pretrain.monitors import build_monitors
 
     joined_here = not (tdist.is_available() and tdist.is_initialized())
     info, dev = init_distributed(cfg.device)
@@ -151,7 +152,8 @@ def pretrain(cfg: PretrainConfig, *, stop_at_step: int | None = None) -> FitResu
 
         if info.is_main:
             write(_summary(cfg, net, len(dataset), channels, norm.normalize, job, warmup))
-        result = job.fit(net, source.loader, step_fn, optimizer, schedule,
+        monitor = build_monitors(cfg, net, norm, strategy, dev) if info.is_main else None
+        result = job.fit(net, source.loader, step_fn, optimizer, schedule, monitor=monitor, logger=cfg.logger,
                          on_epoch_start=getattr(strategy, "set_epoch", None), generators={MASK_RNG: mask_gen},
                          payload={"kind": "pretrain", "model_config": dataclasses.asdict(net.config),
                                   "config": saved_config(cfg),

@@ -20,6 +20,16 @@ def confusion_matrix(predictions: Tensor, targets: Tensor, num_classes: int) -> 
     return torch.bincount(index, minlength=num_classes * num_classes).view(num_classes, num_classes)
 
 
+def balanced_accuracy(confusion: Tensor) -> float:
+    """Mean recall (percent) over the classes that have at least one true sample (sklearn's definition)."""
+    support = confusion.sum(dim=1)
+    present = support > 0
+    if not bool(present.any()):
+        return 0.0
+    recall = confusion.diagonal()[present].double() / support[present].double()
+    return 100.0 * float(recall.mean())
+
+
 class ConfusionMatrix:
     """``counts[t, p]`` = samples (or pixels) of true class ``t`` predicted as ``p``, over every
     :meth:`update`; summed over the ranks of a process group by :meth:`all_reduce`.

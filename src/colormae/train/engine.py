@@ -77,6 +77,7 @@ def fit(model: nn.Module, loader: Iterable, step_fn: StepFn, optimizer: torch.op
         resume: str | Path | bool | None = None, stop_at_step: int | None = None,
         on_epoch_start: Callable[[int], None] | None = None,
         on_step_end: Callable[[int], None] | None = None,
+        monitor: Callable[[int, Any], None] | None = None, logger: str = "tensorboard",
         generators: dict[str, torch.Generator] | None = None, payload: dict[str, Any] | None = None,
         progress: bool = True, desc: str = "train") -> FitResult:
     """Train ``model`` (already on ``device``) and return how it ended. See the module docstring.
@@ -86,7 +87,9 @@ def fit(model: nn.Module, loader: Iterable, step_fn: StepFn, optimizer: torch.op
     Total optimizer steps: ``min(epochs * (len(loader) // accum_steps), max_steps)``.
     ``on_epoch_start(epoch)`` runs before each epoch's first batch; ``on_step_end(step)`` after each
     optimizer step (``step`` counts completed steps), before that step is logged or checkpointed (e.g. an
-    EMA of the weights, whose state then lands in the same checkpoint). The loop's settings are those of
+    EMA of the weights, whose state then lands in the same checkpoint); ``monitor(step, metrics_logger)`` on
+    rank 0 at the start and after every step (:class:`~colormae.train.loop.Hooks`); ``logger`` names the
+    logging backends (:mod:`colormae.train.loggers`). The loop's settings are those of
     :class:`~colormae.train.settings.LoopSettings` (a job passes ``**settings.as_kwargs()``).
 
     Raises :class:`~colormae.train.finite.TrainingDiverged` when the loss or the weights stop being
@@ -105,7 +108,8 @@ def fit(model: nn.Module, loader: Iterable, step_fn: StepFn, optimizer: torch.op
                                               max_steps=max_steps)
     run = TrainRun(model, loader, step_fn, optimizer, lr_schedule, settings, device=device, dist=dist,
                    steps_per_epoch=steps_per_epoch, total_steps=total_steps,
-                   hooks=Hooks(on_epoch_start, on_step_end), generators=generators or {}, payload=payload)
+                   hooks=Hooks(on_epoch_start, on_step_end, monitor, logger), generators=generators or {},
+                   payload=payload)
     if settings.out_dir is not None and dist.is_main:
         stale = ckpt_io.remove_stale_temporaries(settings.out_dir)
         if stale:

@@ -66,10 +66,14 @@ class FitResult:
 @dataclass
 class Hooks:
     """A job's callbacks: ``on_epoch_start(epoch)`` before an epoch's first batch, ``on_step_end(step)``
-    after each optimizer step (before it is logged or checkpointed)."""
+    after each optimizer step (before it is logged or checkpointed); ``monitor(step, logger)`` on rank 0
+    at the start and after each step is logged and saved (it picks its own steps; its time is left out
+    of ``img_per_s``); ``logger``: the backends' name (:data:`colormae.train.loggers.LOGGERS`)."""
 
     on_epoch_start: Callable[[int], None] | None = None
     on_step_end: Callable[[int], None] | None = None
+    monitor: Callable[[int, MetricsLogger], None] | None = None
+    logger: str = "tensorboard"
 
 
 @dataclass
@@ -191,7 +195,8 @@ class TrainRun:
             from colormae.config import write_config
 
             write_config(config, self.out_dir / "config.yaml")
-        self.logger = MetricsLogger(self.out_dir, enabled=dist.is_main, start_step=self.step)
+        self.logger = MetricsLogger(self.out_dir, enabled=dist.is_main, start_step=self.step,
+                                    logger=self.hooks.logger, config=config)
         self.bar = progress_bar(total=self.total_steps, initial=self.step, desc=self.s.desc, unit="step",
                                 enabled=self.s.progress and dist.is_main)
         self.good_ckpt: Path | None = self.resume_path  # the last finite checkpoint, known on every rank
@@ -236,6 +241,14 @@ class TrainRun:
         self.rng_at_step = capture_rng(self.generators)
         self.consistent = True
         self.bar.update(1)
+
+    def watch(self) -> None:
+        """Run the job's monitor (rank 0) at this step; its time does not count as training time."""
+        if self.hooks.monitor is None or not self.dist.is_main:
+            return
+        t0 = time.perf_counter()
+        self.hooks.monitor(self.step, self.logger)
+        self.interval.t0 += time.perf_counter() - t0
 
     # -- checks, log, save, stop ---------------------------------------------------------------------------
     def diverged(self, what: str) -> TrainingDiverged:
@@ -367,6 +380,7 @@ class TrainRun:
                     self.log()
                 if s.ckpt_every > 0 and self.step % s.ckpt_every == 0:
                     self.save()
+                self.watch()
                 stop_signum = self.stop_vote.submit(self.signals.signum or 0)  # the same answer on every rank
                 if stop_signum:
                     self.stop_here(stop_signum)
@@ -377,6 +391,7 @@ class TrainRun:
         end_step = self.total_steps if stop_at is None else min(self.total_steps, stop_at)
         self.signals = StopSignals().install()
         try:
+            self.watch()
             self.epochs(end_step)
             self.save_if_new()
             late = self.stop_vote.finish()  # a request in the last step: the run is complete and saved

@@ -1,7 +1,9 @@
-"""Run metrics: one JSON object a line in ``metrics.jsonl`` and the same scalars in TensorBoard (``tb/``).
+"""Run metrics: one JSON object a line in ``metrics.jsonl`` and the same scalars in TensorBoard (``tb/``)
+and the other backends of :mod:`colormae.train.loggers` (W&B with ``logger="wandb"``).
 
-TensorBoard is optional: when the ``tensorboard`` package is missing only ``metrics.jsonl`` is written, and
-the first logger of the process says so in one line (:func:`summary_writer_class`).
+TensorBoard is optional: when the ``tensorboard`` package is missing only ``metrics.jsonl`` (and the other
+backends) are written, and the first logger of the process says so in one line
+(:func:`colormae.train.loggers.summary_writer_class`).
 """
 
 from __future__ import annotations
@@ -10,30 +12,15 @@ import json
 import math
 import resource
 import sys
-from functools import lru_cache
 from pathlib import Path
 from typing import Any
 
 import torch
 
-from colormae.extras import install_hint
 from colormae.files import atomic_write_text
-from colormae.progress import warn
+from colormae.train.loggers import build_backends
 
 METRICS_FILE = "metrics.jsonl"
-TB_DIR = "tb"
-
-
-@lru_cache(maxsize=1)
-def summary_writer_class() -> type | None:
-    """``torch.utils.tensorboard.SummaryWriter``; without tensorboard None, with one warning per process."""
-    try:
-        from torch.utils.tensorboard import SummaryWriter
-    except ImportError:
-        warn("tensorboard is not installed: writing metrics.jsonl only "
-             f"(for event files: {install_hint('viz')})")
-        return None
-    return SummaryWriter
 
 
 def peak_memory_mb(device: torch.device) -> float:
@@ -75,7 +62,9 @@ def truncate_metrics(path: str | Path, step: int) -> int:
 
 
 class MetricsLogger:
-    """Append records to ``run_dir/metrics.jsonl`` and ``run_dir/tb``; a no-op when not ``enabled``.
+    """Append records to ``run_dir/metrics.jsonl`` and to the backends of ``logger`` (TensorBoard in
+    ``run_dir/tb``; W&B too with ``logger="wandb"``, which also gets ``config``); a no-op when not
+    ``enabled``.
 
     ``start_step``: the step the run starts from (0, or the resumed checkpoint's step). Records logged
     after it by an earlier attempt are dropped from ``metrics.jsonl`` (:func:`truncate_metrics`) and
@@ -83,10 +72,11 @@ class MetricsLogger:
     """
 
     def __init__(self, run_dir: str | Path | None, *, enabled: bool = True, tensorboard: bool = True,
-                 start_step: int | None = None) -> None:
+                 start_step: int | None = None, logger: str = "tensorboard",
+                 config: dict[str, Any] | None = None) -> None:
         self.enabled = enabled and run_dir is not None
         self._fh = None
-        self._tb = None
+        self.backends: list[Any] = []
         if not self.enabled:
             return
         run_dir = Path(run_dir)  # type: ignore[arg-type]
@@ -94,31 +84,36 @@ class MetricsLogger:
         if start_step is not None:
             truncate_metrics(run_dir / METRICS_FILE, start_step)
         self._fh = open(run_dir / METRICS_FILE, "a", encoding="utf-8")  # noqa: SIM115 - closed in close()
-        writer = summary_writer_class() if tensorboard else None
-        if writer is not None:
-            purge = None if start_step is None else start_step + 1
-            self._tb = writer(str(run_dir / TB_DIR), purge_step=purge)
+        self.backends = build_backends(logger, run_dir, start_step=start_step, config=config,
+                                       tensorboard=tensorboard)
 
-    def log(self, record: dict[str, Any]) -> None:
-        """Write one record; numeric values other than ``step`` also go to TensorBoard at that step."""
+    def log(self, record: dict[str, Any], prefix: str = "train") -> None:
+        """Write one record; its finite numbers other than ``step`` also go to every backend, tagged
+        ``prefix/key``, at that step."""
         if not self.enabled or self._fh is None:
             return
         self._fh.write(json.dumps(record) + "\n")
         self._fh.flush()
-        if self._tb is not None:
-            step = int(record.get("step", 0))
-            for key, value in record.items():
-                if key != "step" and isinstance(value, (int, float)) and math.isfinite(value):
-                    self._tb.add_scalar(f"train/{key}", value, step)
+        step = int(record.get("step", 0))
+        values = {f"{prefix}/{k}": float(v) for k, v in record.items()
+                  if k != "step" and isinstance(v, (int, float)) and not isinstance(v, bool)
+                  and math.isfinite(v)}
+        for backend in self.backends:
+            backend.scalars(values, step)
+
+    def log_image(self, tag: str, image: torch.Tensor, step: int) -> None:
+        """Send ``image`` ``(3, H, W)`` float in ``[0, 1]`` to every backend under ``tag`` at ``step``."""
+        for backend in self.backends if self.enabled else []:
+            backend.image(tag, image, step)
 
     def close(self) -> None:
         """Flush and close the files."""
         if self._fh is not None:
             self._fh.close()
             self._fh = None
-        if self._tb is not None:
-            self._tb.close()
-            self._tb = None
+        for backend in self.backends:
+            backend.close()
+        self.backends = []
 
 
 def read_metrics(path: str | Path) -> list[dict[str, Any]]:

@@ -1,0 +1,88 @@
+"""The k-NN core: pooled encoder features, and the weighted votes of the ``k`` nearest training features
+(the DINO protocol).
+
+Features are L2-normalised, similarity is the cosine (a dot product), each of the ``k`` nearest training
+samples votes for its class with weight ``exp(sim / T)`` (Wu et al. 2018; Caron et al. 2021, DINO: k=20,
+T=0.07). Written by hand: neither torch nor timm ships a batched, weighted k-NN classifier, and
+scikit-learn's would copy features to NumPy and lacks the temperature weighting.
+
+It sits in the engine's layer so that both the ``knn`` job (:mod:`colormae.eval.knn`, every metric) and
+pretraining's online monitor (:mod:`colormae.pretrain.monitors`, :func:`knn_accuracy`) use it.
+"""
+
+from __future__ import annotations
+
+import torch
+import torch.nn.functional as F
+from torch import Tensor, nn
+
+from colormae.errors import UserError
+from colormae.train.confusion import balanced_accuracy, confusion_matrix
+
+FEATURES = ("cls", "mean")
+#: What :func:`pool_tokens` gives: the pooled features and the patch tokens (``"patch"``, ``(B, L, D)``).
+TOKEN_FEATURES = (*FEATURES, "patch")
+
+
+def pool_tokens(tokens: Tensor, feature: str = "cls", num_prefix_tokens: int = 1) -> Tensor:
+    """Pool encoder tokens ``(B, P + L, D)`` to ``(B, D)``: [CLS] (``"cls"``) or patch mean (``"mean"``);
+    ``"patch"`` gives the patch tokens ``(B, L, D)``."""
+    if feature == "cls":
+        return tokens[:, 0]
+    if feature == "mean":
+        return tokens[:, num_prefix_tokens:].mean(dim=1)
+    if feature == "patch":
+        return tokens[:, num_prefix_tokens:]
+    raise UserError(f"unknown feature {feature!r}; choose one of {', '.join(TOKEN_FEATURES)}")
+
+
+@torch.no_grad()
+def encode(model: nn.Module, images: Tensor, feature: str = "cls") -> Tensor:
+    """Pooled features ``(B, D)`` (``"patch"``: ``(B, L, D)``) of ``images: (B, C, H, W)`` (caller sets
+    eval mode and device)."""
+    tokens = model.forward_features(images)
+    prefix = getattr(getattr(model, "encoder", model), "num_prefix_tokens", 1)
+    return pool_tokens(tokens, feature, prefix).float()
+
+
+@torch.no_grad()
+def knn_votes(train_features: Tensor, train_labels: Tensor, test_features: Tensor, *, num_classes: int,
+              k: int = 20, temperature: float = 0.07, chunk_size: int = 1024) -> Tensor:
+    """Class votes of every test sample.
+
+    ``train_features: (N, D)``, ``train_labels: (N,)`` in ``[0, num_classes)``, ``test_features: (M, D)``.
+    Returns ``(M, num_classes)`` summed weights ``exp(cos / temperature)`` of the ``k`` nearest training
+    samples per class. Test rows are processed ``chunk_size`` at a time to bound memory at
+    ``chunk_size x N`` similarities.
+    """
+    if k < 1:
+        raise UserError(f"--k must be at least 1, got {k}")
+    if temperature <= 0:
+        raise UserError(f"--temperature must be positive, got {temperature}")
+    if train_features.shape[0] == 0:
+        raise UserError("k-NN needs at least one training sample")
+    k = min(k, train_features.shape[0])
+    train = F.normalize(train_features.float(), dim=1)
+    labels = train_labels.to(train.device).long()
+    votes = []
+    for start in range(0, test_features.shape[0], chunk_size):
+        test = F.normalize(test_features[start:start + chunk_size].float().to(train.device), dim=1)
+        sim, idx = (test @ train.T).topk(k, dim=1)                         # (m, k)
+        weights = (sim / temperature).exp()                                # (m, k)
+        neighbour_labels = labels[idx]                                     # (m, k)
+        v = torch.zeros(test.shape[0], num_classes, device=train.device)
+        v.scatter_add_(1, neighbour_labels, weights)                       # (m, C)
+        votes.append(v)
+    return torch.cat(votes) if votes else torch.zeros(0, num_classes)
+
+
+def knn_accuracy(train_features: Tensor, train_labels: Tensor, test_features: Tensor, test_labels: Tensor,
+                 *, num_classes: int, k: int = 20, temperature: float = 0.07) -> dict[str, float]:
+    """``{"top1": ..., "balanced_acc": ...}`` (percent) of weighted k-NN; shapes as in :func:`knn_votes`,
+    ``test_labels: (M,)``. The same numbers as :func:`colormae.eval.knn.knn_classify`'s, without the rest."""
+    votes = knn_votes(train_features, train_labels, test_features, num_classes=num_classes, k=k,
+                      temperature=temperature)
+    pred = votes.argmax(dim=1).cpu()
+    truth = test_labels.long().cpu()
+    top1 = 100.0 * float((pred == truth).float().mean()) if truth.numel() else 0.0
+    return {"top1": top1, "balanced_acc": balanced_accuracy(confusion_matrix(pred, truth, num_classes))}
