@@ -8,6 +8,7 @@ last step boundary, the last checkpoints, the logging interval); each method is 
 from __future__ import annotations
 
 import time
+from collections import deque
 from collections.abc import Callable, Iterable
 from contextlib import nullcontext
 from dataclasses import dataclass, field
@@ -36,6 +37,8 @@ from colormae.train.signals import (
 )
 
 StepFn = Callable[[nn.Module, Any, int], "tuple[torch.Tensor, dict[str, float]]"]
+#: Steps whose start time and data wait :class:`TrainRun` keeps (:attr:`FitResult.step_clock`).
+CLOCK_STEPS = 1024
 
 
 @dataclass
@@ -49,6 +52,10 @@ class FitResult:
     model: nn.Module | None = None  #: the trained model (the raw module, not the DDP / compiled wrapper)
     skipped_images: int = 0    #: unreadable images the data set skipped (set by the job, all ranks)
     recoveries: list[dict[str, Any]] = field(default_factory=list)  #: ``on_diverge=recover``'s records
+    steps_per_epoch: int = 0   #: optimizer steps per epoch of this run
+    #: ``(start, data_s)`` of the last :data:`CLOCK_STEPS` optimizer steps: ``time.perf_counter()`` when the
+    #: step began, and the seconds it waited for its batches (what ``colormae plan`` times)
+    step_clock: list[tuple[float, float]] = field(default_factory=list)
 
 
 @dataclass
@@ -128,6 +135,7 @@ class TrainRun:
         self.recovery = (Recovery(settings.max_recoveries, settings.recover_lr_factor)
                          if settings.on_diverge == "recover" else None)
         self.snapshot: Snapshot | None = None  # the last good state, with on_diverge=recover
+        self.clock: deque[tuple[float, float]] = deque(maxlen=CLOCK_STEPS)  # (step start, data wait)
 
     # -- start -------------------------------------------------------------------------------------------
     def restore(self, resume_path: Path | None) -> None:
@@ -202,14 +210,16 @@ class TrainRun:
         self.current_lr = base_lr * factor  # x 1.0 is exact: a run that never recovered trains as before
         for group in self.optimizer.param_groups:
             group["lr"] = factor * group_lr(self.lr_schedule, self.step, base_lr, group.get("lr_scale", 1.0))
-        accum = self.s.accum_steps
+        accum, started, waited = self.s.accum_steps, time.perf_counter(), 0.0
         if self.recovery is not None and self.step + 1 in self.recovery.skip_steps:
             self.skip_step(batches)
             return
         autocast = self.autocast_dtype is not None and not (
             self.recovery is not None and self.step + 1 in self.recovery.fp32_steps)
         for micro in range(accum):
+            before = time.perf_counter()
             batch = next(batches)
+            waited += time.perf_counter() - before
             final_micro = micro == accum - 1
             ddp = self.ddp_model
             sync = ddp.no_sync() if ddp is not None and not final_micro else nullcontext()
@@ -236,6 +246,7 @@ class TrainRun:
         self.rng_at_step = capture_rng(self.generators)
         self.consistent = True
         self.bar.update(1)
+        self.clock.append((started, waited))
 
     def skip_step(self, batches: Any) -> None:
         """A step the ``skip_batch`` remedy skips: drop its micro-batches, count it, change no weight."""
@@ -425,7 +436,8 @@ class TrainRun:
             self.logger.close()
         return FitResult(step=self.step, epoch=self.step // self.steps_per_epoch, loss=self.last_loss,
                          checkpoint=self.last_ckpt, model=self.model,
-                         recoveries=self.recoveries())
+                         recoveries=self.recoveries(), steps_per_epoch=self.steps_per_epoch,
+                         step_clock=list(self.clock))
 
 
 def group_lr(schedule: Callable[[int], float], step: int, lr: float, lr_scale: float) -> float:
