@@ -104,6 +104,12 @@ def test_lowered_lr_is_applied_and_saved_for_resume(tmp_path):
     assert lrs[12] == pytest.approx(0.5 * schedule(11))
     state = torch.load(ckpt_io.list_checkpoints(tmp_path)[-1], weights_only=True)
     assert state["recovery"]["lr_factor"] == 0.5 and len(state["recovery"]["records"]) == 2
+    # resumed from step 12 with the default on_diverge=stop: the lowered lr goes on, the records stay
+    _, resumed = run_toy(tmp_path, total=16, accum=1, ckpt_every=4, keep_last=0, log_every=1,
+                         resume=ckpt_io.list_checkpoints(tmp_path)[2])
+    again = {r["step"]: r["lr"] for r in read_metrics(tmp_path) if "loss" in r}
+    assert again[13] == lrs[13] == pytest.approx(0.5 * schedule(12)) and len(resumed.recoveries) == 2
+    assert [r["remedy"] for r in read_metrics(tmp_path) if "remedy" in r] == ["skip_batch", "lower_lr"]
 
 
 def test_snapshot_restores_in_place_state_and_survives_a_second_rollback():

@@ -132,8 +132,9 @@ class TrainRun:
         self.last_ckpt: Path | None = None  # the last checkpoint this run wrote (rank 0)
         self.last_loss: float | None = None
         self.consistent = True  # False from the optimizer step until the step counter and RNG snapshot follow
-        self.recovery = (Recovery(settings.max_recoveries, settings.recover_lr_factor)
-                         if settings.on_diverge == "recover" else None)
+        # the recoveries so far (a resumed run keeps their lr factor even with on_diverge=stop)
+        self.recovery = Recovery(settings.max_recoveries, settings.recover_lr_factor)
+        self.recovering = settings.on_diverge == "recover"
         self.snapshot: Snapshot | None = None  # the last good state, with on_diverge=recover
         self.clock: deque[tuple[float, float]] = deque(maxlen=CLOCK_STEPS)  # (step start, data wait)
 
@@ -150,7 +151,7 @@ class TrainRun:
         if state.get("scaler"):
             self.scaler.load_state_dict(state["scaler"])
         self.step = int(state["step"])
-        if self.recovery is not None and state.get("recovery"):
+        if state.get("recovery"):
             self.recovery.load_state_dict(state["recovery"])
         if state.get("steps_per_epoch", self.steps_per_epoch) != self.steps_per_epoch and dist.is_main:
             warn(f"{resume_path}: saved with {state['steps_per_epoch']} steps per epoch, now "
@@ -205,17 +206,16 @@ class TrainRun:
     # -- one optimizer step ------------------------------------------------------------------------------
     def train_step(self, batches: Any) -> None:
         """Set the lr, run ``accum_steps`` micro-batches from ``batches`` and take one optimizer step."""
-        factor = self.recovery.lr_factor if self.recovery is not None else 1.0
+        factor = self.recovery.lr_factor
         base_lr = self.lr_schedule(self.step)
         self.current_lr = base_lr * factor  # x 1.0 is exact: a run that never recovered trains as before
         for group in self.optimizer.param_groups:
             group["lr"] = factor * group_lr(self.lr_schedule, self.step, base_lr, group.get("lr_scale", 1.0))
         accum, started, waited = self.s.accum_steps, time.perf_counter(), 0.0
-        if self.recovery is not None and self.step + 1 in self.recovery.skip_steps:
+        if self.step + 1 in self.recovery.skip_steps:
             self.skip_step(batches)
             return
-        autocast = self.autocast_dtype is not None and not (
-            self.recovery is not None and self.step + 1 in self.recovery.fp32_steps)
+        autocast = self.autocast_dtype is not None and self.step + 1 not in self.recovery.fp32_steps
         for micro in range(accum):
             before = time.perf_counter()
             batch = next(batches)
@@ -351,20 +351,20 @@ class TrainRun:
     # -- recovery (on_diverge=recover, colormae.train.recover) ---------------------------------------------
     def take_snapshot(self) -> None:
         """Keep this step boundary as the state a divergence rolls back to (only with recovery on)."""
-        if self.recovery is not None:
+        if self.recovering:
             self.snapshot = Snapshot.take(self.step, self.model, self.optimizer, self.scaler,
                                           self.rng_at_step, self.payload)
             self.snapshot_saved_step = self.saved_step
 
     def recoveries(self) -> list[dict[str, Any]]:
-        """The records of the recoveries so far (none with recovery off)."""
-        return list(self.recovery.records) if self.recovery is not None else []
+        """The records of the recoveries so far."""
+        return list(self.recovery.records)
 
     def roll_back(self, err: TrainingDiverged) -> None:
         """Return to the last snapshot (every rank: the divergence check is collective), choose the next
         remedy, and log it: ``metrics.jsonl`` is cut back to the snapshot's step, then gets the record."""
         snap, recovery = self.snapshot, self.recovery
-        assert snap is not None and recovery is not None
+        assert snap is not None
         snap.restore(self.model, self.optimizer, self.scaler, self.payload)
         restore_rng(snap.rng, self.generators)
         self.step, self.saved_step = snap.step, self.snapshot_saved_step
@@ -389,7 +389,7 @@ class TrainRun:
                 self.save_if_new()
                 return
             except TrainingDiverged as err:
-                if self.recovery is None or self.snapshot is None or not self.recovery.can_recover():
+                if not self.recovering or self.snapshot is None or not self.recovery.can_recover():
                     raise
                 self.roll_back(err)
 
