@@ -10,7 +10,8 @@ host sync, so the times are those of the device, not of the launch queue. From t
   loader) and compute (the rest), images per second;
 * peak memory: CUDA max allocated, or on the CPU the process's peak resident set (``VmHWM``);
 * steps per epoch and in all (:func:`colormae.train.plan.run_length`), and the estimated wall time:
-  start-up + steps x step time + checkpoints x the time of one checkpoint write;
+  start-up (from the process's start to the first step) + steps x step time + checkpoints x the time of
+  one checkpoint write;
 * the largest batch per device that fits (:func:`largest_batch`) and the ``accum_steps`` that keeps the
   config's effective batch with it.
 """
@@ -73,6 +74,19 @@ def _peak_mib(device: torch.device) -> float:
     return _rss_mib("VmHWM") or peak_memory_mb(device)
 
 
+def _process_age() -> float:
+    """Seconds since this process started (Linux: /proc; elsewhere 0): the interpreter and imports, which a
+    real run pays too before its first step."""
+    import os
+
+    try:
+        fields = Path("/proc/self/stat").read_text().rsplit(")", 1)[1].split()
+        start = int(fields[19]) / os.sysconf("SC_CLK_TCK")  # field 22: starttime, in clock ticks
+        return max(0.0, float(Path("/proc/uptime").read_text().split()[0]) - start)
+    except (OSError, ValueError, IndexError):
+        return 0.0
+
+
 def _available_mib() -> float | None:
     """``MemAvailable`` of /proc/meminfo in MiB (Linux), else None."""
     try:
@@ -93,7 +107,7 @@ def time_steps(cfg: PretrainConfig, device: torch.device, options: PlanOptions) 
     n = options.warmup + options.steps + 1  # the last step's start closes the last timed one
     with tempfile.TemporaryDirectory(prefix="colormae-plan-") as tmp:
         _reset_peak(device)
-        start = time.perf_counter()
+        start = time.perf_counter() - _process_age()  # a run's start-up begins with its process
         result = pretrain(_trial(cfg, Path(tmp) / "run", n))
         end = time.perf_counter()
     clock = result.step_clock
