@@ -34,6 +34,8 @@ from colormae.train.plan import effective_batch, run_length
 
 #: Fraction of the available memory a planned batch may fill (CPU rule; CUDA probes really allocate).
 MEMORY_HEADROOM = 0.9
+#: What the plan says of a largest batch that reached ``--max-batch``.
+CAPPED = "the --max-batch cap"
 
 
 def _trial(cfg: PretrainConfig, out: Path, steps: int) -> PretrainConfig:
@@ -228,6 +230,8 @@ def plan_pretraining(cfg: PretrainConfig, options: PlanOptions | None = None) ->
     checkpoints = (total // every if every else 0) + 1
     wall = timed["setup_s"] + total * timed["step_s"] + checkpoints * timed["checkpoint_s"]
     largest, rule = largest_batch(model, cfg, device, options.max_batch) if options.search else (None, "")
+    if largest is not None and largest >= options.max_batch:
+        rule += f"; {CAPPED} ({options.max_batch}): more may fit"
     effective = effective_batch(cfg, 1)
     return {"model": cfg.model, "data": cfg.data, "device": str(device), "amp": cfg.amp,
             "batch_size": cfg.batch_size, "accum_steps": cfg.accum_steps, "effective_batch": effective,
@@ -263,7 +267,8 @@ def plan_lines(plan: dict[str, Any]) -> list[str]:
         keep = plan["keeps_effective"]
         kept = (f"; batch_size={keep['batch_size']} accum_steps={keep['accum_steps']} keeps the effective "
                 "batch" if keep else "")
-        lines.append(f"  largest batch that fits: {plan['largest_batch']}{kept}")
+        capped = f" ({CAPPED})" if CAPPED in plan["largest_batch_rule"] else ""
+        lines.append(f"  largest batch that fits: {plan['largest_batch']}{capped}{kept}")
     elif plan["largest_batch_rule"]:
         lines.append(f"  largest batch: unknown ({plan['largest_batch_rule']})")
     return lines
