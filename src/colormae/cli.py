@@ -1,9 +1,10 @@
 """The ``colormae`` command line: the jobs of :mod:`colormae.commands.jobs` plus the tool commands.
 
 A job's arguments are generated from its config dataclass (``--config FILE``, a ``--flag`` per
-setting, ``key=value`` overrides); tool commands (``patterns``, ``data``, ``convert``, ``viz``) are modules in
-:mod:`colormae.commands` exposing ``register(subparsers)``, which adds a parser and sets ``func``
-(called with the parsed namespace, returning an exit code or ``None``). User mistakes print one
+setting, ``key=value`` overrides); tool commands (``plan``, ``patterns``, ``data``, ``convert``, ``viz``)
+are modules in :mod:`colormae.commands` exposing ``register(subparsers)``, which adds a parser and sets
+``func`` (called with the parsed namespace, returning an exit code or ``None``; one that sets
+``takes_overrides`` also gets the ``key=value`` words as ``args.overrides``). User mistakes print one
 ``error:`` line and exit 2.
 """
 
@@ -20,7 +21,7 @@ from colormae import __version__
 from colormae.errors import UserError
 
 #: Tool commands (not jobs), listed after the jobs by ``--help``.
-COMMANDS: tuple[str, ...] = ("patterns", "data", "convert", "inspect", "viz")
+COMMANDS: tuple[str, ...] = ("plan", "patterns", "data", "convert", "inspect", "viz")
 
 
 def did_you_mean(word: str, known: Iterable[str]) -> str:
@@ -79,8 +80,10 @@ def _dispatch(parser: argparse.ArgumentParser, argv: Sequence[str] | None) -> in
     args, extra = parser.parse_known_args(argv)
     overrides, rest = split_overrides(extra)
     job = getattr(args, "job", None)
-    if rest or (overrides and job is None):
+    takes_overrides = getattr(args, "takes_overrides", False)  # a command over a job's settings (plan)
+    if rest or (overrides and job is None and not takes_overrides):
         parser.error(_unknown_flags(parser, getattr(args, "command", None), rest or overrides))
+    args.overrides = overrides
     if job is not None:
         return run_job(job, build_config(job, args, overrides))
     if not getattr(args, "func", None):

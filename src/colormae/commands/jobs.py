@@ -73,7 +73,17 @@ def _train_and_report(fn: Callable[[Any], Any], cfg: Any, report: Callable[[Any]
         cleanup_distributed()
     if env_dist_info().is_main:
         print(report(result))
+        _print_recoveries(result)
     return 0
+
+
+def _print_recoveries(result: Any) -> None:
+    """One line per ``on_diverge=recover`` recovery of a finished run (a FitResult or a job's report dict)."""
+    from colormae.train.recover import describe
+
+    records = result.get("recoveries", []) if isinstance(result, dict) else getattr(result, "recoveries", [])
+    for record in records:
+        print("  " + describe(record))
 
 
 def run_pretrain(cfg: PretrainConfig) -> int:

@@ -71,3 +71,12 @@ class TrainLoop:
                                            "one; default: the job's)", role="run", min=0)
     keep_last: int = setting(2, "keep the newest K step checkpoints (0: keep all)", role="run", min=0)
     log_every: int = setting(10, "log metrics every N optimizer steps", role="run", min=1)
+    on_diverge: Literal["stop", "recover"] = setting(
+        "stop", "when the loss or the weights stop being finite: stop (naming the last good checkpoint) or "
+                "recover: roll back to the last checkpoint (kept in memory) and go on with the next remedy: "
+                "skip that step's batch, then lower the lr, then run the step in fp32; each one is a record "
+                "in metrics.jsonl", role="run")
+    max_recoveries: int = setting(3, "on_diverge=recover: recoveries allowed before the run stops",
+                                  role="run", min=0)
+    recover_lr_factor: float = setting(0.5, "on_diverge=recover: the lr's multiplier per lower-lr remedy",
+                                       role="run", min=0.0, below=1.0)

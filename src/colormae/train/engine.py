@@ -18,6 +18,9 @@ Robustness, in one place:
   the loop syncs anyway (logging) and before every checkpoint, which also checks the weights: a
   diverged run stops with :class:`~colormae.train.finite.TrainingDiverged` naming the step and the last
   good checkpoint, and never writes (nor prunes towards) a non-finite one.
+  With ``on_diverge="recover"`` it rolls back to its last good state instead (an in-memory snapshot of
+  the last checkpoint, or of the start) and trains on with the next remedy, at most ``max_recoveries``
+  times (:mod:`colormae.train.recover`); each recovery is a record in ``metrics.jsonl``.
 * SIGINT / SIGTERM only set a flag (:mod:`colormae.train.signals`); at each step boundary the ranks agree
   on it (one 1-element all-reduce when distributed), save together with every rank's random state,
   and raise :class:`~colormae.train.signals.TrainingInterrupted`. Nothing can interrupt an optimizer
@@ -79,7 +82,8 @@ def fit(model: nn.Module, loader: Iterable, step_fn: StepFn, optimizer: torch.op
         on_step_end: Callable[[int], None] | None = None,
         monitor: Callable[[int, Any], None] | None = None, logger: str = "tensorboard",
         generators: dict[str, torch.Generator] | None = None, payload: dict[str, Any] | None = None,
-        progress: bool = True, desc: str = "train") -> FitResult:
+        progress: bool = True, desc: str = "train", on_diverge: str = "stop", max_recoveries: int = 3,
+        recover_lr_factor: float = 0.5) -> FitResult:
     """Train ``model`` (already on ``device``) and return how it ended. See the module docstring.
 
     ``step_fn(model, batch, step)`` gets the (possibly DDP / compiled) model and a loader batch and
@@ -93,8 +97,9 @@ def fit(model: nn.Module, loader: Iterable, step_fn: StepFn, optimizer: torch.op
     :class:`~colormae.train.settings.LoopSettings` (a job passes ``**settings.as_kwargs()``).
 
     Raises :class:`~colormae.train.finite.TrainingDiverged` when the loss or the weights stop being
-    finite, and :class:`~colormae.train.signals.TrainingInterrupted` (a ``KeyboardInterrupt``) after
-    saving on SIGINT / SIGTERM.
+    finite (with ``on_diverge="recover"``: only after ``max_recoveries`` roll-backs, see
+    :mod:`colormae.train.recover`), and :class:`~colormae.train.signals.TrainingInterrupted` (a
+    ``KeyboardInterrupt``) after saving on SIGINT / SIGTERM.
     """
     dist = dist or DistInfo()
     device = torch.device(device)
@@ -102,7 +107,8 @@ def fit(model: nn.Module, loader: Iterable, step_fn: StepFn, optimizer: torch.op
                             grad_clip=grad_clip, compile=compile,
                             out_dir=Path(out_dir) if out_dir is not None else None, ckpt_every=ckpt_every,
                             keep_last=keep_last, log_every=log_every, resume=resume,
-                            stop_at_step=stop_at_step, progress=progress, desc=desc)
+                            stop_at_step=stop_at_step, progress=progress, desc=desc, on_diverge=on_diverge,
+                            max_recoveries=max_recoveries, recover_lr_factor=recover_lr_factor)
     settings.check(device.type)
     steps_per_epoch, total_steps = plan_steps(loader, epochs=epochs, accum_steps=accum_steps,
                                               max_steps=max_steps)

@@ -43,6 +43,9 @@ class TrainJobConfig(Protocol):
     log_every: int
     out: str
     progress: bool
+    on_diverge: str
+    max_recoveries: int
+    recover_lr_factor: float
 
 
 @dataclass
@@ -89,7 +92,8 @@ class TrainJob:
             amp=resolve_amp(cfg.amp, device.type), grad_clip=cfg.grad_clip, compile=cfg.compile, out_dir=out,
             ckpt_every=cfg.ckpt_every if cfg.ckpt_every is not None else (ckpt_every or 0),
             keep_last=cfg.keep_last, log_every=cfg.log_every, resume=resume, stop_at_step=stop_at_step,
-            progress=cfg.progress, desc=desc)
+            progress=cfg.progress, desc=desc, on_diverge=cfg.on_diverge, max_recoveries=cfg.max_recoveries,
+            recover_lr_factor=cfg.recover_lr_factor)
         return cls(settings, device, dist, effective_batch(cfg, dist.world_size), EvalLog(out, dist.is_main),
                    epoch_checkpoints=cfg.ckpt_every is None and ckpt_every is None)
 
@@ -123,4 +127,5 @@ class TrainJob:
         """The results dict of a transfer job: ``eval``, ``checkpoint``, ``source``, ``data``, then ``lead``,
         ``steps``, ``train_loss``, then ``fields``."""
         return {"eval": kind, "checkpoint": str(result.checkpoint), "source": str(cfg.ckpt), "data": cfg.data,
-                **(lead or {}), "steps": result.step, "train_loss": result.loss, **fields}
+                **(lead or {}), "steps": result.step, "train_loss": result.loss, **fields,
+                **({"recoveries": result.recoveries} if result.recoveries else {})}

@@ -8,6 +8,7 @@ last step boundary, the last checkpoints, the logging interval); each method is 
 from __future__ import annotations
 
 import time
+from collections import deque
 from collections.abc import Callable, Iterable, Iterator
 from contextlib import contextmanager, nullcontext
 from dataclasses import dataclass, field
@@ -33,6 +34,7 @@ from colormae.train.distributed import (
 )
 from colormae.train.finite import NonFiniteTracker, TrainingDiverged, weights_finite
 from colormae.train.metrics import MetricsLogger, peak_memory_mb
+from colormae.train.recover import Recovery, Snapshot, describe
 from colormae.train.rng import capture_rng, restore_rng
 from colormae.train.settings import LoopSettings
 from colormae.train.signals import (
@@ -49,6 +51,8 @@ class OutOfMemory(UserError):
 
 
 StepFn = Callable[[nn.Module, Any, int], "tuple[torch.Tensor, dict[str, float]]"]
+#: Steps whose start time and data wait :class:`TrainRun` keeps (:attr:`FitResult.step_clock`).
+CLOCK_STEPS = 1024
 
 
 @dataclass
@@ -61,6 +65,11 @@ class FitResult:
     checkpoint: Path | None = None  #: the last checkpoint written (rank 0)
     model: nn.Module | None = None  #: the trained model (the raw module, not the DDP / compiled wrapper)
     skipped_images: int = 0    #: unreadable images the data set skipped (set by the job, all ranks)
+    recoveries: list[dict[str, Any]] = field(default_factory=list)  #: ``on_diverge=recover``'s records
+    steps_per_epoch: int = 0   #: optimizer steps per epoch of this run
+    #: ``(start, data_s)`` of the last :data:`CLOCK_STEPS` optimizer steps: ``time.perf_counter()`` when the
+    #: step began, and the seconds it waited for its batches (what ``colormae plan`` times)
+    step_clock: list[tuple[float, float]] = field(default_factory=list)
 
 
 @dataclass
@@ -141,6 +150,11 @@ class TrainRun:
         self.last_ckpt: Path | None = None  # the last checkpoint this run wrote (rank 0)
         self.last_loss: float | None = None
         self.consistent = True  # False from the optimizer step until the step counter and RNG snapshot follow
+        # the recoveries so far (a resumed run keeps their lr factor even with on_diverge=stop)
+        self.recovery = Recovery(settings.max_recoveries, settings.recover_lr_factor)
+        self.recovering = settings.on_diverge == "recover"
+        self.snapshot: Snapshot | None = None  # the last good state, with on_diverge=recover
+        self.clock: deque[tuple[float, float]] = deque(maxlen=CLOCK_STEPS)  # (step start, data wait)
 
     # -- start -------------------------------------------------------------------------------------------
     def restore(self, resume_path: Path | None) -> None:
@@ -155,6 +169,8 @@ class TrainRun:
         if state.get("scaler"):
             self.scaler.load_state_dict(state["scaler"])
         self.step = int(state["step"])
+        if state.get("recovery"):
+            self.recovery.load_state_dict(state["recovery"])
         if state.get("steps_per_epoch", self.steps_per_epoch) != self.steps_per_epoch and dist.is_main:
             warn(f"{resume_path}: saved with {state['steps_per_epoch']} steps per epoch, now "
                  f"{self.steps_per_epoch} (batch size, data or processes changed): the data order "
@@ -195,8 +211,7 @@ class TrainRun:
             from colormae.config import write_config
 
             write_config(config, self.out_dir / "config.yaml")
-        self.logger = MetricsLogger(self.out_dir, enabled=dist.is_main, start_step=self.step,
-                                    logger=self.hooks.logger, config=config)
+        self.open_logger(self.step)
         self.bar = progress_bar(total=self.total_steps, initial=self.step, desc=self.s.desc, unit="step",
                                 enabled=self.s.progress and dist.is_main)
         self.good_ckpt: Path | None = self.resume_path  # the last finite checkpoint, known on every rank
@@ -205,22 +220,36 @@ class TrainRun:
         self.nonfinite = NonFiniteTracker(self.device)
         self.interval = Interval(self.device)
         self.current_lr = self.lr_schedule(self.step)
+        self.take_snapshot()
+
+    def open_logger(self, start_step: int) -> None:
+        """(Re)open the metrics log at ``start_step``: records after it are dropped (a resume, a rollback)."""
+        self.logger = MetricsLogger(self.out_dir, enabled=self.dist.is_main, start_step=start_step,
+                                    logger=self.hooks.logger, config=(self.payload or {}).get("config"))
 
     # -- one optimizer step ------------------------------------------------------------------------------
     def train_step(self, batches: Any) -> None:
         """Set the lr, run ``accum_steps`` micro-batches from ``batches`` and take one optimizer step."""
-        self.current_lr = self.lr_schedule(self.step)
+        factor = self.recovery.lr_factor
+        base_lr = self.lr_schedule(self.step)
+        self.current_lr = base_lr * factor  # x 1.0 is exact: a run that never recovered trains as before
         for group in self.optimizer.param_groups:
-            group["lr"] = group_lr(self.lr_schedule, self.step, self.current_lr, group.get("lr_scale", 1.0))
-        accum = self.s.accum_steps
+            group["lr"] = factor * group_lr(self.lr_schedule, self.step, base_lr, group.get("lr_scale", 1.0))
+        accum, started, waited = self.s.accum_steps, time.perf_counter(), 0.0
+        if self.step + 1 in self.recovery.skip_steps:
+            self.skip_step(batches)
+            return
+        autocast = self.autocast_dtype is not None and self.step + 1 not in self.recovery.fp32_steps
         for micro in range(accum):
+            before = time.perf_counter()
             batch = next(batches)
+            waited += time.perf_counter() - before
             final_micro = micro == accum - 1
             ddp = self.ddp_model
             sync = ddp.no_sync() if ddp is not None and not final_micro else nullcontext()
             with sync:
                 with torch.autocast(self.device.type, dtype=self.autocast_dtype or torch.bfloat16,
-                                    enabled=self.autocast_dtype is not None):
+                                    enabled=autocast):
                     loss, extra = self.step_fn(self.train_model, batch, self.step)
                 self.scaler.scale(loss / accum).backward()
             detached = loss.detach().float()
@@ -241,6 +270,15 @@ class TrainRun:
         self.rng_at_step = capture_rng(self.generators)
         self.consistent = True
         self.bar.update(1)
+        self.clock.append((started, waited))
+
+    def skip_step(self, batches: Any) -> None:
+        """A step the ``skip_batch`` remedy skips: drop its micro-batches, count it, change no weight."""
+        for _ in range(self.s.accum_steps):
+            next(batches)
+        self.step += 1
+        self.rng_at_step = capture_rng(self.generators)
+        self.bar.update(1)
 
     def watch(self) -> None:
         """Run the job's monitor (rank 0) at this step; its time does not count as training time."""
@@ -251,24 +289,30 @@ class TrainRun:
         self.interval.t0 += time.perf_counter() - t0
 
     # -- checks, log, save, stop ---------------------------------------------------------------------------
-    def diverged(self, what: str) -> TrainingDiverged:
-        """The error of a diverged run, naming the last good checkpoint."""
+    def diverged(self, what: str, step: int) -> TrainingDiverged:
+        """The error of a diverged run at ``step`` (1-based), naming the last good checkpoint."""
         good = self.good_ckpt
         where = f"last good checkpoint {good}" if good is not None else "no checkpoint was saved"
-        return TrainingDiverged(f"training diverged: {what}; {where} (lower the lr, set grad_clip or use "
-                                "amp=bf16)")
+        done = self.recoveries()
+        tried = f" after {len(done)} recoveries" if done else ""
+        err = TrainingDiverged(f"training diverged{tried}: {what}; {where} (lower the lr, set grad_clip or "
+                               "use amp=bf16)")
+        err.step, err.what = step, what  # type: ignore[attr-defined]  # for the recovery
+        return err
 
     def check_finite(self, *, weights: bool, collective: bool = True) -> None:
         """Raise :class:`TrainingDiverged` if a loss so far (or, with ``weights``, a weight) is not finite."""
         bad = self.nonfinite.first_bad_step(self.dist if collective else None)
         if bad is not None:
-            raise self.diverged(f"the loss is not finite at step {bad}")
+            raise self.diverged(f"the loss is not finite at step {bad}", bad)
         if weights and not weights_finite(self.model):
-            raise self.diverged(f"the weights are not finite after step {self.step}")
+            raise self.diverged(f"the weights are not finite after step {self.step}", self.step)
 
     def log(self) -> None:
         """Write the interval's record (loss averaged over ranks: the logging step's host sync)."""
         dist, interval = self.dist, self.interval
+        if interval.n == 0:  # only steps the skip_batch remedy skipped: no loss to log
+            return
         loss = interval.loss / max(1, interval.n)
         if dist.distributed:
             loss = all_reduce(loss) / dist.world_size
@@ -292,9 +336,10 @@ class TrainRun:
             step = self.step
             path = self.out_dir / ckpt_io.CKPT_DIR / ckpt_io.checkpoint_name(step)
             if self.dist.is_main:
+                recovery = {"recovery": self.recovery.state_dict()} if self.recoveries() else {}
                 with self.signals.saving(), self.refused_write():
                     ckpt_io.save_checkpoint(path, {
-                        **(self.payload or {}), "model": self.model.state_dict(),
+                        **(self.payload or {}), **recovery, "model": self.model.state_dict(),
                         "optimizer": self.optimizer.state_dict(), "scaler": self.scaler.state_dict(),
                         "rng": {"ranks": states}, "step": step, "epoch": step // self.steps_per_epoch,
                         "steps_per_epoch": self.steps_per_epoch, "total_steps": self.total_steps})
@@ -302,6 +347,7 @@ class TrainRun:
                 self.last_ckpt = path
             self.good_ckpt = path
         self.saved_step = self.step
+        self.take_snapshot()
 
     @contextmanager
     def refused_write(self) -> Iterator[None]:
@@ -365,6 +411,51 @@ class TrainRun:
             if self.dist.is_main:
                 write(f"interrupted: saved {self.last_ckpt} (step {self.step}); continue with --resume")
 
+    # -- recovery (on_diverge=recover, colormae.train.recover) ---------------------------------------------
+    def take_snapshot(self) -> None:
+        """Keep this step boundary as the state a divergence rolls back to (only with recovery on)."""
+        if self.recovering:
+            self.snapshot = Snapshot.take(self.step, self.model, self.optimizer, self.scaler,
+                                          self.rng_at_step, self.payload)
+            self.snapshot_saved_step = self.saved_step
+
+    def recoveries(self) -> list[dict[str, Any]]:
+        """The records of the recoveries so far."""
+        return list(self.recovery.records)
+
+    def roll_back(self, err: TrainingDiverged) -> None:
+        """Return to the last snapshot (every rank: the divergence check is collective), choose the next
+        remedy, and log it: ``metrics.jsonl`` is cut back to the snapshot's step, then gets the record."""
+        snap, recovery = self.snapshot, self.recovery
+        assert snap is not None
+        snap.restore(self.model, self.optimizer, self.scaler, self.payload)
+        restore_rng(snap.rng, self.generators)
+        self.step, self.saved_step = snap.step, self.snapshot_saved_step
+        self.rng_at_step = capture_rng(self.generators)
+        self.optimizer.zero_grad(set_to_none=True)
+        self.nonfinite, self.interval = NonFiniteTracker(self.device), Interval(self.device)
+        record = recovery.plan(err.step, snap.step, err.what)  # type: ignore[attr-defined]
+        self.logger.close()
+        self.open_logger(snap.step)
+        self.logger.log(record)
+        self.bar.n = snap.step
+        self.bar.refresh()
+        if self.dist.is_main:
+            warn(describe(record, self.s.max_recoveries))
+
+    def train_to(self, end_step: int) -> None:
+        """Train to ``end_step`` and save it; with recovery on, a divergence rolls back (:meth:`roll_back`)
+        and training goes on while recoveries are left."""
+        while True:
+            try:
+                self.epochs(end_step)
+                self.save_if_new()
+                return
+            except TrainingDiverged as err:
+                if not self.recovering or self.snapshot is None or not self.recovery.can_recover():
+                    raise
+                self.roll_back(err)
+
     # -- the loop --------------------------------------------------------------------------------------
     def epochs(self, end_step: int) -> None:
         """Train up to ``end_step``: epochs of steps, each step logged, checkpointed and voted on."""
@@ -392,8 +483,7 @@ class TrainRun:
         self.signals = StopSignals().install()
         try:
             self.watch()
-            self.epochs(end_step)
-            self.save_if_new()
+            self.train_to(end_step)
             late = self.stop_vote.finish()  # a request in the last step: the run is complete and saved
             if late:
                 self.stop_here(late)
@@ -416,7 +506,9 @@ class TrainRun:
             self.bar.close()
             self.logger.close()
         return FitResult(step=self.step, epoch=self.step // self.steps_per_epoch, loss=self.last_loss,
-                         checkpoint=self.last_ckpt, model=self.model)
+                         checkpoint=self.last_ckpt, model=self.model,
+                         recoveries=self.recoveries(), steps_per_epoch=self.steps_per_epoch,
+                         step_clock=list(self.clock))
 
 
 def group_lr(schedule: Callable[[int], float], step: int, lr: float, lr_scale: float) -> float:

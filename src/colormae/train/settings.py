@@ -41,6 +41,9 @@ class LoopSettings:
     stop_at_step: int | None = None    #: stop early at this step, as if interrupted
     progress: bool = True              #: show a progress bar (rank 0)
     desc: str = "train"                #: the progress bar's label
+    on_diverge: str = "stop"           #: ``stop`` or ``recover`` (:mod:`colormae.train.recover`)
+    max_recoveries: int = 3            #: recoveries allowed before a diverged run stops
+    recover_lr_factor: float = 0.5     #: the lr's multiplier per ``lower_lr`` remedy
 
     def check(self, device_type: str) -> None:
         """Raise :class:`UserError` for settings the loop cannot run on ``device_type``."""
@@ -48,6 +51,8 @@ class LoopSettings:
             raise UserError(f"amp: {self.amp!r} is not one of {', '.join(AMP_MODES)}")
         if self.amp == "fp16" and device_type != "cuda":
             raise UserError("amp: fp16 needs a CUDA device (use bf16 on CPU)")
+        if self.on_diverge not in ("stop", "recover"):
+            raise UserError(f"on_diverge: {self.on_diverge!r} is not one of stop, recover")
         if self.accum_steps < 1:
             raise UserError(f"accum_steps: must be >= 1, got {self.accum_steps}")
 
