@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import json
 import os
-import socket
 from pathlib import Path
 
 import numpy as np
@@ -171,12 +170,6 @@ def test_builtin_set_all_splits(tmp_path, ckpt):
     assert names[0] == "photos/val/0" and torch.equal(blob["index"], torch.arange(res.rows))
 
 
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
 def _rank_main(rank: int, world: int, port: int, ckpt: str, root: str, out: str) -> None:
     os.environ.update(MASTER_ADDR="127.0.0.1", MASTER_PORT=str(port), RANK=str(rank), LOCAL_RANK=str(rank),
                       WORLD_SIZE=str(world))
@@ -188,14 +181,14 @@ def _rank_main(rank: int, world: int, port: int, ckpt: str, root: str, out: str)
 
 
 @pytest.mark.slow
-def test_two_process_gloo_equals_one_process(tmp_path, ckpt):
+def test_two_process_gloo_equals_one_process(tmp_path, ckpt, free_port):
     import torch.multiprocessing as mp
 
     root = _images(tmp_path / "imgs")
     one = tmp_path / "one.safetensors"
     assert main(["embed", str(ckpt), str(root), "-o", str(one), "--no-progress", "num_workers=0"]) == 0
     two = tmp_path / "two.safetensors"
-    mp.start_processes(_rank_main, args=(2, _free_port(), str(ckpt), str(root), str(two)), nprocs=2,
+    mp.start_processes(_rank_main, args=(2, free_port(), str(ckpt), str(root), str(two)), nprocs=2,
                        join=True, start_method="spawn")
     torch.testing.assert_close(load_file(str(two))["features"], load_file(str(one))["features"], atol=1e-5,
                                rtol=0)

@@ -1,29 +1,13 @@
-"""Fixtures of the fault tests: a tiny 3-class ImageFolder, its fine-tuned classifier."""
+"""Fixtures of the fault tests: the fine-tuned classifier of the tiny ImageFolder (tests/conftest.py)."""
 
 from __future__ import annotations
 
 import sys
 from pathlib import Path
 
-import numpy as np
 import pytest
-from PIL import Image
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))  # mounts.py
-
-
-@pytest.fixture(scope="session")
-def tiny_folder(tmp_path_factory):
-    root = tmp_path_factory.mktemp("tinyfolder")
-    rng = np.random.default_rng(0)
-    colours = {"red": (200, 30, 30), "green": (30, 200, 30), "blue": (30, 30, 200)}
-    for split, n in (("train", 8), ("val", 4)):
-        for name, rgb in colours.items():
-            (root / split / name).mkdir(parents=True)
-            for i in range(n):
-                arr = np.clip(np.array(rgb) + rng.normal(0, 20, (32, 32, 3)), 0, 255).astype(np.uint8)
-                Image.fromarray(arr).save(root / split / name / f"{i}.png")
-    return root
 
 
 @pytest.fixture(scope="session")

@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import os
 import signal
-import socket
 import time
 
 import pytest
@@ -17,12 +16,6 @@ pytestmark = [pytest.mark.skipif(not torch.distributed.is_available(), reason="t
 
 KILL_AT = 5   # rank 1 dies (SIGKILL) after its 5th optimizer update
 TOTAL = 8
-
-
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 def _pretrain(out: str, resume: bool):
@@ -77,10 +70,10 @@ def _resumed(rank: int, world: int, port: int, out: str) -> None:
     torch.save(model.state_dict(), os.path.join(out, "b", f"rank{rank}.pt"))
 
 
-def test_a_killed_rank_ends_the_job_in_one_line_and_resume_is_exact(tmp_path):
+def test_a_killed_rank_ends_the_job_in_one_line_and_resume_is_exact(tmp_path, free_port):
     out = str(tmp_path)
-    mp.start_processes(_straight, args=(2, _free_port(), out), nprocs=2, join=True, start_method="spawn")
-    ctx = mp.start_processes(_killed, args=(2, _free_port(), out), nprocs=2, join=False, start_method="spawn")
+    mp.start_processes(_straight, args=(2, free_port(), out), nprocs=2, join=True, start_method="spawn")
+    ctx = mp.start_processes(_killed, args=(2, free_port(), out), nprocs=2, join=False, start_method="spawn")
     ctx.processes[1].join(timeout=300)
     assert ctx.processes[1].exitcode == -signal.SIGKILL
     ctx.processes[0].join(timeout=90)
@@ -90,7 +83,7 @@ def test_a_killed_rank_ends_the_job_in_one_line_and_resume_is_exact(tmp_path):
     assert "\n" not in message
     assert message.startswith("rank 0 of 2: another process of the job died or stopped answering at step ")
     assert "the last good checkpoint is " in message and message.endswith("restart the job with --resume")
-    mp.start_processes(_resumed, args=(2, _free_port(), out), nprocs=2, join=True, start_method="spawn")
+    mp.start_processes(_resumed, args=(2, free_port(), out), nprocs=2, join=True, start_method="spawn")
     for rank in (0, 1):
         a = torch.load(tmp_path / "a" / f"rank{rank}.pt", weights_only=True)
         b = torch.load(tmp_path / "b" / f"rank{rank}.pt", weights_only=True)

@@ -3,17 +3,10 @@
 from __future__ import annotations
 
 import os
-import socket
 
 import pytest
 import torch
 import torch.multiprocessing as mp
-
-
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 def _rank_main(rank: int, world: int, port: int, out: str) -> None:
@@ -40,8 +33,8 @@ def _rank_main(rank: int, world: int, port: int, out: str) -> None:
     torch.save(torch.stack(masks), os.path.join(out, f"masks{rank}.pt"))
 
 
-def test_two_process_gloo_ranks_agree(tmp_path):
-    mp.start_processes(_rank_main, args=(2, _free_port(), str(tmp_path)), nprocs=2, join=True,
+def test_two_process_gloo_ranks_agree(tmp_path, free_port):
+    mp.start_processes(_rank_main, args=(2, free_port(), str(tmp_path)), nprocs=2, join=True,
                        start_method="spawn")
     a = torch.load(tmp_path / "rank0.pt", weights_only=True)
     b = torch.load(tmp_path / "rank1.pt", weights_only=True)

@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import os
 import signal
-import socket
 
 import pytest
 import torch
@@ -16,12 +15,6 @@ pytestmark = pytest.mark.skipif(not torch.distributed.is_available(), reason="to
 SIGNAL_AT = 3  # rank 1 gets SIGTERM right after its 3rd optimizer update
 STOP_AT = 4    # the ranks' vote overlaps a step: all of them stop one boundary later
 TOTAL = 6
-
-
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 def _pretrain(out: str, resume: bool):
@@ -71,8 +64,8 @@ def _rank_main(rank: int, world: int, port: int, out: str) -> None:
     tdist.destroy_process_group()
 
 
-def test_sigterm_to_one_rank_stops_all_and_resumes_exactly(tmp_path):
-    mp.start_processes(_rank_main, args=(2, _free_port(), str(tmp_path)), nprocs=2, join=True,
+def test_sigterm_to_one_rank_stops_all_and_resumes_exactly(tmp_path, free_port):
+    mp.start_processes(_rank_main, args=(2, free_port(), str(tmp_path)), nprocs=2, join=True,
                        start_method="spawn")
     for rank in (0, 1):  # the rank that got no signal stopped at the same boundary, and knew why
         assert (tmp_path / "b" / f"stopped{rank}.txt").read_text() == f"stopped by SIGTERM at step {STOP_AT}"

@@ -5,7 +5,6 @@ data path reads shard bytes."""
 from __future__ import annotations
 
 import os
-import socket
 
 import numpy as np
 import pytest
@@ -82,12 +81,6 @@ def test_gpu_path_reads_shard_bytes(shards):
     assert (cpu - gpu).abs().mean() < 0.01  # same bytes, boxes and flips; decoders differ by rounding
 
 
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
 def _rank_main(rank: int, world: int, port: int, out: str, data: str) -> None:
     os.environ.update(MASTER_ADDR="127.0.0.1", MASTER_PORT=str(port), RANK=str(rank), LOCAL_RANK=str(rank),
                       WORLD_SIZE=str(world))
@@ -106,10 +99,10 @@ def _rank_main(rank: int, world: int, port: int, out: str, data: str) -> None:
                os.path.join(out, f"rank{rank}.pt"))
 
 
-def test_two_gloo_ranks_on_uneven_shards_run_the_same_steps(shards, tmp_path):
+def test_two_gloo_ranks_on_uneven_shards_run_the_same_steps(shards, tmp_path, free_port):
     """26 samples in shards of 10, 10, 6: split by shard the ranks would get 16 and 10 samples (and one
     would wait forever at the epoch's end); split by sample each gets 13 -> 3 full batches of 4."""
-    mp.start_processes(_rank_main, args=(2, _free_port(), str(tmp_path), str(shards)), nprocs=2, join=True,
+    mp.start_processes(_rank_main, args=(2, free_port(), str(tmp_path), str(shards)), nprocs=2, join=True,
                        start_method="spawn")
     a, b = (torch.load(tmp_path / f"rank{r}.pt", weights_only=True) for r in range(2))
     assert a["steps"] == b["steps"] == [4] * 3 and a["step"] == b["step"] == 3

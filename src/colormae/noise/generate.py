@@ -167,6 +167,21 @@ def generate_patterns(color: str, count: int, size: int | tuple[int, int], *, se
                            progress=progress, **sigmas)[0]
 
 
+def _output_bank(count: int, size: int | tuple[int, int], dtype: torch.dtype, seed: int | None,
+                 generator: torch.Generator | None, device: torch.device | str | None,
+                 ) -> tuple[torch.Tensor, torch.Generator | None, torch.device, torch.dtype]:
+    """Check a bank request and allocate it: ``(out (N, H, W) empty, generator, device, compute dtype)``
+    (float64 for a float64 bank, else float32); one-line errors for a bad count or a non-float dtype."""
+    h, w = parse_size(size)
+    if isinstance(count, bool) or not isinstance(count, int) or count < 1:
+        raise UserError(f"pattern count must be a positive int, got {count!r}")
+    if not dtype.is_floating_point:
+        raise UserError(f"patterns must have a floating dtype, got {dtype}")
+    generator, dev = _resolve_generator(seed, generator, device)
+    compute = torch.float64 if dtype == torch.float64 else torch.float32
+    return torch.empty((count, h, w), dtype=dtype, device=dev), generator, dev, compute
+
+
 def sample_patterns(color: str, count: int, size: int | tuple[int, int], *, seed: int | None = None,
                     generator: torch.Generator | None = None, device: torch.device | str | None = None,
                     dtype: torch.dtype = torch.float32, progress: bool = False,
@@ -178,14 +193,8 @@ def sample_patterns(color: str, count: int, size: int | tuple[int, int], *, seed
         ``"sigma"``: the float64 CPU tensor ``(N,)`` of the σ each pattern was filtered with.
     """
     params = resolve_sigmas(color, sigmas)
-    h, w = parse_size(size)
-    if isinstance(count, bool) or not isinstance(count, int) or count < 1:
-        raise UserError(f"pattern count must be a positive int, got {count!r}")
-    if not dtype.is_floating_point:
-        raise UserError(f"patterns must have a floating dtype, got {dtype}")
-    generator, dev = _resolve_generator(seed, generator, device)
-    compute = torch.float64 if dtype == torch.float64 else torch.float32
-    out = torch.empty((count, h, w), dtype=dtype, device=dev)
+    out, generator, dev, compute = _output_bank(count, size, dtype, seed, generator, device)
+    h, w = out.shape[1:]
     meta: dict[str, Any] = dict(params)
 
     per_pattern = None
@@ -261,14 +270,8 @@ def sample_filter(noise: Any, count: int, size: int | tuple[int, int], *, seed: 
         out, meta = sample_patterns(filt.color, count, size, seed=seed, generator=generator, device=device,
                                     dtype=dtype, progress=progress, **filt.sigmas)
         return out, {**meta, "filter": filt.spec}
-    h, w = parse_size(size)
-    if isinstance(count, bool) or not isinstance(count, int) or count < 1:
-        raise UserError(f"pattern count must be a positive int, got {count!r}")
-    if not dtype.is_floating_point:
-        raise UserError(f"patterns must have a floating dtype, got {dtype}")
-    generator, dev = _resolve_generator(seed, generator, device)
-    compute = torch.float64 if dtype == torch.float64 else torch.float32
-    out = torch.empty((count, h, w), dtype=dtype, device=dev)
+    out, generator, dev, compute = _output_bank(count, size, dtype, seed, generator, device)
+    h, w = out.shape[1:]
     shared = _filter_transfer(filt, (h, w), dev, compute)
     with progress_bar(total=count, unit="pattern", desc=f"{filt.name} noise", enabled=progress) as bar:
         _filter_into(out, max(2, 2 * CHUNK_PIXELS // (h * w)), generator, shared, None, None, bar)
