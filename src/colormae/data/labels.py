@@ -101,6 +101,10 @@ def read_labels(labels: str | Path, labels_val: str | Path | None = None, *, roo
     if labels_val:
         parsed = [[_Row(r.where, r.path, split, r.values) for r in rows]
                   for rows, split in zip(parsed, ("train", "val"), strict=True)]
+        train = {r.path: r.where for r in parsed[0]}
+        both = next((r for r in parsed[1] if r.path in train), None)
+        if both is not None:
+            raise UserError(f"{both.where}: {both.path} is also a training image ({train[both.path]})")
     rows = [r for rows in parsed for r in rows]
     kind, names, matrix, from_list = _targets(rows, task, columns, files[0])
     splits = _assign_splits(rows, files[0])
@@ -122,7 +126,10 @@ def _read_rows(path: Path) -> list[_Row]:
     """The rows of a CSV or JSON label file (a :class:`UserError` for a missing, empty or broken file)."""
     if not path.is_file():
         raise UserError(f"labels={path}: no such file")
-    text = path.read_text(encoding="utf-8-sig")
+    try:
+        text = path.read_text(encoding="utf-8-sig")
+    except UnicodeDecodeError as e:
+        raise UserError(f"{path}: not UTF-8 text (byte {e.start}); save the label file as UTF-8") from None
     if not text.strip():
         raise UserError(f"{path}: an empty label file (expected a CSV header and rows, or JSON)")
     rows = _json_rows(path, text) if path.suffix.lower() == ".json" else _csv_rows(path, text)
@@ -163,7 +170,8 @@ def _json_rows(path: Path, text: str) -> list[_Row]:
     except json.JSONDecodeError as e:
         raise UserError(f"{path} line {e.lineno}: not valid JSON ({e.msg})") from None
     if isinstance(blob, dict):
-        return [_Row(f"{path} entry {key!r}", str(key), None, {"labels": value}) for key, value in blob.items()]
+        return [_Row(f"{path} entry {key!r}", str(key), None, {"labels": value})
+                for key, value in blob.items()]
     if not isinstance(blob, list):
         raise UserError(f"{path}: expected a JSON object {{path: labels}} or a list of objects")
     rows = []
@@ -189,6 +197,8 @@ def _targets(rows: list[_Row], task: str, columns: list[str] | None, first: Path
     """``(task, names, targets (N, C), from_list)`` of every row: from a list column (or a JSON mapping),
     or from value columns."""
     keys = list(rows[0].values)
+    if not keys:
+        raise UserError(f"{first} line 1: no label column besides the path and the split")
     lower = {k.lower(): k for k in keys}
     if columns:
         missing = [c for c in columns if c not in keys]

@@ -272,10 +272,11 @@ def finetune(cfg: FinetuneConfig, *, stop_at_step: int | None = None) -> dict[st
                                "model_config": classifier_config(mae.config, n_cls, cfg.global_pool),
                                "classes": list(getattr(train_ds, "classes", None) or []),  # names for exports
                                "data": data_payload(norm, norm_pix_loss=mae.config.norm_pix_loss,
-                                                    img_size=img), **({"targets": task.as_dict()} if task else {})}
+                                                    img_size=img),
+                               **({"targets": task.as_dict()} if task else {})}
     ema, on_step_end = _attach_ema(model, cfg.ema_decay, dev, resume_path, payload)
     validate = _Validation(job, model, ema, val_ds, cfg.batch_size, workers, task)
-    step_fn = _classify_step(mixer, criterion, dev, getattr(train_ds, "label_targets", None) if task else None)
+    step_fn = _classify_step(mixer, criterion, dev, train_ds.label_targets if task else None)  # type: ignore
     result = job.fit(model, loader, step_fn, optimizer, schedule, on_epoch_start=validate.on_epoch_start,
                      on_step_end=on_step_end, payload=payload)
     validate.finish(result.step, steps_per_epoch)

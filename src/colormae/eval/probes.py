@@ -22,19 +22,19 @@ from colormae.data.normalization import Normalization
 from colormae.errors import UserError
 from colormae.eval.features import cached_features, extract_features, feature_cache_key, weights_fingerprint
 from colormae.eval.knn import knn_classify
-from colormae.train.knn import knn_votes
 from colormae.eval.linprobe import head_outputs, train_linear_probe
 from colormae.eval.results import write_results
 from colormae.eval.targets import TargetTask, label_table, scores_file
 from colormae.jobs.probes import EvalConfig, KnnConfig, LinprobeConfig
 from colormae.loading import Loaded, load_for_data
 from colormae.ranks import rank_world
+from colormae.train.knn import knn_votes
 
 
 @dataclass
 class FeatureSet:
     """Frozen features of both splits: ``train_x (N, D)``, ``train_y (N,)``, ``val_x (M, D)``,
-    ``val_y (M,)``."""
+    ``val_y (M,)`` (with a label file: ``train_y (N, C)``, ``val_y (M, C)`` targets)."""
 
     train_x: Tensor
     train_y: Tensor
@@ -138,10 +138,8 @@ def encode_splits(loaded: Loaded, data: str, *, feature: str = "cls", batch_size
     train, val, n_cls = _datasets(data, loaded.img_size, norm, limit=limit, table=table)
     model = loaded.model.to(device)
     data_id = data if _is_builtin(data) else str(Path(data).expanduser().resolve())
-    if table is not None:
-        from colormae.eval.features import feature_cache_key as digest
-
-        data_id += f"|labels:{digest(train=table.train.paths, val=table.val.paths)}"
+    if table is not None:  # the images the label file lists
+        data_id += f"|labels:{feature_cache_key(train=table.train.paths, val=table.val.paths)}"
     weights = weights_fingerprint(loaded.name, seed)
     out = []
     for split, ds in (("train", train), ("val", val)):
@@ -187,10 +185,10 @@ def _load(cfg: EvalConfig) -> Loaded:
     return at_image_size(loaded, cfg.img_size)
 
 
-def _features(cfg: EvalConfig, loaded: Loaded, device: str | torch.device) -> FeatureSet:
+def _features(cfg: EvalConfig, loaded: Loaded, device: str | torch.device, table: Any) -> FeatureSet:
     return encode_splits(loaded, cfg.data, feature=cfg.feature, batch_size=cfg.batch_size, device=device,
                          num_workers=cfg.num_workers, limit=cfg.limit, cache_dir=cfg.cache_dir,
-                         progress=cfg.progress, normalize=cfg.normalize, seed=cfg.seed, table=label_table(cfg))
+                         progress=cfg.progress, normalize=cfg.normalize, seed=cfg.seed, table=table)
 
 
 def _header(cfg: EvalConfig, loaded: Loaded, fs: FeatureSet) -> dict[str, Any]:
@@ -210,7 +208,7 @@ def knn(cfg: KnnConfig, *, device: str | torch.device = "cpu", features: Feature
         ) -> dict[str, Any]:
     """Weighted k-NN of ``cfg.ckpt``'s features on ``cfg.data``; results (also ``out/knn.json``, rank 0)."""
     loaded = _load(cfg)
-    fs = features or _features(cfg, loaded, device)
+    fs = features or _features(cfg, loaded, device, label_table(cfg))
     task = _task(fs)
     if task is None:
         acc = knn_classify(fs.train_x.to(device), fs.train_y, fs.val_x.to(device), fs.val_y,
@@ -234,15 +232,16 @@ def linprobe(cfg: LinprobeConfig, *, device: str | torch.device = "cpu", feature
     split is re-encoded every epoch through MAE's random-resized-crop + flip.
     """
     loaded = _load(cfg)
-    fs = features or _features(cfg, loaded, device)
+    table = label_table(cfg)
+    fs = features or _features(cfg, loaded, device, table)
     task = _task(fs)
     train: Any = (fs.train_x, fs.train_y)
     if cfg.augment:
         from colormae.data import mae_transform
 
         norm = eval_normalization(loaded, cfg.data, cfg.normalize, progress=False)
-        aug_train = _datasets(cfg.data, loaded.img_size, norm, train_transform=mae_transform(loaded.img_size, norm),
-                              limit=cfg.limit, table=label_table(cfg))[0]
+        aug_train = _datasets(cfg.data, loaded.img_size, norm, limit=cfg.limit, table=table,
+                              train_transform=mae_transform(loaded.img_size, norm))[0]
         model = loaded.model.to(device)
         train = partial(_epoch_features, model, aug_train, feature=cfg.feature, batch_size=cfg.batch_size,
                         device=device, num_workers=cfg.num_workers, progress=cfg.progress)

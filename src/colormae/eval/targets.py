@@ -83,8 +83,8 @@ def multilabel_metrics(scores: Tensor, truth: Tensor, names: Sequence[str], thre
     }
     missing = [str(names[j]) for j, a in enumerate(ap) if a is None]
     if missing:
-        out["warning"] = (f"{len(missing)} class(es) without a positive validation image ({', '.join(missing[:5])})"
-                          ": left out of the macro means")
+        out["warning"] = (f"{len(missing)} class(es) without a positive validation image "
+                          f"({', '.join(missing[:5])}): left out of the macro means")
     return out
 
 
@@ -134,7 +134,7 @@ class TargetTask:
 
     def loss(self, outputs: Tensor, targets: Tensor) -> Tensor:
         """BCE with logits (multi-label) or MSE on standardised targets; ``outputs, targets: (B, C)``."""
-        targets = targets.to(outputs.device, outputs.dtype)
+        outputs, targets = outputs.float(), targets.to(outputs.device).float()  # fp32 losses under amp
         if self.kind == "regression":
             return F.mse_loss(outputs, (targets - self.mean.to(outputs)) / self.std.to(outputs))
         if self.smoothing:
@@ -191,6 +191,8 @@ def label_table(cfg: Any) -> Any:
     Relative paths start at ``cfg.data`` when it is a folder, else at the label file's folder."""
     from colormae.data.labels import read_labels
     from colormae.errors import UserError
+    from colormae.progress import write
+    from colormae.ranks import rank_world
 
     if not cfg.labels:
         extra = [f"{k}={getattr(cfg, k)}" for k in ("labels_val", "label_columns") if getattr(cfg, k)]
@@ -200,8 +202,11 @@ def label_table(cfg: Any) -> Any:
             raise UserError(f"{extra[0]} needs labels=FILE (the label file of the training images)")
         return None
     data = Path(str(cfg.data)).expanduser()
-    return read_labels(cfg.labels, cfg.labels_val, root=data if data.is_dir() else None, task=cfg.task,
-                       columns=cfg.label_columns)
+    table = read_labels(cfg.labels, cfg.labels_val, root=data if data.is_dir() else None, task=cfg.task,
+                        columns=cfg.label_columns)
+    if cfg.task == "auto" and table.task == "regression" and rank_world()[0] == 0:
+        write(f"{cfg.labels}: numbers other than 0 / 1: task=regression (class columns: task=multilabel)")
+    return table
 
 
 def scores_file(out: str | Path | None, name: str, scores: Tensor, targets: Tensor, names: Sequence[str],

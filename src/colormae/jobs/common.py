@@ -94,8 +94,8 @@ class LabelFiles:
     labels_val: str | None = setting(None, "the validation split's label file (labels= is then the training "
                                            "split)", metavar="FILE")
     label_columns: list[str] | None = setting(None, "the columns of the label file to read (a list column, "
-                                                    "class columns or number columns; default: a column named "
-                                                    "labels, else every column but the path and split)")
+                                                    "class columns or number columns; default: a column "
+                                                    "named labels, else every column but the path and split)")
     task: Literal["auto", "multilabel", "regression"] = setting(
         "auto", "with labels: multilabel (sigmoid / BCE heads, mAP, F1) or regression (MSE heads; MSE, MAE, "
                 "R2); auto: regression when a label cell is a number other than 0 or 1")
