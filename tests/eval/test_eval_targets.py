@@ -172,7 +172,7 @@ def test_linprobe_regression_reports_sklearns_r2_on_its_saved_predictions(colour
     cfg = load_config(LinprobeConfig, values={
         "ckpt": MICRO, "data": str(colours), "labels": str(colours / "numbers.csv"), "num_workers": 0,
         "progress": False, "batch_size": 16, "out": str(tmp_path), "epochs": 40, "warmup_epochs": 2,
-        "lr": 0.3, "feature": "mean"})
+        "feature": "mean"})
     res = linprobe(cfg)
     saved = load_scores(tmp_path / res["scores_file"])
     pred, truth = saved["scores"].double().numpy(), saved["targets"].double().numpy()
@@ -210,7 +210,7 @@ def test_mnist_multilabel_linprobe_beats_the_class_prevalences(tmp_path):
     from colormae.eval.probes import linprobe
 
     lines = ["path,odd,big,split"]
-    for split, n in (("train", 800), ("val", 400)):
+    for split, n in (("train", 400), ("val", 200)):
         ds = MNIST5k(split, transform=lambda im: im)
         (tmp_path / split).mkdir()
         for i in evenly_spaced(len(ds), n):
@@ -222,7 +222,7 @@ def test_mnist_multilabel_linprobe_beats_the_class_prevalences(tmp_path):
         "ckpt": MICRO, "data": str(tmp_path), "labels": str(tmp_path / "labels.csv"), "num_workers": 0,
         "progress": False, "batch_size": 64, "epochs": 30, "warmup_epochs": 3, "lr": 0.3, "feature": "mean"}))
     assert res["chance_mAP_macro"] == pytest.approx(50.0, abs=3)
-    assert res["mAP_macro"] > res["chance_mAP_macro"] + 15 and res["mAP_micro"] > 60
+    assert res["mAP_macro"] > res["chance_mAP_macro"] + 15 and res["mAP_micro"] > 65  # measured: 77.9, 79.5
 
 
 @pytest.mark.parametrize("command", ["linprobe", "knn", "finetune"])
@@ -248,3 +248,17 @@ def test_label_settings_without_a_label_file_are_refused(tiny_folder):
     with pytest.raises(UserError, match="task=regression needs labels=FILE"):
         knn(load_config(KnnConfig, values={"ckpt": MICRO, "data": str(tiny_folder), "task": "regression",
                                            "num_workers": 0, "progress": False}))
+
+
+def test_a_diverging_probe_is_one_line_naming_the_lr():
+    from colormae.errors import UserError
+    from colormae.eval.linprobe import train_linear_probe
+
+    gen = torch.Generator().manual_seed(0)
+    x = torch.randn(64, 32, generator=gen) @ torch.randn(32, 32, generator=gen)
+    y = x[:, :1] * 100
+    task = TargetTask.fit("regression", ["t"], y)
+    with pytest.raises(UserError, match=r"linear probe: the training loss is (inf|nan) in epoch \d+; lower lr "
+                                        r"\(it was 100\)"):
+        train_linear_probe((x, y), (x, y), num_classes=1, epochs=20, batch_size=16, lr=100.0, warmup_epochs=0,
+                           task=task, progress=False)

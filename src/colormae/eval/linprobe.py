@@ -15,6 +15,7 @@ or re-encoded every epoch through a callable when it is on.
 
 from __future__ import annotations
 
+import math
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
@@ -164,6 +165,9 @@ def train_linear_probe(train: tuple[Tensor, Tensor] | FeatureSource, val: tuple[
             step += 1
             sched.step_update(step)
             running += float(loss.detach())
+        if not math.isfinite(running):
+            raise UserError(f"linear probe: the training loss is {running} in epoch {epoch + 1}; lower lr "
+                            f"(it was {lr:g})")
         last = epoch == epochs - 1
         acc = evaluate_head(head, *val, class_names=class_names, warn=last, task=task)
         history.append({"epoch": epoch + 1, "loss": running / steps_per_epoch, **{k: acc[k] for k in shown}})
