@@ -262,3 +262,29 @@ def test_a_diverging_probe_is_one_line_naming_the_lr():
                                         r"\(it was 100\)"):
         train_linear_probe((x, y), (x, y), num_classes=1, epochs=20, batch_size=16, lr=100.0, warmup_epochs=0,
                            task=task, progress=False)
+
+
+def test_finetune_regression_reports_sklearns_r2_on_its_saved_predictions(colours, tmp_path):
+    from colormae.eval.finetune import finetune
+    from colormae.jobs.finetune import FinetuneConfig
+    from colormae.train.checkpoint import load_checkpoint
+
+    res = finetune(load_config(FinetuneConfig, values={
+        "ckpt": MICRO, "data": str(colours), "labels": str(colours / "numbers.csv"), "epochs": 1,
+        "batch_size": 8, "num_workers": 0, "progress": False, "out": str(tmp_path)}))
+    saved = load_scores(tmp_path / res["scores_file"])
+    pred, truth = saved["scores"].double().numpy(), saved["targets"].double().numpy()
+    assert res["task"] == "regression" and abs(res["r2"] - r2_score(truth, pred)) < 1e-6
+    assert res["mae"] == pytest.approx(mean_absolute_error(truth, pred), rel=1e-9)
+    stats = load_checkpoint(tmp_path)["targets"]  # what maps the head's outputs back to the targets' units
+    train = np.array([float(x.split(",")[1]) for x in (colours / "numbers.csv").read_text().splitlines()[1:25]])
+    assert stats["task"] == "regression" and stats["mean"] == pytest.approx([train.mean()], rel=1e-5)
+
+
+def test_the_printed_line_shows_the_map(colours, capsys):
+    from colormae.cli import main
+
+    assert main(["knn", MICRO, "--data", str(colours), f"labels={colours / 'labels.csv'}", "num_workers=0",
+                 "k=5", "--no-progress"]) == 0
+    line = capsys.readouterr().out.strip().splitlines()[-1]
+    assert line.startswith("k-NN (k=5, T=0.07, cls) on ") and "  mAP " in line and "  F1 micro " in line
