@@ -258,8 +258,8 @@ def test_a_diverging_probe_is_one_line_naming_the_lr():
     x = torch.randn(64, 32, generator=gen) @ torch.randn(32, 32, generator=gen)
     y = x[:, :1] * 100
     task = TargetTask.fit("regression", ["t"], y)
-    with pytest.raises(UserError, match=r"linear probe: the training loss is (inf|nan) in epoch \d+; lower lr "
-                                        r"\(it was 100\)"):
+    message = r"linear probe: the training loss is (inf|nan) in epoch \d+; lower lr \(it was 100\)"
+    with pytest.raises(UserError, match=message):
         train_linear_probe((x, y), (x, y), num_classes=1, epochs=20, batch_size=16, lr=100.0, warmup_epochs=0,
                            task=task, progress=False)
 
@@ -277,7 +277,8 @@ def test_finetune_regression_reports_sklearns_r2_on_its_saved_predictions(colour
     assert res["task"] == "regression" and abs(res["r2"] - r2_score(truth, pred)) < 1e-6
     assert res["mae"] == pytest.approx(mean_absolute_error(truth, pred), rel=1e-9)
     stats = load_checkpoint(tmp_path)["targets"]  # what maps the head's outputs back to the targets' units
-    train = np.array([float(x.split(",")[1]) for x in (colours / "numbers.csv").read_text().splitlines()[1:25]])
+    rows = (colours / "numbers.csv").read_text().splitlines()[1:25]  # the 24 training rows
+    train = np.array([float(x.split(",")[1]) for x in rows])
     assert stats["task"] == "regression" and stats["mean"] == pytest.approx([train.mean()], rel=1e-5)
 
 
@@ -288,3 +289,46 @@ def test_the_printed_line_shows_the_map(colours, capsys):
                  "k=5", "--no-progress"]) == 0
     line = capsys.readouterr().out.strip().splitlines()[-1]
     assert line.startswith("k-NN (k=5, T=0.07, cls) on ") and "  mAP " in line and "  F1 micro " in line
+
+
+def test_evaluate_targets_under_two_ranks_equals_one_process(colours, monkeypatch):
+    """Two simulated ranks (patched rank / all_gather, as the feature gather's test): each scores its shard
+    and every rank ends with the one-process scores, in data-set order."""
+    import colormae.eval.features as F
+    import colormae.ranks as R
+    from colormae.data import eval_transform
+    from colormae.data.labelled import LabelledImages
+    from colormae.data.labels import read_labels
+    from colormae.eval.targets import evaluate_targets
+
+    class Mean(torch.nn.Module):
+        def forward(self, x):
+            return x.mean(dim=(2, 3))[:, [0, 2]] * 4 - 2  # (B, 2) logits from the red and blue means
+
+    table = read_labels(colours / "labels.csv")
+    val = LabelledImages(table, "val", eval_transform(32))
+    task = TargetTask.fit("multilabel", table.names, table.train.targets)
+    sent: dict[int, list[torch.Tensor]] = {0: [], 1: []}
+    state = {"rank": 0, "call": 0, "record": True}
+
+    def all_gather(parts, padded):
+        if state["record"]:
+            sent[state["rank"]].append(padded.clone())
+            parts[:] = [padded.clone() for _ in parts]
+        else:
+            parts[:] = [sent[r][state["call"]] for r in range(len(parts))]
+            state["call"] += 1
+
+    for module in (F, R):
+        monkeypatch.setattr(module, "rank_world", lambda: (state["rank"], 2))
+    monkeypatch.setattr(torch.distributed, "all_gather", all_gather)
+    for rank in (0, 1):
+        state["rank"] = rank
+        evaluate_targets(Mean(), val, task, batch_size=3)
+    state.update(record=False, rank=1)
+    metrics, scores, rows = evaluate_targets(Mean(), val, task, batch_size=3)
+    monkeypatch.undo()
+    ref_metrics, ref_scores, ref_rows = evaluate_targets(Mean(), val, task, batch_size=5)
+    assert torch.equal(rows, torch.arange(16)) and torch.equal(ref_rows, rows)
+    torch.testing.assert_close(scores, ref_scores)
+    assert metrics["mAP_macro"] == pytest.approx(ref_metrics["mAP_macro"], abs=1e-9)
