@@ -66,7 +66,6 @@ def extract_features(model: nn.Module, dataset: Dataset, *, feature: str = "cls"
     n = len(dataset)  # type: ignore[arg-type]
     if n == 0:
         raise UserError("the dataset is empty")
-    counts = [len(range(r, n, world)) for r in range(world)]
     loader = build_eval_loader(dataset, batch_size=batch_size, num_workers=num_workers, device=device,
                                rank=rank, world_size=world)
     was_training = model.training
@@ -81,14 +80,21 @@ def extract_features(model: nn.Module, dataset: Dataset, *, feature: str = "cls"
         model.train(was_training)
     local_f = torch.cat(feats)
     local_y = torch.cat(labels).long()
-    if world > 1:
-        local_f, local_y = gather_rows(local_f, counts), gather_rows(local_y, counts)
-        # rank r holds samples r, r + world, ...: interleave them back into dataset order
-        order = torch.cat([torch.arange(r, n, world) for r in range(world)]).to(local_f.device)
-        inverse = torch.empty_like(order)
-        inverse[order] = torch.arange(n, device=order.device)
-        local_f, local_y = local_f[inverse], local_y[inverse]
-    return local_f.cpu(), local_y.cpu()
+    return gather_in_order(local_f, n).cpu(), gather_in_order(local_y, n).cpu()
+
+
+def gather_in_order(local: Tensor, n: int) -> Tensor:
+    """The rows ``(n, ...)`` of a data set of ``n`` items from every rank's ``local`` rows, in data-set
+    order: rank ``r`` of ``world`` held items ``r, r + world, ...`` (:func:`build_eval_loader`'s split)."""
+    world = rank_world()[1]
+    if world == 1:
+        return local
+    counts = [len(range(r, n, world)) for r in range(world)]
+    rows = gather_rows(local, counts)
+    order = torch.cat([torch.arange(r, n, world) for r in range(world)]).to(rows.device)
+    inverse = torch.empty_like(order)
+    inverse[order] = torch.arange(n, device=order.device)
+    return rows[inverse]
 
 
 def feature_cache_key(**parts: object) -> str:

@@ -28,6 +28,7 @@ from colormae.errors import UserError
 from colormae.eval.layer_decay import finetune_optimizer
 from colormae.eval.recipe import AUTO, finetune_recipe, resolve_auto
 from colormae.eval.results import ClassificationMeter, warn_if_collapsed, write_results
+from colormae.eval.targets import TargetTask, evaluate_targets, label_table, scores_file
 from colormae.jobs.finetune import FinetuneConfig
 from colormae.models.classifier import classifier_config, classifier_from_mae
 from colormae.progress import progress as progress_bar
@@ -131,21 +132,27 @@ class _Validation:
     """Top-1 / Top-5 of the model (and its EMA) at every epoch boundary, into the job's ``eval.jsonl``."""
 
     def __init__(self, job: TrainJob, model: nn.Module, ema: Any, val_ds: Dataset, batch_size: int,
-                 workers: int | None) -> None:
+                 workers: int | None, task: TargetTask | None = None) -> None:
         self.job, self.model, self.ema, self.val_ds = job, model, ema, val_ds
-        self.batch_size, self.workers = batch_size, workers
+        self.batch_size, self.workers, self.task = batch_size, workers, task
         self.first = True
+
+    def evaluate(self, model: nn.Module) -> dict[str, Any]:
+        """The metrics of ``model`` on the validation split (the task's with a label file)."""
+        kw: dict[str, Any] = {"batch_size": self.batch_size * 2, "device": self.job.device,
+                              "num_workers": self.workers}
+        if self.task is not None:
+            return evaluate_targets(model, self.val_ds, self.task, **kw)[0]
+        return evaluate(model, self.val_ds, warn=False, **kw)
 
     def __call__(self, epoch_done: float) -> None:
         """Evaluate after ``epoch_done`` epochs and log the record."""
-        kw = {"batch_size": self.batch_size * 2, "device": self.job.device, "num_workers": self.workers,
-              "warn": False}
-        record: dict[str, Any] = {"epoch": epoch_done, **evaluate(self.model, self.val_ds, **kw)}
+        record: dict[str, Any] = {"epoch": epoch_done, **self.evaluate(self.model)}
         if self.ema is not None:
-            record.update({f"ema_{k}": v for k, v in evaluate(self.ema.module, self.val_ds, **kw).items()})
+            record.update({f"ema_{k}": v for k, v in self.evaluate(self.ema.module).items()})
         self.job.evals.add(record, "val " + "  ".join(f"{k} {v:.2f}" if isinstance(v, float) else f"{k} {v}"
                                                       for k, v in record.items()
-                                                      if not isinstance(v, dict | str)))
+                                                      if not isinstance(v, dict | str | None)))
 
     def on_epoch_start(self, epoch: int) -> None:
         """The engine's hook: validate the epoch just finished (none before a run's first epoch)."""
@@ -186,14 +193,17 @@ def _attach_ema(model: nn.Module, decay: float | None, device: torch.device, res
     return ema, on_step_end
 
 
-def _classify_step(mixer: Any, criterion: nn.Module, device: torch.device) -> Callable[..., Any]:
+def _classify_step(mixer: Any, criterion: Callable[..., torch.Tensor], device: torch.device,
+                   table: torch.Tensor | None = None) -> Callable[..., Any]:
     """The engine's ``step_fn``: ``(images (B, C, H, W), targets (B,))`` -> (loss, {}), Mixup / CutMix
-    applied when ``mixer`` is set."""
+    applied when ``mixer`` is set; with ``table`` (a label file's ``(N, C)`` targets) the batch's labels
+    are rows of it."""
 
     def step_fn(net: nn.Module, batch: Any, step: int) -> tuple[torch.Tensor, dict[str, float]]:
         images, targets = batch
         images = images.to(device, non_blocking=True)
-        targets = torch.as_tensor(targets).to(device, non_blocking=True)
+        targets = torch.as_tensor(targets)
+        targets = (table[targets.long()] if table is not None else targets).to(device, non_blocking=True)
         if mixer is not None:
             images, targets = mixer(images, targets)
         return criterion(net(images), targets), {}
@@ -213,8 +223,8 @@ def finetune(cfg: FinetuneConfig, *, stop_at_step: int | None = None) -> dict[st
     says otherwise; ``resume`` continues bit-exactly.
     """
     from colormae.config import saved_config
-    from colormae.data import build_dataset, data_payload, eval_transform, num_classes
-    from colormae.eval.probes import check_splits, eval_normalization
+    from colormae.data import data_payload
+    from colormae.eval.probes import eval_normalization
     from colormae.eval.schedule import build_schedule, drop_last
     from colormae.loading import load_for_data
     from colormae.train.distributed import init_distributed, seed_everything
@@ -222,7 +232,7 @@ def finetune(cfg: FinetuneConfig, *, stop_at_step: int | None = None) -> dict[st
     from colormae.train.job import TrainJob
     from colormae.train.loader import build_train_loader, resolve_num_workers
 
-    check_splits(cfg.data)
+    table = _label_table(cfg)
     info, dev = init_distributed(cfg.device)
     seed_everything(cfg.seed + info.rank)
     loaded = load_for_data(cfg.ckpt, cfg.data, init_channels=cfg.init_channels, seed=cfg.seed,
@@ -232,10 +242,7 @@ def finetune(cfg: FinetuneConfig, *, stop_at_step: int | None = None) -> dict[st
     mae = loaded.mae()
     img = loaded.img_size
     norm = eval_normalization(loaded, cfg.data, cfg.normalize, progress=info.is_main and cfg.progress)
-    # the training transform is set once the recipe knows the data set's size
-    train_ds = build_dataset(cfg.data, split="train", channels=norm.channels)
-    val_ds = build_dataset(cfg.data, split="val", transform=eval_transform(img, norm), channels=norm.channels)
-    n_cls = num_classes(train_ds)
+    train_ds, val_ds, n_cls = _splits(cfg.data, table, img, norm)
     out = Path(cfg.out)
     resume_path = resolve_resume(cfg.resume, out)
     job = TrainJob.from_config(cfg, device=dev, dist=info, epochs=cfg.epochs, desc="finetune",
@@ -257,22 +264,88 @@ def finetune(cfg: FinetuneConfig, *, stop_at_step: int | None = None) -> dict[st
     schedule, peak, warmup = build_schedule(cfg, chosen, job.effective_batch, steps_per_epoch, total)
     optimizer = finetune_optimizer(model, peak, weight_decay=cfg.weight_decay,
                                    layer_decay=chosen["layer_decay"])
+    task = _target_task(table, requested, chosen)
     mixer, criterion = _criterion(chosen["mixup"], chosen["cutmix"], chosen["smoothing"], cfg.batch_size,
-                                  n_cls)
+                                  n_cls) if task is None else (None, task.loss)
     resolved = _resolved(chosen, requested, peak, warmup, auto_augment)
     payload: dict[str, Any] = {"kind": "finetune", "config": saved_config(cfg), "recipe": resolved,
                                "model_config": classifier_config(mae.config, n_cls, cfg.global_pool),
                                "classes": list(getattr(train_ds, "classes", None) or []),  # names for exports
                                "data": data_payload(norm, norm_pix_loss=mae.config.norm_pix_loss,
-                                                    img_size=img)}
+                                                    img_size=img),
+                               **({"targets": task.as_dict()} if task else {})}
     ema, on_step_end = _attach_ema(model, cfg.ema_decay, dev, resume_path, payload)
-    validate = _Validation(job, model, ema, val_ds, cfg.batch_size, workers)
-    result = job.fit(model, loader, _classify_step(mixer, criterion, dev), optimizer, schedule,
-                     on_epoch_start=validate.on_epoch_start, on_step_end=on_step_end, payload=payload)
+    validate = _Validation(job, model, ema, val_ds, cfg.batch_size, workers, task)
+    step_fn = _classify_step(mixer, criterion, dev, train_ds.label_targets if task else None)  # type: ignore
+    result = job.fit(model, loader, step_fn, optimizer, schedule, on_epoch_start=validate.on_epoch_start,
+                     on_step_end=on_step_end, payload=payload)
     validate.finish(result.step, steps_per_epoch)
     history = job.evals.history
-    final = job.report("finetune", cfg, result, recipe=resolved, **history[-1], history=history)
+    last = {**history[-1], **(_target_results(cfg, task, model, validate) if task else {})}
+    final = job.report("finetune", cfg, result, recipe=resolved, **last, history=history)
     if info.is_main:
-        warn_if_collapsed(final)
+        _warn(final, task)
         write_results(out / "finetune.json", final)
     return final
+
+
+def _label_table(cfg: FinetuneConfig) -> Any:
+    """The label table of ``cfg`` (:func:`colormae.eval.targets.label_table`), or ``None`` after checking
+    that ``cfg.data`` has train and val class folders."""
+    from colormae.eval.probes import check_splits
+
+    table = label_table(cfg)
+    if table is None:
+        check_splits(cfg.data)
+    return table
+
+
+def _splits(data: str, table: Any, img: tuple[int, int], norm: Any) -> tuple[Dataset, Dataset, int]:
+    """``(train, val, classes)``: the class folders of ``data`` or a label table's images; the training
+    transform is set later, once the recipe knows the data set's size."""
+    from colormae.data import build_dataset, eval_transform, num_classes
+    from colormae.data.labelled import LabelledImages
+
+    tf = eval_transform(img, norm)
+    if table is not None:
+        train: Dataset = LabelledImages(table, "train", channels=norm.channels)
+        return train, LabelledImages(table, "val", tf, channels=norm.channels), len(table.names)
+    train = build_dataset(data, split="train", channels=norm.channels)
+    return train, build_dataset(data, split="val", transform=tf, channels=norm.channels), num_classes(train)
+
+
+def _target_task(table: Any, requested: dict[str, Any], chosen: dict[str, Any]) -> TargetTask | None:
+    """A label table's :class:`~colormae.eval.targets.TargetTask` (``None`` without one). Mixup / CutMix
+    mix one class an image: "auto" turns them off here, an explicit value is a :class:`UserError`."""
+    if table is None:
+        return None
+    for key in ("mixup", "cutmix"):
+        if requested[key] != AUTO and chosen[key]:
+            raise UserError(f"{key}={chosen[key]}: mixing is for one class an image; with labels= set "
+                            f"{key}=0 (or auto)")
+        chosen[key] = 0.0
+    smoothing = chosen["smoothing"] if table.task == "multilabel" else 0.0
+    return TargetTask.fit(table.task, table.names, table.train.targets, smoothing)
+
+
+def _target_results(cfg: FinetuneConfig, task: TargetTask, model: nn.Module, validate: _Validation
+                    ) -> dict[str, Any]:
+    """The final model's metrics on the validation split of a label file, and its scores saved next to
+    ``finetune.json`` (:func:`colormae.eval.targets.scores_file`)."""
+    from colormae.data.labelled import paths_of, targets_of
+
+    metrics, scores, rows = evaluate_targets(model, validate.val_ds, task, batch_size=cfg.batch_size * 2,
+                                             device=validate.job.device, num_workers=validate.workers)
+    saved = scores_file(cfg.out, "finetune", scores, targets_of(validate.val_ds, rows), task.names,
+                        paths_of(validate.val_ds, rows))
+    return {**metrics, "task": task.kind, "labels": cfg.labels, "classes": task.names, **saved}
+
+
+def _warn(results: dict[str, Any], task: TargetTask | None) -> None:
+    """A results warning: the collapse warning of classification, one ``warning:`` line for targets."""
+    from colormae.progress import warn
+
+    if task is None:
+        warn_if_collapsed(results)
+    elif results.get("warning"):
+        warn(str(results["warning"]))

@@ -15,9 +15,10 @@ or re-encoded every epoch through a callable when it is on.
 
 from __future__ import annotations
 
+import math
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import torch
 from timm.optim import Lars
@@ -27,6 +28,9 @@ from torch import Tensor, nn
 from colormae.errors import UserError
 from colormae.eval.results import classification_metrics
 from colormae.progress import progress as progress_bar
+
+if TYPE_CHECKING:
+    from colormae.eval.targets import TargetTask
 
 OPTIMIZERS = ("lars", "sgd")
 
@@ -52,8 +56,8 @@ class ProbeResult:
     """
 
     head: LinearProbeHead
-    top1: float
-    top5: float
+    top1: float | None
+    top5: float | None
     history: list[dict[str, float]] = field(default_factory=list)
     metrics: dict[str, Any] = field(default_factory=dict)
 
@@ -63,8 +67,9 @@ class ProbeResult:
         return float(self.metrics.get("balanced_acc", float("nan")))
 
     def as_dict(self) -> dict[str, object]:
-        """The numbers, JSON-ready."""
-        return {**self.metrics, "top1": self.top1, "top5": self.top5, "history": self.history}
+        """The numbers, JSON-ready (no ``top1`` / ``top5`` for multi-label or regression targets)."""
+        top = {"top1": self.top1, "top5": self.top5} if self.top1 is not None else {}
+        return {**self.metrics, **top, "history": self.history}
 
 
 def make_optimizer(head: nn.Module, name: str, lr: float, weight_decay: float = 0.0,
@@ -83,25 +88,39 @@ def make_optimizer(head: nn.Module, name: str, lr: float, weight_decay: float = 
 
 
 @torch.no_grad()
-def evaluate_head(head: nn.Module, features: Tensor, labels: Tensor, batch_size: int = 4096, *,
-                  class_names: Sequence[str] | None = None, warn: bool = True) -> dict[str, Any]:
-    """Metrics of ``head`` (eval mode) on ``features: (N, D)``, ``labels: (N,)``: Top-1 / Top-5, balanced
-    and per-class accuracy (:func:`~colormae.eval.results.classification_metrics`)."""
+def head_outputs(head: nn.Module, features: Tensor, batch_size: int = 4096) -> Tensor:
+    """``head``'s outputs ``(N, C)`` on ``features: (N, D)``, in eval mode (its mode restored)."""
     was = head.training
     head.eval()
     device = next(head.parameters()).device
     starts = range(0, len(features), batch_size)
-    logits = torch.cat([head(features[i:i + batch_size].to(device)) for i in starts])
+    outputs = torch.cat([head(features[i:i + batch_size].to(device)) for i in starts])
     head.train(was)
-    return classification_metrics(logits, labels.to(device), class_names=class_names, warn=warn)
+    return outputs
+
+
+def evaluate_head(head: nn.Module, features: Tensor, labels: Tensor, batch_size: int = 4096, *,
+                  class_names: Sequence[str] | None = None, warn: bool = True,
+                  task: TargetTask | None = None) -> dict[str, Any]:
+    """Metrics of ``head`` (eval mode) on ``features: (N, D)``, ``labels: (N,)``: Top-1 / Top-5, balanced
+    and per-class accuracy (:func:`~colormae.eval.results.classification_metrics`); with ``task``,
+    ``labels: (N, C)`` and the task's metrics (:mod:`colormae.eval.targets`)."""
+    outputs = head_outputs(head, features, batch_size)
+    if task is not None:
+        return task.metrics(task.scores(outputs), labels)
+    return classification_metrics(outputs, labels.to(outputs.device), class_names=class_names, warn=warn)
 
 
 def train_linear_probe(train: tuple[Tensor, Tensor] | FeatureSource, val: tuple[Tensor, Tensor], *,
                        num_classes: int, epochs: int = 90, batch_size: int = 256, lr: float | None = None,
                        base_lr: float = 0.1, optimizer: str = "sgd", weight_decay: float = 0.0,
                        warmup_epochs: int = 10, device: str | torch.device = "cpu", seed: int = 0,
-                       class_names: Sequence[str] | None = None, progress: bool = True) -> ProbeResult:
+                       class_names: Sequence[str] | None = None, progress: bool = True,
+                       task: TargetTask | None = None) -> ProbeResult:
     """Fit a :class:`LinearProbeHead` on frozen features and report validation Top-1 / Top-5.
+
+    With ``task`` (:class:`~colormae.eval.targets.TargetTask`) the labels are ``(N, C)`` targets
+    (multi-label 0 / 1 or regression numbers), the loss and metrics the task's.
 
     ``train`` is ``(features (N, D), labels (N,))`` computed once, or a :data:`FeatureSource` called each
     epoch (augmentation on). ``val`` is ``(features (M, D), labels (M,))``. ``lr`` defaults to
@@ -125,7 +144,8 @@ def train_linear_probe(train: tuple[Tensor, Tensor] | FeatureSource, val: tuple[
     sched = CosineLRScheduler(opt, t_initial=total - warmup, warmup_t=warmup, warmup_lr_init=0.0, lr_min=0.0,
                               warmup_prefix=True, t_in_epochs=False)
     sched.step_update(0)
-    loss_fn = nn.CrossEntropyLoss()
+    loss_fn = task.loss if task is not None else nn.CrossEntropyLoss()
+    shown = task.headline if task is not None else ("top1", "top5", "balanced_acc")
     history: list[dict[str, float]] = []
     step = 0
     bar = progress_bar(range(epochs), desc="linear probe", enabled=progress, leave=False)
@@ -145,11 +165,13 @@ def train_linear_probe(train: tuple[Tensor, Tensor] | FeatureSource, val: tuple[
             step += 1
             sched.step_update(step)
             running += float(loss.detach())
+        if not math.isfinite(running):
+            raise UserError(f"linear probe: the training loss is {running} in epoch {epoch + 1}; lower lr "
+                            f"(it was {lr:g})")
         last = epoch == epochs - 1
-        acc = evaluate_head(head, *val, class_names=class_names, warn=last)
-        history.append({"epoch": epoch + 1, "loss": running / steps_per_epoch,
-                        **{k: acc[k] for k in ("top1", "top5", "balanced_acc")}})
-        bar.set_postfix(loss=f"{running / steps_per_epoch:.3f}", top1=f"{acc['top1']:.1f}")
+        acc = evaluate_head(head, *val, class_names=class_names, warn=last, task=task)
+        history.append({"epoch": epoch + 1, "loss": running / steps_per_epoch, **{k: acc[k] for k in shown}})
+        bar.set_postfix(loss=f"{running / steps_per_epoch:.3f}", **{shown[0]: f"{acc[shown[0]] or 0:.1f}"})
     metrics = {k: v for k, v in acc.items() if k not in ("top1", "top5")}
-    return ProbeResult(head=head, top1=history[-1]["top1"], top5=history[-1]["top5"], history=history,
+    return ProbeResult(head=head, top1=history[-1].get("top1"), top5=history[-1].get("top5"), history=history,
                        metrics=metrics)

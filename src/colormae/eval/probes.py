@@ -22,17 +22,19 @@ from colormae.data.normalization import Normalization
 from colormae.errors import UserError
 from colormae.eval.features import cached_features, extract_features, feature_cache_key, weights_fingerprint
 from colormae.eval.knn import knn_classify
-from colormae.eval.linprobe import train_linear_probe
+from colormae.eval.linprobe import head_outputs, train_linear_probe
 from colormae.eval.results import write_results
+from colormae.eval.targets import TargetTask, label_table, scores_file
 from colormae.jobs.probes import EvalConfig, KnnConfig, LinprobeConfig
 from colormae.loading import Loaded, load_for_data
 from colormae.ranks import rank_world
+from colormae.train.knn import knn_votes
 
 
 @dataclass
 class FeatureSet:
     """Frozen features of both splits: ``train_x (N, D)``, ``train_y (N,)``, ``val_x (M, D)``,
-    ``val_y (M,)``."""
+    ``val_y (M,)`` (with a label file: ``train_y (N, C)``, ``val_y (M, C)`` targets)."""
 
     train_x: Tensor
     train_y: Tensor
@@ -40,6 +42,9 @@ class FeatureSet:
     val_y: Tensor
     num_classes: int
     class_names: list[str] | None = None  #: names of the class indices, when the data set has them
+    #: with a label file: ``"multilabel"`` / ``"regression"``; the ``*_y`` are then ``(N, C)`` targets
+    task: str | None = None
+    val_paths: list[str] | None = None    #: the val images' paths (label files)
 
 
 def check_splits(data: str) -> None:
@@ -92,15 +97,22 @@ def eval_normalization(loaded: Loaded, data: str, normalize: str = "auto", *,
 
 
 def _datasets(data: str, img_size: tuple[int, int], norm: Normalization | None = None,
-              train_transform: Any = None, limit: int | None = None):
+              train_transform: Any = None, limit: int | None = None, table: Any = None):
+    """``(train, val, number of classes)``: the splits of ``data``, or of a label ``table``'s images
+    (:class:`~colormae.data.labelled.LabelledImages`)."""
     from colormae.data import build_dataset, eval_transform, num_classes
+    from colormae.data.labelled import LabelledImages
     from colormae.data.subset import subset
 
-    check_splits(data)
     tf = eval_transform(img_size, norm)
     channels = norm.channels if norm is not None else None
-    train = build_dataset(data, split="train", transform=train_transform or tf, channels=channels)
-    val = build_dataset(data, split="val", transform=tf, channels=channels)
+    if table is not None:
+        train: Any = LabelledImages(table, "train", train_transform or tf, channels=channels)
+        val: Any = LabelledImages(table, "val", tf, channels=channels)
+    else:
+        check_splits(data)
+        train = build_dataset(data, split="train", transform=train_transform or tf, channels=channels)
+        val = build_dataset(data, split="val", transform=tf, channels=channels)
     if len(train) == 0 or len(val) == 0:
         raise UserError(f"{data}: the train and val splits must both hold images")
     n_cls = num_classes(train)
@@ -110,8 +122,11 @@ def _datasets(data: str, img_size: tuple[int, int], norm: Normalization | None =
 def encode_splits(loaded: Loaded, data: str, *, feature: str = "cls", batch_size: int = 256,
                   device: str | torch.device = "cpu", num_workers: int | None = 0, limit: int | None = None,
                   cache_dir: str | Path | None = None, progress: bool = True, normalize: str = "auto",
-                  seed: int = 0) -> FeatureSet:
+                  seed: int = 0, table: Any = None) -> FeatureSet:
     """Encode the train and val splits of ``data`` once (optionally cached on disk under ``cache_dir``).
+
+    ``table``: a :class:`~colormae.data.labels.LabelTable` whose images and ``(N, C)`` targets are used
+    instead of the class folders (the cache key then covers its image paths).
 
     ``limit``: at most that many evenly spaced images of each split. The cache key covers the weights
     (:func:`~colormae.eval.features.weights_fingerprint`: file path, size and modification time, or
@@ -120,9 +135,11 @@ def encode_splits(loaded: Loaded, data: str, *, feature: str = "cls", batch_size
     checks a cached file's stored key, dtype and labels before reusing it.
     """
     norm = eval_normalization(loaded, data, normalize, progress=progress)
-    train, val, n_cls = _datasets(data, loaded.img_size, norm, limit=limit)
+    train, val, n_cls = _datasets(data, loaded.img_size, norm, limit=limit, table=table)
     model = loaded.model.to(device)
     data_id = data if _is_builtin(data) else str(Path(data).expanduser().resolve())
+    if table is not None:  # the images the label file lists
+        data_id += f"|labels:{feature_cache_key(train=table.train.paths, val=table.val.paths)}"
     weights = weights_fingerprint(loaded.name, seed)
     out = []
     for split, ds in (("train", train), ("val", val)):
@@ -135,7 +152,12 @@ def encode_splits(loaded: Loaded, data: str, *, feature: str = "cls", batch_size
                                desc=f"{split} features", progress=progress)
     names = getattr(getattr(train, "dataset", train), "classes", None)
     _report_skipped(data, (("train", train), ("val", val)), progress)
-    return FeatureSet(*out, num_classes=n_cls, class_names=list(names) if names else None)
+    if table is None:
+        return FeatureSet(*out, num_classes=n_cls, class_names=list(names) if names else None)
+    from colormae.data.labelled import paths_of, targets_of
+
+    return FeatureSet(out[0], targets_of(train, out[1]), out[2], targets_of(val, out[3]), num_classes=n_cls,
+                      class_names=list(table.names), task=table.task, val_paths=paths_of(val, out[3]))
 
 
 def _report_skipped(data: str, splits: Any, enabled: bool) -> None:
@@ -163,26 +185,40 @@ def _load(cfg: EvalConfig) -> Loaded:
     return at_image_size(loaded, cfg.img_size)
 
 
-def _features(cfg: EvalConfig, loaded: Loaded, device: str | torch.device) -> FeatureSet:
+def _features(cfg: EvalConfig, loaded: Loaded, device: str | torch.device, table: Any) -> FeatureSet:
     return encode_splits(loaded, cfg.data, feature=cfg.feature, batch_size=cfg.batch_size, device=device,
                          num_workers=cfg.num_workers, limit=cfg.limit, cache_dir=cfg.cache_dir,
-                         progress=cfg.progress, normalize=cfg.normalize, seed=cfg.seed)
+                         progress=cfg.progress, normalize=cfg.normalize, seed=cfg.seed, table=table)
 
 
 def _header(cfg: EvalConfig, loaded: Loaded, fs: FeatureSet) -> dict[str, Any]:
+    labelled = {"task": fs.task, "labels": cfg.labels, "labels_val": cfg.labels_val,
+                "classes": fs.class_names} if fs.task else {}
     return {"checkpoint": loaded.name, "source": loaded.kind if loaded.source_format == "colormae"
             else f"{loaded.kind}:{loaded.source_format}", "data": cfg.data, "feature": cfg.feature,
-            "train_size": len(fs.train_y), "val_size": len(fs.val_y)}
+            "train_size": len(fs.train_y), "val_size": len(fs.val_y), **labelled}
+
+
+def _task(fs: FeatureSet) -> TargetTask | None:
+    """The target task of a label file's features (``None`` for class folders)."""
+    return TargetTask.fit(fs.task, fs.class_names or [], fs.train_y) if fs.task else None
 
 
 def knn(cfg: KnnConfig, *, device: str | torch.device = "cpu", features: FeatureSet | None = None
         ) -> dict[str, Any]:
     """Weighted k-NN of ``cfg.ckpt``'s features on ``cfg.data``; results (also ``out/knn.json``, rank 0)."""
     loaded = _load(cfg)
-    fs = features or _features(cfg, loaded, device)
-    acc = knn_classify(fs.train_x.to(device), fs.train_y, fs.val_x.to(device), fs.val_y,
-                       num_classes=fs.num_classes, k=cfg.k, temperature=cfg.temperature,
-                       class_names=fs.class_names)
+    fs = features or _features(cfg, loaded, device, label_table(cfg))
+    task = _task(fs)
+    if task is None:
+        acc = knn_classify(fs.train_x.to(device), fs.train_y, fs.val_x.to(device), fs.val_y,
+                           num_classes=fs.num_classes, k=cfg.k, temperature=cfg.temperature,
+                           class_names=fs.class_names)
+    else:  # the weighted mean of the neighbours' target rows (train/knn.py)
+        scores = knn_votes(fs.train_x.to(device), fs.train_y, fs.val_x.to(device), num_classes=fs.num_classes,
+                           k=cfg.k, temperature=cfg.temperature).cpu()
+        acc = {**task.metrics(scores, fs.val_y),
+               **scores_file(cfg.out, "knn", scores, fs.val_y, task.names, fs.val_paths)}
     results = {"eval": "knn", **_header(cfg, loaded, fs), "k": cfg.k, "temperature": cfg.temperature, **acc}
     _write(cfg.out, "knn.json", results)
     return results
@@ -196,14 +232,16 @@ def linprobe(cfg: LinprobeConfig, *, device: str | torch.device = "cpu", feature
     split is re-encoded every epoch through MAE's random-resized-crop + flip.
     """
     loaded = _load(cfg)
-    fs = features or _features(cfg, loaded, device)
+    table = label_table(cfg)
+    fs = features or _features(cfg, loaded, device, table)
+    task = _task(fs)
     train: Any = (fs.train_x, fs.train_y)
     if cfg.augment:
         from colormae.data import mae_transform
 
         norm = eval_normalization(loaded, cfg.data, cfg.normalize, progress=False)
-        aug_train = _datasets(cfg.data, loaded.img_size, norm,
-                              train_transform=mae_transform(loaded.img_size, norm), limit=cfg.limit)[0]
+        aug_train = _datasets(cfg.data, loaded.img_size, norm, limit=cfg.limit, table=table,
+                              train_transform=mae_transform(loaded.img_size, norm))[0]
         model = loaded.model.to(device)
         train = partial(_epoch_features, model, aug_train, feature=cfg.feature, batch_size=cfg.batch_size,
                         device=device, num_workers=cfg.num_workers, progress=cfg.progress)
@@ -211,16 +249,24 @@ def linprobe(cfg: LinprobeConfig, *, device: str | torch.device = "cpu", feature
                                 batch_size=cfg.batch_size, lr=cfg.lr, base_lr=cfg.base_lr,
                                 optimizer=cfg.optimizer, weight_decay=cfg.weight_decay,
                                 warmup_epochs=cfg.warmup_epochs, device=device, seed=cfg.seed,
-                                class_names=fs.class_names, progress=cfg.progress and rank_world()[0] == 0)
+                                class_names=fs.class_names, progress=cfg.progress and rank_world()[0] == 0,
+                                task=task)
     results = {"eval": "linprobe", **_header(cfg, loaded, fs), "optimizer": cfg.optimizer,
                "epochs": cfg.epochs, "batch_size": cfg.batch_size, "augment": cfg.augment, **result.as_dict()}
+    if task is not None:
+        scores = task.scores(head_outputs(result.head, fs.val_x)).cpu()
+        results.update(scores_file(cfg.out, "linprobe", scores, fs.val_y, task.names, fs.val_paths))
     _write(cfg.out, "linprobe.json", results)
     return results
 
 
 def _epoch_features(model: torch.nn.Module, dataset: Any, epoch: int, **kwargs: Any) -> tuple[Tensor, Tensor]:
-    """A fresh augmented pass over the training split (the linear probe's per-epoch feature source)."""
-    return extract_features(model, dataset, desc=f"epoch {epoch} features", **kwargs)
+    """A fresh augmented pass over the training split (the linear probe's per-epoch feature source); a
+    labelled data set's rows become its ``(N, C)`` targets."""
+    from colormae.data.labelled import labelled_base, targets_of
+
+    feats, labels = extract_features(model, dataset, desc=f"epoch {epoch} features", **kwargs)
+    return feats, (targets_of(dataset, labels) if labelled_base(dataset) is not None else labels)
 
 
 def _write(out: str | Path | None, name: str, results: dict[str, Any]) -> None:

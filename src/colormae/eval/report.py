@@ -5,7 +5,9 @@ from __future__ import annotations
 from typing import Any
 
 #: Result keys shown, in order, with their printed names.
-_SHOWN = (("top1", "top1"), ("top5", "top5"), ("balanced_acc", "balanced"), ("ema_top1", "EMA top1"))
+_SHOWN = (("top1", "top1"), ("top5", "top5"), ("balanced_acc", "balanced"), ("ema_top1", "EMA top1"),
+          ("mAP_macro", "mAP"), ("mAP_micro", "mAP micro"), ("f1_macro", "F1"), ("f1_micro", "F1 micro"),
+          ("r2", "R2"), ("mse", "MSE"), ("mae", "MAE"))
 
 
 def summary_line(res: dict[str, Any]) -> str:

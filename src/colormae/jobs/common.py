@@ -80,3 +80,22 @@ class TrainLoop:
                                   role="run", min=0)
     recover_lr_factor: float = setting(0.5, "on_diverge=recover: the lr's multiplier per lower-lr remedy",
                                        role="run", min=0.0, below=1.0)
+
+
+@dataclass
+class LabelFiles:
+    """Labels from a file instead of class sub-folders: several classes an image, or numbers."""
+
+    labels: str | None = setting(None, "a CSV or JSON label file: image path -> several class names "
+                                       "(path,labels with a;b or a|b), one 0/1 column per class, or numbers "
+                                       "(regression); paths relative to the data folder (else to the file's "
+                                       "folder); train/val from labels_val, a split column, or train/ and "
+                                       "val/ path prefixes", metavar="FILE")
+    labels_val: str | None = setting(None, "the validation split's label file (labels= is then the training "
+                                           "split)", metavar="FILE")
+    label_columns: list[str] | None = setting(None, "the columns of the label file to read (a list column, "
+                                                    "class columns or number columns; default: a column "
+                                                    "named labels, else every column but the path and split)")
+    task: Literal["auto", "multilabel", "regression"] = setting(
+        "auto", "with labels: multilabel (sigmoid / BCE heads, mAP, F1) or regression (MSE heads; MSE, MAE, "
+                "R2); auto: regression when a label cell is a number other than 0 or 1")

@@ -6,7 +6,15 @@ from dataclasses import dataclass
 from typing import Literal
 
 from colormae.config import setting
-from colormae.jobs.common import CKPT_HELP, DATA_HELP, INIT_CHANNELS_HELP, RunFolder, Runtime, TrainLoop
+from colormae.jobs.common import (
+    CKPT_HELP,
+    DATA_HELP,
+    INIT_CHANNELS_HELP,
+    LabelFiles,
+    RunFolder,
+    Runtime,
+    TrainLoop,
+)
 
 #: A setting that ``colormae.eval.recipe.finetune_recipe`` fills in from the data, model and batch.
 Auto = Literal["auto"]
@@ -25,7 +33,7 @@ colormae.load(DIR) (a timm VisionTransformer).
 
 
 @dataclass
-class FinetuneConfig(RunFolder, TrainLoop, Runtime):
+class FinetuneConfig(LabelFiles, RunFolder, TrainLoop, Runtime):
     """Fine-tune a pretrained encoder end to end as a ViT classifier (MAE recipe), on the training engine.
 
     Layer-wise lr decay, drop path, Mixup / CutMix with label smoothing, RandAugment and random erasing

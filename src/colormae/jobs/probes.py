@@ -6,7 +6,7 @@ from dataclasses import dataclass
 from typing import Literal
 
 from colormae.config import setting
-from colormae.jobs.common import CKPT_HELP, DATA_HELP, INIT_CHANNELS_HELP, Runtime
+from colormae.jobs.common import CKPT_HELP, DATA_HELP, INIT_CHANNELS_HELP, LabelFiles, Runtime
 
 DATA_NOTE = """
 DATA: mnist5k (5,000 shipped digits; per class the first 400 are train and the last 100 val: 4,000 /
@@ -16,7 +16,7 @@ both). Every setting is a --flag, a key of the --config YAML, or a key=value ove
 
 
 @dataclass
-class EvalConfig(Runtime):
+class EvalConfig(LabelFiles, Runtime):
     """Settings of every frozen-feature evaluation."""
 
     ckpt: str = setting("", CKPT_HELP, positional=True, required=True, role="io")

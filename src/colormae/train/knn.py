@@ -54,6 +54,10 @@ def knn_votes(train_features: Tensor, train_labels: Tensor, test_features: Tenso
     Returns ``(M, num_classes)`` summed weights ``exp(cos / temperature)`` of the ``k`` nearest training
     samples per class. Test rows are processed ``chunk_size`` at a time to bound memory at
     ``chunk_size x N`` similarities.
+
+    ``train_labels: (N, C)`` float (several classes an image, 0 / 1, or regression targets): the
+    weighted mean of the neighbours' rows instead, ``sum_k w_k y_k / sum_k w_k``: per class the share of
+    the vote weight whose neighbour has it (multi-label k-NN), or the weighted mean target.
     """
     if k < 1:
         raise UserError(f"--k must be at least 1, got {k}")
@@ -63,12 +67,17 @@ def knn_votes(train_features: Tensor, train_labels: Tensor, test_features: Tenso
         raise UserError("k-NN needs at least one training sample")
     k = min(k, train_features.shape[0])
     train = F.normalize(train_features.float(), dim=1)
+    soft = train_labels.ndim == 2
+    rows = train_labels.to(train.device).float() if soft else None
     labels = train_labels.to(train.device).long()
     votes = []
     for start in range(0, test_features.shape[0], chunk_size):
         test = F.normalize(test_features[start:start + chunk_size].float().to(train.device), dim=1)
         sim, idx = (test @ train.T).topk(k, dim=1)                         # (m, k)
         weights = (sim / temperature).exp()                                # (m, k)
+        if soft:                                                           # (m, k, C) rows, weighted mean
+            votes.append((weights.unsqueeze(-1) * rows[idx]).sum(1) / weights.sum(1, keepdim=True))
+            continue
         neighbour_labels = labels[idx]                                     # (m, k)
         v = torch.zeros(test.shape[0], num_classes, device=train.device)
         v.scatter_add_(1, neighbour_labels, weights)                       # (m, C)
