@@ -55,8 +55,9 @@ def data_normalization(normalize: str, channels: int, data: str, source: Any, *,
     path = None if parse_spec(data) is not None else find_stats_file(data)
     if path is not None:
         return dataset_normalization(data, channels, stats_file=str(path))
-    stats = channel_stats(SourceImages(source, channels), max_images=MAX_STATS_IMAGES, progress=progress,
-                          desc=f"stats of {data}")
+    with torch.random.fork_rng(devices=[]):  # the loader draws a seed: leave the run's random stream alone
+        stats = channel_stats(SourceImages(source, channels), max_images=MAX_STATS_IMAGES, progress=progress,
+                              desc=f"stats of {data}")
     where = f"{data} (computed from {stats.images} train images)"
     if say:
         from colormae.progress import write
