@@ -196,7 +196,8 @@ def _make_scene(split: str, index: int, *, seed: int, size: int, bands: int = 3)
         instances.append(Instance(label, (int(xs.min()), int(ys.min()), int(xs.max()) + 1, int(ys.max()) + 1),
                                   mask))
     if bands > 3:
-        rng_bands = np.random.default_rng([seed, SPLITS.index(split), index, size, bands])
+        # one stream for every band count, bands 5.. drawn last: a scene's first four bands never depend on N
+        rng_bands = np.random.default_rng([seed, SPLITS.index(split), index, size, 4])
         return Scene(_multispectral(photo, alphas, bands, rng_bands), labels, instances)
     return Scene(Image.fromarray(image.round().clip(0, 255).astype(np.uint8)), labels, instances)
 
