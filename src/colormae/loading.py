@@ -75,8 +75,8 @@ class Loaded:
     def mae(self) -> MaskedAutoencoder:
         """The masked autoencoder, or a one-line error for a classifier."""
         if not isinstance(self.model, MaskedAutoencoder):
-            raise UserError(f"{self.name}: a fine-tuned classifier; this needs a pretraining (MAE) "
-                            "checkpoint")
+            what = "a fine-tuned classifier" if self.kind == "finetune" else f"a {self.kind} checkpoint"
+            raise UserError(f"{self.name}: {what}; this needs a pretraining (MAE) checkpoint")
         return self.model
 
 

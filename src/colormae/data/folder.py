@@ -32,11 +32,13 @@ from PIL import Image, UnidentifiedImageError
 from torchvision.datasets import ImageFolder
 
 from colormae.data.readers import (
+    DROPPED_BAND,
     EXTENSIONS,
     ImageInfo,
     UnreadableImage,
     can_convert,
     channels_of,
+    drops_band,
     probe,
     read_image,
 )
@@ -146,25 +148,7 @@ class SafeImageFolder(ImageFolder):
 
     def _check(self, infos: dict[int, ImageInfo], channels: int | None) -> tuple[int, str | None]:
         """The folder's (channels, dtype); a :class:`UserError` naming the first file that disagrees."""
-        if not infos:
-            return channels or 3, None
-        counts = Counter(info.channels for info in infos.values())
-        native = channels or _majority([infos[i].channels for i in sorted(infos)])
-        dtypes = Counter(info.dtype for info in infos.values())
-        dtype = _majority([infos[i].dtype for i in sorted(infos)])
-        n = len(infos)
-        for i in sorted(infos):
-            info, path = infos[i], self.samples[i][0]
-            if not can_convert(info.channels, native):
-                want = f"in_chans={channels}" if channels else f"{counts[native]} of {n} files have {native}"
-                raise UserError(f"{path}: {info.describe()}, but this folder's images need {native} "
-                                f"channel(s) ({want}); every file of a folder must have the same "
-                                "channel count")
-            if info.dtype != dtype:
-                other = ImageInfo(native, dtype).depth
-                raise UserError(f"{path}: {info.describe()}, but {dtypes[dtype]} of {n} files of {self.root} "
-                                f"are {other}; every file of a folder must have the same bit depth")
-        return native, dtype
+        return check_formats([(self.samples[i][0], infos[i]) for i in sorted(infos)], channels, self.root)
 
     def __getitem__(self, index: int) -> tuple[torch.Tensor, int]:
         """``(transform(image), class_index)``; an unreadable file is replaced by the next readable one."""
@@ -187,6 +171,35 @@ class SafeImageFolder(ImageFolder):
                 continue
             return self.transform(image), target
         raise UserError(f"image folder {self.root}: no readable image left")
+
+
+def check_formats(files: list[tuple[str, ImageInfo]], channels: int | None, where: object
+                  ) -> tuple[int, str | None]:
+    """``(channels, dtype)`` of a set of image files from their headers: ``channels`` when given, else
+    the count most files have; the bit depth most files have. A :class:`UserError` names the first file
+    that cannot be read as that many channels or has another bit depth (``where``: the folder, for the
+    message); one warning when a band of data is dropped (:func:`~colormae.data.readers.drops_band`)."""
+    if not files:
+        return channels or 3, None
+    counts = Counter(info.channels for _, info in files)
+    native = channels or _majority([info.channels for _, info in files])
+    dtypes = Counter(info.dtype for _, info in files)
+    dtype = _majority([info.dtype for _, info in files])
+    n = len(files)
+    for path, info in files:
+        if not can_convert(info.channels, native):
+            want = f"in_chans={channels}" if channels else f"{counts[native]} of {n} files have {native}"
+            raise UserError(f"{path}: {info.describe()}, but this folder's images need {native} "
+                            f"channel(s) ({want}); every file of a folder must have the same "
+                            "channel count")
+        if info.dtype != dtype:
+            other = ImageInfo(native, dtype).depth
+            raise UserError(f"{path}: {info.describe()}, but {dtypes[dtype]} of {n} files of {where} "
+                            f"are {other}; every file of a folder must have the same bit depth")
+    dropped = next((path for path, info in files if drops_band(path, info.channels, native)), None)
+    if dropped:
+        _note(f"{dropped}: {DROPPED_BAND}")
+    return native, dtype
 
 
 def _majority(values: list) -> object:

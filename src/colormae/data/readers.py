@@ -20,7 +20,7 @@ the conventional lossless one (see :data:`CONVERTIBLE`).
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
@@ -51,11 +51,12 @@ class UnreadableImage(OSError):
 
 @dataclass(frozen=True)
 class ImageInfo:
-    """What a file holds, from its header: ``channels`` and sample ``dtype`` (``"uint8"``, ``"uint16"``,
-    ``"float32"``, ...)."""
+    """What a file holds, from its header: ``channels``, sample ``dtype`` (``"uint8"``, ``"uint16"``,
+    ``"float32"``, ...) and, from :func:`probe`, its size ``hw = (H, W)`` (not compared)."""
 
     channels: int
     dtype: str
+    hw: tuple[int, int] | None = field(default=None, compare=False)
 
     @property
     def depth(self) -> str:
@@ -117,7 +118,8 @@ def probe(path: str | Path) -> ImageInfo:
     try:
         if suffix == ".npy":
             array = np.load(path, mmap_mode="r", allow_pickle=False)
-            return ImageInfo(_npy_axes(array.shape)[0], array.dtype.name)
+            channels, layout = _npy_axes(array.shape)
+            return ImageInfo(channels, array.dtype.name, _hw(array.shape, layout))
         if suffix in TIFF:
             try:
                 return _probe_tiff(path)
@@ -128,17 +130,17 @@ def probe(path: str | Path) -> ImageInfo:
         with Image.open(path) as image:
             if image.size[0] <= 0 or image.size[1] <= 0:
                 raise UnreadableImage(f"{path}: empty image")
-            mode = _pil_mode(image)
+            mode, hw = _pil_mode(image), (image.size[1], image.size[0])
             if mode:
                 if image.format == "PNG" and _png_is_16bit_colour(path):
-                    return ImageInfo(_MODE_CHANNELS[mode], "uint16")
-                return ImageInfo(_MODE_CHANNELS[mode], "uint8")
+                    return ImageInfo(_MODE_CHANNELS[mode], "uint16", hw)
+                return ImageInfo(_MODE_CHANNELS[mode], "uint8", hw)
             if image.mode.startswith("I;16"):
-                return ImageInfo(1, "uint16")
+                return ImageInfo(1, "uint16", hw)
             if image.mode == "I":  # older Pillow opens 16-bit grey PNGs as 32-bit "I"
-                return ImageInfo(1, "uint16" if image.format == "PNG" else "int32")
+                return ImageInfo(1, "uint16" if image.format == "PNG" else "int32", hw)
             if image.mode == "F":
-                return ImageInfo(1, "float32")
+                return ImageInfo(1, "float32", hw)
             raise UnreadableImage(f"{path}: unsupported image mode {image.mode}")
     except UnreadableImage:
         raise
@@ -151,7 +153,14 @@ def _probe_tiff(path: str | Path) -> ImageInfo:
 
     with tifffile.TiffFile(path) as tif:
         series = tif.series[0]
-        return ImageInfo(_tiff_axes(tuple(series.shape), series.axes)[0], np.dtype(series.dtype).name)
+        shape = tuple(n for n, a in zip(series.shape, series.axes, strict=True) if n != 1 or a in "YX")
+        channels, layout = _tiff_axes(tuple(series.shape), series.axes)
+        return ImageInfo(channels, np.dtype(series.dtype).name, _hw(shape, layout))
+
+
+def _hw(shape: tuple[int, ...], layout: str) -> tuple[int, int]:
+    """``(H, W)`` of an array ``shape`` in ``layout`` (``"HW"``, ``"CHW"``, ``"HWC"``)."""
+    return (int(shape[1]), int(shape[2])) if layout == "CHW" else (int(shape[0]), int(shape[1]))
 
 
 def _as_hwc(array: np.ndarray, layout: str) -> np.ndarray:
@@ -247,6 +256,22 @@ def channels_of(image: Image.Image | torch.Tensor) -> int:
     if isinstance(image, Image.Image):
         return _MODE_CHANNELS.get(_pil_mode(image) or image.mode, 1)
     return int(image.shape[0])
+
+
+#: Formats whose channels are bands of data: a 4th channel there is a band, not an alpha channel.
+BAND_FORMATS = (*TIFF, ".npy")
+
+
+#: What reading a 4-band file of data as RGB costs, and how to avoid it (:func:`drops_band`).
+DROPPED_BAND = ("4 bands read as 3 channels, so band 4 is dropped (in a TIFF / .npy it is a band of data, "
+                "not an alpha channel); to use it give the model 4 channels (pretrain: in_chans=4; from a "
+                "3-channel checkpoint: init_channels=mean)")
+
+
+def drops_band(path: str | Path, have: int, want: int) -> bool:
+    """Whether reading ``path`` (``have`` channels) as ``want`` drops a band of data rather than an alpha
+    channel: a 4-band TIFF / ``.npy`` read as RGB (see :data:`DROPPED_BAND`)."""
+    return (have, want) == (4, 3) and _suffix(path) in BAND_FORMATS
 
 
 def can_convert(have: int, want: int) -> bool:

@@ -4,9 +4,17 @@ Training (:class:`TrainTransform`): random keep-ratio resize to ``scale`` times 
 (mmseg ``RandomResize``), random crop whose most frequent class covers less than ``cat_max_ratio`` of it
 (mmseg ``RandomCrop``, up to 10 tries), horizontal flip, photometric distortion (mmseg
 ``PhotoMetricDistortion``: brightness +-32, contrast and saturation x[0.5, 1.5], hue +-18 degrees of 180,
-each with probability 0.5, contrast before or after the rest), ImageNet normalisation, then padding to
-the crop size (image 0, labels ``ignore_index``). Evaluation (:class:`EvalTransform`): the keep-ratio
-resize to ``scale`` only; the labels stay at their original size (metrics are computed there).
+each with probability 0.5, contrast before or after the rest), normalisation (a
+:class:`~colormae.data.normalization.Normalization`; default ImageNet RGB), then padding to the crop size
+(image 0, labels ``ignore_index``). Evaluation (:class:`EvalTransform`): the keep-ratio resize to
+``scale`` and the normalisation only; the labels stay at their original size (metrics are computed there).
+
+Any channel count: images come as the readers give them (an 8-bit PIL image, or a float tensor
+``(C, H, W)`` in [0, 1] for 16-bit, multi-band and ``.npy`` files), are brought to the normalisation's
+channel count (:func:`colormae.data.readers.adapt_channels`) and handled in 8-bit units (0..255 floats; a
+16-bit image's values / 257), so an RGB image goes through exactly the steps it always did. On images of
+other than 3 channels the photometric distortion keeps brightness and contrast (the same shift and factor
+on every band, clamped to 0..255) and skips saturation and hue, which only RGB has.
 
 The pixel operations are torchvision's; the sampling policies (ratio range, the category-ratio crop, the
 order of the colour jitters) are mmseg's and exist in no torch library, hence written here. Random
@@ -24,7 +32,8 @@ from torch import Tensor
 from torchvision.transforms import InterpolationMode
 from torchvision.transforms import functional as TF
 
-from colormae.data.transforms import MEAN, STD
+from colormae.data.normalization import Normalization, imagenet
+from colormae.data.readers import adapt_channels
 
 
 def rescale_size(hw: tuple[int, int], scale: tuple[int, int]) -> tuple[int, int]:
@@ -35,9 +44,15 @@ def rescale_size(hw: tuple[int, int], scale: tuple[int, int]) -> tuple[int, int]
     return max(1, int(h * factor + 0.5)), max(1, int(w * factor + 0.5))
 
 
-def to_tensors(image: Image.Image, labels: np.ndarray) -> tuple[Tensor, Tensor]:
-    """RGB PIL image -> float ``(3, H, W)`` in 0..255; labels -> int64 ``(H, W)``."""
-    return TF.pil_to_tensor(image.convert("RGB")).float(), torch.as_tensor(labels, dtype=torch.int64)
+def to_tensors(image: Image.Image | Tensor, labels: np.ndarray, channels: int = 3) -> tuple[Tensor, Tensor]:
+    """An image as the readers give it -> float ``(channels, H, W)`` in 8-bit units (0..255; an 8-bit
+    PIL image exactly its pixel values); labels -> int64 ``(H, W)``."""
+    image = adapt_channels(image, channels)
+    if isinstance(image, Image.Image):
+        pixels = TF.pil_to_tensor(image).float()
+    else:
+        pixels = image.float() * 255.0
+    return pixels, torch.as_tensor(labels, dtype=torch.int64)
 
 
 def resize_pair(image: Tensor, labels: Tensor | None, size: tuple[int, int]) -> tuple[Tensor, Tensor | None]:
@@ -48,9 +63,11 @@ def resize_pair(image: Tensor, labels: Tensor | None, size: tuple[int, int]) -> 
     return image, labels
 
 
-def normalize(image: Tensor) -> Tensor:
-    """0..255 float ``(3, H, W)`` -> ImageNet-normalised."""
-    return TF.normalize(image / 255.0, MEAN, STD)
+def normalize(image: Tensor, norm: Normalization | None = None) -> Tensor:
+    """0..255 float ``(C, H, W)`` -> normalised with ``norm`` (default ImageNet RGB) after scaling to
+    [0, 1]."""
+    norm = norm or imagenet(3)
+    return TF.normalize(image / 255.0, norm.mean, norm.std)
 
 
 def _uniform(lo: float, hi: float) -> float:
@@ -62,7 +79,9 @@ def _coin() -> bool:
 
 
 def photometric(image: Tensor) -> Tensor:
-    """mmseg's ``PhotoMetricDistortion`` on a 0..255 float ``(3, H, W)`` image."""
+    """mmseg's ``PhotoMetricDistortion`` on a 0..255 float ``(C, H, W)`` image; saturation and hue only
+    for ``C = 3`` (module docstring)."""
+    rgb = image.shape[0] == 3
     if _coin():
         image = (image + _uniform(-32, 32)).clamp(0, 255)
     contrast_first = _coin()
@@ -72,9 +91,9 @@ def photometric(image: Tensor) -> Tensor:
 
     if contrast_first:
         image = contrast(image)
-    if _coin():
+    if rgb and _coin():
         image = TF.adjust_saturation(image / 255.0, _uniform(0.5, 1.5)) * 255.0
-    if _coin():
+    if rgb and _coin():
         image = TF.adjust_hue(image / 255.0, int(torch.randint(-18, 19, ())) / 180.0) * 255.0
     if not contrast_first:
         image = contrast(image)
@@ -108,7 +127,7 @@ def category_crop(labels: Tensor, crop: tuple[int, int], cat_max_ratio: float, i
 
 
 class TrainTransform:
-    """The joint training transform (see the module docstring): ``(image, labels) -> ((3, c, c), (c, c))``.
+    """The joint training transform (see the module docstring): ``(image, labels) -> ((C, c, c), (c, c))``.
 
     Args:
         crop: crop side in pixels.
@@ -119,19 +138,22 @@ class TrainTransform:
         flip: probability of a horizontal flip.
         photometric: apply the photometric distortion.
         ignore_index: label of padding and ignored pixels.
+        norm: the normalisation; its channel count is the images' ``C`` (default ImageNet RGB).
     """
 
     def __init__(self, crop: int, *, scale: tuple[int, int] | None = None,
                  ratio_range: tuple[float, float] = (0.5, 2.0), cat_max_ratio: float = 0.75,
                  flip: float = 0.5,
-                 photometric: bool = True, ignore_index: int = 255) -> None:
+                 photometric: bool = True, ignore_index: int = 255,
+                 norm: Normalization | None = None) -> None:
         self.crop = crop
         self.scale = scale or (4 * crop, crop)
         self.ratio_range, self.cat_max_ratio, self.flip = ratio_range, cat_max_ratio, flip
         self.photometric, self.ignore_index = photometric, ignore_index
+        self.norm = norm or imagenet(3)
 
-    def __call__(self, image: Image.Image, labels: np.ndarray) -> tuple[Tensor, Tensor]:
-        img, lab = to_tensors(image, labels)
+    def __call__(self, image: Image.Image | Tensor, labels: np.ndarray) -> tuple[Tensor, Tensor]:
+        img, lab = to_tensors(image, labels, self.norm.channels)
         ratio = _uniform(*self.ratio_range)
         target = (int(self.scale[0] * ratio), int(self.scale[1] * ratio))
         img, lab = resize_pair(img, lab, rescale_size(tuple(lab.shape), target))
@@ -141,18 +163,20 @@ class TrainTransform:
             img, lab = img.flip(-1), lab.flip(-1)
         if self.photometric:
             img = photometric(img)
-        img = normalize(img)
+        img = normalize(img, self.norm)
         pad = (0, self.crop - w, 0, self.crop - h)
         return F.pad(img, pad, value=0.0), F.pad(lab, pad, value=self.ignore_index)
 
 
 class EvalTransform:
-    """``(image, labels) -> (normalised image resized to scale (3, h, w), labels at their size (H, W))``."""
+    """``(image, labels) -> (normalised image resized to scale (C, h, w), labels at their size (H, W))``;
+    ``norm``: the normalisation (its channel count is ``C``; default ImageNet RGB)."""
 
-    def __init__(self, scale: tuple[int, int]) -> None:
+    def __init__(self, scale: tuple[int, int], norm: Normalization | None = None) -> None:
         self.scale = scale
+        self.norm = norm or imagenet(3)
 
-    def __call__(self, image: Image.Image, labels: np.ndarray) -> tuple[Tensor, Tensor]:
-        img, lab = to_tensors(image, labels)
+    def __call__(self, image: Image.Image | Tensor, labels: np.ndarray) -> tuple[Tensor, Tensor]:
+        img, lab = to_tensors(image, labels, self.norm.channels)
         img, _ = resize_pair(img, None, rescale_size(tuple(lab.shape), self.scale))
-        return normalize(img), lab
+        return normalize(img, self.norm), lab

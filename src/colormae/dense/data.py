@@ -1,9 +1,13 @@
 """Segmentation data: the ADE20K release layout, a generic folder layout and the built-in scenes.
 
-A *source* is one split of a data set: ``len(source)``, ``source.read(i) -> (RGB PIL image, labels int64
-(H, W))`` with the ignore index already in place, ``source.stem(i)`` (the annotation's file stem),
-``source.classes`` and ``source.ignore_index``. :class:`SegDataset` turns a source and a joint transform
-into a torch dataset.
+A *source* is one split of a data set: ``len(source)``, ``source.read(i) -> (image, labels int64 (H, W))``
+with the ignore index already in place, ``source.image(i)`` (the image alone), ``source.stem(i)`` (the
+annotation's file stem), ``source.channels`` (the images' channel count), ``source.classes`` and
+``source.ignore_index``. Images are read by the pretraining readers (:mod:`colormae.data.readers`): an
+8-bit photo (JPEG, 8-bit PNG) as a PIL image, anything else (16-bit PNG, multi-band or 16-bit TIFF,
+``.npy``) as a float tensor ``(C, H, W)`` scaled to [0, 1] by its bit depth; the transforms
+(:mod:`colormae.dense.augment`) bring them to the model's channels. :class:`SegDataset` turns a source
+and a joint transform into a torch dataset.
 
 Layouts (``DATA`` is the folder given as ``--data``):
 
@@ -12,12 +16,16 @@ Layouts (``DATA`` is the folder given as ``--data``):
   index and every other label drops by one (mmseg's ``reduce_zero_label``).
 - generic: ``DATA/{train,val}/images/*`` with ``DATA/{train,val}/masks/*.png`` (or
   ``DATA/images/{train,val}`` with ``DATA/masks/{train,val}``) and ``DATA/classes.txt``, one class name a
-  line; mask pixels are class ids, ``ignore_index`` (default 255) marks pixels to ignore.
-- ``scenes`` / ``scenes:<px>``: the built-in digit scenes (:mod:`colormae.dense.scenes`).
+  line; mask pixels are class ids, ``ignore_index`` (default 255) marks pixels to ignore. Images may have
+  any channel count and bit depth the readers take (one count and depth per folder); masks are
+  single-channel PNGs.
+- ``scenes`` / ``scenes:<px>``: the built-in digit scenes (:mod:`colormae.dense.scenes`);
+  ``scenes:bands=4`` / ``scenes:<px>:bands=N``: their multispectral version (the digits only in band 4).
 
 Every problem is found before training starts and reported in one line naming the file: an image
 without its annotation (or the reverse), a mask whose size differs from its image, a label id that is
-neither a class nor the ignore index, an empty split folder, a mask that is not a single-channel PNG.
+neither a class nor the ignore index, an empty split folder, a mask that is not a single-channel PNG,
+an image that is not readable or whose channel count or bit depth differs from the others'.
 """
 
 from __future__ import annotations
@@ -32,10 +40,12 @@ import torch
 from PIL import Image
 from torch.utils.data import Dataset
 
-from colormae.dense.scenes import DigitScenes, parse_scenes
+from colormae.data.readers import EXTENSIONS, ImageInfo, UnreadableImage, probe, read_image
+from colormae.dense.scenes import DigitScenes, parse_spec
 from colormae.errors import UserError
 
-IMAGE_SUFFIXES = (".jpg", ".jpeg", ".png", ".bmp", ".tif", ".tiff", ".webp")
+#: Image file endings: every format pretraining reads (torchvision's list with .tif / .tiff, and .npy).
+IMAGE_SUFFIXES = EXTENSIONS
 #: ADE20K split folder names.
 ADE_SPLITS = {"train": "training", "val": "validation"}
 #: The 150 ADE20K (SceneParsing) classes in label order (mmseg's ``ADE20KDataset``), after
@@ -66,9 +76,11 @@ class Source(Protocol):
     classes: list[str]
     ignore_index: int
     name: str
+    channels: int
 
     def __len__(self) -> int: ...
-    def read(self, index: int) -> tuple[Image.Image, np.ndarray]: ...
+    def image(self, index: int) -> Image.Image | torch.Tensor: ...
+    def read(self, index: int) -> tuple[Image.Image | torch.Tensor, np.ndarray]: ...
     def stem(self, index: int) -> str: ...
 
 
@@ -118,6 +130,8 @@ class FolderSource:
         self.ignore_index = ignore_index
         self.zero_label_reduced = zero_label_reduced
         self.name = name or str(image_dir)
+        self._probed: list[ImageInfo] | None = None
+        self._formats: tuple[int, str | None] | None = None
 
     def __len__(self) -> int:
         return len(self.stems)
@@ -136,22 +150,60 @@ class FolderSource:
                             f"(there are {len(self.classes)}) nor the ignore index {self.ignore_index}")
         return labels
 
-    def read(self, index: int) -> tuple[Image.Image, np.ndarray]:
-        with Image.open(self.images[index]) as im:
-            image = im.convert("RGB")
+    @property
+    def channels(self) -> int:
+        """The images' channel count (what most files have), from their headers."""
+        return self.formats()[0]
+
+    def formats(self) -> tuple[int, str | None]:
+        """``(channels, dtype)`` of the images from their headers (read once); one :class:`UserError`
+        line naming an unreadable file or one whose channels or bit depth differ from the others'."""
+        if self._formats is None:
+            from colormae.data.folder import check_formats
+
+            self._formats = check_formats([(str(p), info) for p, info in zip(self.images, self._infos(),
+                                                                                 strict=True)],
+                                          None, self.images[0].parent if self.images else self.name)
+        return self._formats
+
+    def _infos(self, threads: int = 4) -> list[ImageInfo]:
+        """Every image's header (read once, ``threads`` at a time)."""
+        if self._probed is None:
+            with ThreadPoolExecutor(max_workers=threads) as pool:
+                try:
+                    self._probed = list(pool.map(probe, self.images))
+                except UnreadableImage as err:
+                    raise unreadable(err) from None
+        return self._probed
+
+    def image(self, index: int) -> Image.Image | torch.Tensor:
+        """Image ``index`` as :func:`colormae.data.readers.read_image` reads it (8-bit photo: PIL; else a
+        float tensor ``(C, H, W)`` in [0, 1])."""
+        try:
+            return read_image(self.images[index])
+        except UnreadableImage as err:
+            raise unreadable(err) from None
+
+    def read(self, index: int) -> tuple[Image.Image | torch.Tensor, np.ndarray]:
+        image = self.image(index)
         labels = self.labels(index)
-        if labels.shape != (image.height, image.width):
-            raise _size_error(self.masks[index], labels.shape, image)
+        if labels.shape != image_hw(image):
+            raise _size_error(self.masks[index], labels.shape, image_hw(image))
         return image, labels
 
     def check(self, *, labels: bool = True, threads: int = 4) -> None:
-        """Check every pair before training: sizes from the file headers, and (``labels``) every mask's
-        label ids. Raises the first problem as one line."""
+        """Check every pair before training: every image's header (readable, one channel count and bit
+        depth), sizes from the file headers, and (``labels``) every mask's label ids. Raises the first
+        problem as one line."""
+        self.formats()
+        infos = self._infos()
+
         def one(i: int) -> None:
-            with Image.open(self.images[i]) as im, Image.open(self.masks[i]) as mk:
-                if im.size != mk.size:
+            h, w = infos[i].hw or (0, 0)
+            with Image.open(self.masks[i]) as mk:
+                if (w, h) != mk.size:
                     raise UserError(f"{self.masks[i]}: mask is {mk.size[0]}x{mk.size[1]} but its image "
-                                    f"{self.images[i].name} is {im.size[0]}x{im.size[1]}")
+                                    f"{self.images[i].name} is {w}x{h}")
             if labels:
                 self.labels(i)
 
@@ -160,8 +212,20 @@ class FolderSource:
                 pass
 
 
-def _size_error(mask: Path, shape: tuple[int, ...], image: Image.Image) -> UserError:
-    return UserError(f"{mask}: mask is {shape[1]}x{shape[0]} but its image is {image.width}x{image.height}")
+def unreadable(err: Exception) -> UserError:
+    """The one line for an image file the readers cannot decode (its message names the file)."""
+    return UserError(f"{err} (not a readable image)")
+
+
+def image_hw(image: Image.Image | torch.Tensor) -> tuple[int, int]:
+    """``(H, W)`` of a PIL image or a ``(C, H, W)`` tensor."""
+    if isinstance(image, Image.Image):
+        return image.height, image.width
+    return int(image.shape[-2]), int(image.shape[-1])
+
+
+def _size_error(mask: Path, shape: tuple[int, ...], hw: tuple[int, int]) -> UserError:
+    return UserError(f"{mask}: mask is {shape[1]}x{shape[0]} but its image is {hw[1]}x{hw[0]}")
 
 
 def is_ade20k(root: Path) -> bool:
@@ -187,12 +251,13 @@ def open_source(data: str, split: str, *, ignore_index: int = 255, reduce_zero_l
     """
     if split not in ("train", "val"):
         raise UserError(f"split must be train or val, got {split!r}")
-    size = parse_scenes(data)
-    if size is not None:
-        return DigitScenes(split, seed=seed, size=size)
+    spec = parse_spec(data)
+    if spec is not None:
+        return DigitScenes(split, seed=seed, size=spec.size, bands=spec.bands)
     root = Path(data).expanduser()
     if not root.is_dir():
-        raise UserError(f"{data}: not a segmentation data folder nor a built-in set (scenes, scenes:<px>)")
+        raise UserError(f"{data}: not a segmentation data folder nor a built-in set (scenes, scenes:<px>, "
+                        "scenes:bands=4)")
     if is_ade20k(root):
         reduce = True if reduce_zero_label is None else reduce_zero_label
         classes = list(ADE20K_CLASSES) if reduce else ["other", *ADE20K_CLASSES]
@@ -211,8 +276,7 @@ def open_source(data: str, split: str, *, ignore_index: int = 255, reduce_zero_l
 class SegDataset(Dataset):
     """A source read through a joint ``transform(image, labels) -> (image tensor, labels tensor)``."""
 
-    def __init__(self, source: Any, transform: Callable[[Image.Image, np.ndarray], tuple[torch.Tensor,
-                                                                                         torch.Tensor]]
+    def __init__(self, source: Any, transform: Callable[[Any, np.ndarray], tuple[torch.Tensor, torch.Tensor]]
                  ) -> None:
         self.source = source
         self.transform = transform

@@ -30,17 +30,18 @@ def save_label_png(labels: torch.Tensor, path: Path) -> None:
 @torch.no_grad()
 def evaluate(model: nn.Module, source: Any, *, scale: tuple[int, int], mode: str = "slide", crop: int = 512,
              stride: int = 341, device: str | torch.device = "cpu", save_dir: str | Path | None = None,
-             keep: int = 0, progress: bool = False) -> dict[str, Any]:
+             keep: int = 0, progress: bool = False, norm: Any = None) -> dict[str, Any]:
     """mIoU / mAcc / aAcc / per-class IoU (percent) of ``model`` on every item of ``source``.
 
     Items are split over ranks (``i % world == rank``) and the confusion matrices summed. Each image is
     resized to ``scale`` (keep ratio), predicted by ``mode`` and compared with its annotation at the
     annotation's size. ``save_dir``: one label PNG per image named ``<stem>.png``. ``keep``: the first
     ``keep`` items' ``(image, labels, prediction)`` are returned under ``"samples"`` (rank 0).
+    ``norm``: the images' :class:`~colormae.data.normalization.Normalization` (default ImageNet RGB).
     No random numbers are drawn (exact resume).
     """
     rank, world = rank_world()
-    transform = EvalTransform(scale)
+    transform = EvalTransform(scale, norm)
     cm = ConfusionMatrix(len(source.classes), source.ignore_index)
     was_training = model.training
     model.eval()

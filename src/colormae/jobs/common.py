@@ -17,6 +17,14 @@ INIT_CHANNELS_HELP = ("when the data's images have another channel count than th
                       "filters, rescaled), names (bands named red/green/blue in the data's stats file), "
                       "auto (names when some band is so named, else mean) or BAND:R,BAND:G,BAND:B (others "
                       "start at zero); none: a channel mismatch is refused")
+#: The help of ``normalize`` in the dense jobs (segment, detect).
+DENSE_NORMALIZE_HELP = ("input normalisation: imagenet (3 channels; grey equivalent for 1), dataset (the "
+                        "data folder's colormae_stats.json, else computed from its train images), none; "
+                        "auto: the statistics the checkpoint was trained with (random:<preset> or "
+                        "init_channels: imagenet for 3 channels, else dataset)")
+#: The help of ``bands`` in the dense jobs' figures.
+BANDS_HELP = ("bands shown in the figure: three 1-based band numbers as RGB (e.g. 4,2,1) or one as grey "
+              "(default: the first three, or band 1 of 1- and 2-band images)")
 #: What every job that reads images accepts as DATA.
 DATA_HELP = ("built-in data set (mnist5k, photos, natural: the last needs the Debian package "
              "gcompris-qt-data), an ImageFolder path (evaluation: with train/ and val/ class folders), "

@@ -3,9 +3,18 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Literal
 
 from colormae.config import setting
-from colormae.jobs.common import CKPT_HELP, RunFolder, Runtime, TrainLoop
+from colormae.jobs.common import (
+    BANDS_HELP,
+    CKPT_HELP,
+    DENSE_NORMALIZE_HELP,
+    INIT_CHANNELS_HELP,
+    RunFolder,
+    Runtime,
+    TrainLoop,
+)
 
 EXAMPLES = """\
 examples:
@@ -35,8 +44,12 @@ class DetectConfig(RunFolder, TrainLoop, Runtime):
     """
 
     ckpt: str = setting("", CKPT_HELP, positional=True, required=True)
-    data: str = setting("scenes", "scenes (the built-in digit scenes, scenes:<px> for another size; exported "
-                                  "as COCO JSON into DIR/scenes_coco) or a COCO-layout folder")
+    data: str = setting("scenes", "scenes (the built-in digit scenes, scenes:<px> for another size, "
+                                  "scenes:bands=4 multispectral with the digits only in band 4; exported "
+                                  "as COCO JSON into DIR/scenes_coco) or a COCO-layout folder (images in any "
+                                  "format pretraining reads: 8/16-bit PNG, multi-band TIFF, .npy)")
+    init_channels: str | None = setting(None, INIT_CHANNELS_HELP)
+    normalize: Literal["auto", "imagenet", "dataset", "none"] = setting("auto", DENSE_NORMALIZE_HELP)
     masks: bool = setting(True, "Mask R-CNN: boxes and instance masks (--no-masks: Faster R-CNN, boxes only)")
     img_size: int = setting(32, "training crop and test size in px (ViTDet: 1024)", min=16)
     window_size: int = setting(8, "window attention size in patches, in all but the global blocks "
@@ -70,3 +83,4 @@ class DetectConfig(RunFolder, TrainLoop, Runtime):
                                            "at the end only)", role="run", min=1)
     eval_batch_size: int = setting(8, "images per device at evaluation", role="run", min=1)
     figure_images: int = setting(6, "val images drawn in DIR/detect.png (0: no figure)", role="run", min=0)
+    bands: str | None = setting(None, BANDS_HELP, role="io", metavar="B,B,B")

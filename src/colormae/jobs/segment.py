@@ -6,7 +6,15 @@ from dataclasses import dataclass
 from typing import Literal
 
 from colormae.config import setting
-from colormae.jobs.common import CKPT_HELP, INIT_CHANNELS_HELP, RunFolder, Runtime, TrainLoop
+from colormae.jobs.common import (
+    BANDS_HELP,
+    CKPT_HELP,
+    DENSE_NORMALIZE_HELP,
+    INIT_CHANNELS_HELP,
+    RunFolder,
+    Runtime,
+    TrainLoop,
+)
 
 EXAMPLES = """\
 examples:
@@ -21,9 +29,11 @@ per-class IoU on the val split go to DIR/segment.json (and DIR/eval.jsonl with v
 overlays predictions and ground truth on a few val images.
 """
 
-SEG_DATA_HELP = ("scenes (built-in digit scenes, 32 px; scenes:<px> for another size), an ADE20K release "
+SEG_DATA_HELP = ("scenes (built-in digit scenes, 32 px; scenes:<px> for another size; scenes:bands=4 or "
+                 "scenes:<px>:bands=N: multispectral, the digits only in band 4), an ADE20K release "
                  "folder (images/ + annotations/ with training/ and validation/), or a folder with "
-                 "{train,val}/images + {train,val}/masks and classes.txt")
+                 "{train,val}/images (any format pretraining reads: 8/16-bit PNG, multi-band TIFF, .npy) + "
+                 "{train,val}/masks (single-channel PNG) and classes.txt")
 
 
 @dataclass
@@ -40,6 +50,7 @@ class SegmentConfig(RunFolder, TrainLoop, Runtime):
     ckpt: str = setting("", CKPT_HELP, positional=True, required=True)
     data: str = setting("scenes", SEG_DATA_HELP)
     init_channels: str | None = setting(None, INIT_CHANNELS_HELP)
+    normalize: Literal["auto", "imagenet", "dataset", "none"] = setting("auto", DENSE_NORMALIZE_HELP)
     max_steps: int | None = setting(300, "optimizer steps (paper: 160000); the lr schedule spans them",
                                     role="run", min=1)
     warmup_steps: int | None = setting(30, "linear lr warm-up in optimizer steps (paper: 1500)", min=0)
@@ -56,7 +67,8 @@ class SegmentConfig(RunFolder, TrainLoop, Runtime):
                                          "(1: off)", min=0.0, max=1.0)
     flip: float = setting(0.0, "horizontal flip probability (paper: 0.5; off by default since flipped "
                                "digits are other shapes)", min=0.0, max=1.0)
-    photometric: bool = setting(True, "photometric distortion: brightness, contrast, saturation, hue (mmseg)")
+    photometric: bool = setting(True, "photometric distortion: brightness, contrast, saturation, hue (mmseg; "
+                                      "other than 3 channels: brightness and contrast only)")
     lr: float = setting(1e-3, "peak AdamW lr (paper: 1e-4)", min=0.0)
     min_lr: float = setting(0.0, "lr at the last step of the poly decay", min=0.0)
     poly_power: float = setting(1.0, "power of the poly lr decay", min=0.0)
@@ -89,3 +101,4 @@ class SegmentConfig(RunFolder, TrainLoop, Runtime):
                                                  "annotation", role="io", metavar="DIR")
     figure: int = setting(6, "overlay predictions and ground truth on this many val images in "
                              "DIR/segment.png (0: no figure)", role="io", min=0)
+    bands: str | None = setting(None, BANDS_HELP, role="io", metavar="B,B,B")

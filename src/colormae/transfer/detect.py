@@ -32,14 +32,13 @@ RESULTS_FILE = "detections_val.json"
 
 def resolve_data(data: str, out: Path, seed: int = 0) -> Path:
     """A COCO folder for ``data``: the built-in scenes (exported under ``out/scenes_coco``) or ``data``."""
-    name, _, size = data.partition(":")
-    if name == "scenes":
-        from colormae.dense.detect.scenes_coco import export_scenes
-        from colormae.dense.scenes import parse_scenes
+    from colormae.dense.scenes import parse_spec
 
-        px = parse_scenes(data)
-        assert px is not None
-        return export_scenes(out / "scenes_coco", size=px, seed=seed)
+    spec = parse_spec(data)
+    if spec is not None:
+        from colormae.dense.detect.scenes_coco import export_scenes
+
+        return export_scenes(out / "scenes_coco", size=spec.size, seed=seed, bands=spec.bands)
     return Path(data).expanduser()
 
 
@@ -56,7 +55,8 @@ def load_detector(path: str | Path, map_location: str | torch.device = "cpu") ->
 
 
 def _datasets(cfg: DetectConfig, train_split: Any, val_split: Any) -> tuple[Any, Any]:
-    """``(train set with large-scale jitter, val set)`` of two COCO splits."""
+    """``(train set with large-scale jitter, val set)`` of two COCO splits, read at the train images'
+    channel count until :func:`_read_at` sets the model's."""
     from colormae.dense.detect.coco import CocoDetection
     from colormae.dense.detect.transforms import LargeScaleJitter
 
@@ -69,8 +69,15 @@ def _datasets(cfg: DetectConfig, train_split: Any, val_split: Any) -> tuple[Any,
     return train_ds, val_ds
 
 
-def _detector_config(cfg: DetectConfig, train_ds: Any) -> Any:
-    """The :class:`~colormae.dense.detect.model.DetectorConfig` of ``cfg`` for ``train_ds``'s classes."""
+def _read_at(channels: int, *datasets: Any) -> None:
+    """Read every image of ``datasets`` at ``channels`` channels (the model's)."""
+    for ds in datasets:
+        ds.read_channels = channels
+
+
+def _detector_config(cfg: DetectConfig, train_ds: Any, norm: Any) -> Any:
+    """The :class:`~colormae.dense.detect.model.DetectorConfig` of ``cfg`` for ``train_ds``'s classes and
+    images normalised with ``norm``."""
     from colormae.dense.detect.model import DetectorConfig
 
     return DetectorConfig(num_classes=train_ds.num_classes, masks=cfg.masks, img_size=cfg.img_size,
@@ -78,7 +85,8 @@ def _detector_config(cfg: DetectConfig, train_ds: Any) -> Any:
                           pyramid_scales=cfg.pyramid_scales, channels=cfg.fpn_channels,
                           drop_path=cfg.drop_path, score_thresh=cfg.score_thresh,
                           detections_per_img=cfg.detections_per_img, roi_batch=cfg.roi_batch,
-                          class_names=train_ds.class_names, cat_ids=train_ds.cat_ids)
+                          class_names=train_ds.class_names, cat_ids=train_ds.cat_ids,
+                          image_mean=list(norm.mean), image_std=list(norm.std))
 
 
 def _detect_step(device: torch.device) -> Any:
@@ -95,7 +103,7 @@ def _detect_step(device: torch.device) -> Any:
 
 
 def _write_outputs(cfg: DetectConfig, out: Path, final: dict[str, Any], results: list[dict[str, Any]],
-                   val_ds: Any, class_names: list[str]) -> None:
+                   val_ds: Any, class_names: list[str], norm: Any, bands: tuple[int, ...]) -> None:
     """Rank 0's files: the COCO results, ``detect.json`` and the figure."""
     from colormae.eval.results import write_results
 
@@ -104,22 +112,24 @@ def _write_outputs(cfg: DetectConfig, out: Path, final: dict[str, Any], results:
     if cfg.figure_images:
         from colormae.viz.detect import plot_detections
 
-        plot_detections(val_ds, results, out / "detect.png", count=cfg.figure_images, class_names=class_names)
+        plot_detections(val_ds, results, out / "detect.png", count=cfg.figure_images, class_names=class_names,
+                        norm=norm, bands=bands)
 
 
 def detect(cfg: DetectConfig, *, stop_at_step: int | None = None) -> dict[str, Any]:
     """Fine-tune ``cfg.ckpt``'s encoder as a detector on ``cfg.data`` into ``cfg.out``; returns results."""
     from colormae.config import saved_config
+    from colormae.data.normalization import data_payload
     from colormae.dense.detect.coco import collate, find_split, read_coco
     from colormae.dense.detect.evaluate import evaluate_results, predict
     from colormae.dense.detect.model import detector_from_encoder, vit_lr_scale
-    from colormae.loading import load
     from colormae.train.distributed import barrier, init_distributed, seed_everything
     from colormae.train.engine import resolve_resume
     from colormae.train.job import TrainJob
     from colormae.train.loader import build_train_loader
     from colormae.train.optim import build_adamw
     from colormae.train.schedule import WarmupMultiStep
+    from colormae.transfer.encoder import dense_encoder, figure_bands
 
     out = Path(cfg.out)
     info, dev = init_distributed(cfg.device)
@@ -129,12 +139,16 @@ def detect(cfg: DetectConfig, *, stop_at_step: int | None = None) -> dict[str, A
     root = resolve_data(cfg.data, out) if not info.is_main else root
     train_split, val_split = find_split(root, "train"), find_split(root, "val")
     seed_everything(cfg.seed + info.rank)
-    loaded = load(cfg.ckpt, seed=cfg.seed)
+    train_ds, val_ds = _datasets(cfg, train_split, val_split)
+    loaded, norm = dense_encoder(cfg.ckpt, cfg.data, train_ds, init_channels=cfg.init_channels,
+                                 normalize=cfg.normalize, seed=cfg.seed, progress=cfg.progress,
+                                 say=info.is_main)
     if loaded.kind == "finetune":
         raise UserError(f"{cfg.ckpt}: a fine-tuned classifier; pass the pretraining checkpoint")
     mae = loaded.mae()
-    train_ds, val_ds = _datasets(cfg, train_split, val_split)
-    det = _detector_config(cfg, train_ds)
+    _read_at(mae.config.in_chans, train_ds, val_ds)
+    bands = figure_bands(cfg.bands, mae.config.in_chans)
+    det = _detector_config(cfg, train_ds, norm)
     model, notes = detector_from_encoder(mae.config, mae.encoder.state_dict(), det)
     model = model.to(dev)
     if info.is_main:
@@ -165,7 +179,8 @@ def detect(cfg: DetectConfig, *, stop_at_step: int | None = None) -> dict[str, A
             evaluate(step)
 
     payload = {"kind": "detect", "config": saved_config(cfg), "model_config": asdict(mae.config),
-               "detector": det.to_dict()}
+               "detector": det.to_dict(),
+               "data": data_payload(norm, norm_pix_loss=mae.config.norm_pix_loss, img_size=cfg.img_size)}
     result = job.fit(model, loader, _detect_step(dev), optimizer, schedule, on_step_end=on_step_end,
                      payload=payload)
     results = evaluate(result.step)
@@ -174,5 +189,5 @@ def detect(cfg: DetectConfig, *, stop_at_step: int | None = None) -> dict[str, A
                        detections=len(results), **{k: last[k] for k in ("box", "mask") if k in last},
                        history=history)
     if info.is_main:
-        _write_outputs(cfg, out, final, results, val_ds, train_ds.class_names)
+        _write_outputs(cfg, out, final, results, val_ds, train_ds.class_names, norm, bands)
     return final

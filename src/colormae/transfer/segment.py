@@ -50,12 +50,15 @@ def _open_sources(cfg: SegmentConfig) -> tuple[Any, Any]:
     return train_src, val_src
 
 
-def _encoder(cfg: SegmentConfig) -> Any:
-    """The MAE of ``cfg.ckpt`` (a pretraining or random one), its patch size dividing the crop."""
-    from colormae.loading import load_for_data
+def _encoder(cfg: SegmentConfig, train_src: Any) -> tuple[Any, Any]:
+    """The MAE of ``cfg.ckpt`` (a pretraining or random one) fitted to the data's channels
+    (:func:`colormae.transfer.encoder.dense_encoder`), its patch size dividing the crop, and the
+    normalisation of its images."""
+    from colormae.transfer.encoder import dense_encoder
 
-    loaded = load_for_data(cfg.ckpt, cfg.data, init_channels=cfg.init_channels, seed=cfg.seed,
-                           progress=cfg.progress, say=rank_world()[0] == 0)
+    loaded, norm = dense_encoder(cfg.ckpt, cfg.data, train_src, init_channels=cfg.init_channels,
+                                 normalize=cfg.normalize, seed=cfg.seed, progress=cfg.progress,
+                                 say=rank_world()[0] == 0)
     if loaded.kind not in ("pretrain", "random"):
         raise UserError(f"{cfg.ckpt}: a {loaded.kind} checkpoint; segmentation starts from a pretraining "
                         "checkpoint (or random:<preset>)")
@@ -63,11 +66,11 @@ def _encoder(cfg: SegmentConfig) -> Any:
     if cfg.crop_size % mae.config.patch_size:
         raise UserError(f"crop_size {cfg.crop_size} is not a multiple of the encoder's patch size "
                         f"{mae.config.patch_size}")
-    return mae
+    return mae, norm
 
 
 def _seg_step(cfg: SegmentConfig, device: torch.device) -> Any:
-    """The engine's ``step_fn``: ``(images (B, 3, H, W), labels (B, H, W))`` -> (loss, per-head losses)."""
+    """The engine's ``step_fn``: ``(images (B, C, H, W), labels (B, H, W))`` -> (loss, per-head losses)."""
     from colormae.dense.segmentor import seg_loss
 
     def step_fn(net: nn.Module, batch: Any, step: int) -> tuple[torch.Tensor, dict[str, float]]:
@@ -82,6 +85,7 @@ def _seg_step(cfg: SegmentConfig, device: torch.device) -> Any:
 def segment(cfg: SegmentConfig, *, stop_at_step: int | None = None) -> dict[str, Any]:
     """Train and evaluate; returns (and writes to ``OUT/segment.json``) the final metrics."""
     from colormae.config import saved_config
+    from colormae.data.normalization import data_payload
     from colormae.data.subset import subset
     from colormae.dense.augment import TrainTransform
     from colormae.dense.data import SegDataset
@@ -93,11 +97,13 @@ def segment(cfg: SegmentConfig, *, stop_at_step: int | None = None) -> dict[str,
     from colormae.train.engine import resolve_resume
     from colormae.train.job import TrainJob
     from colormae.train.schedule import WarmupPoly
+    from colormae.transfer.encoder import figure_bands
 
     train_src, val_src = _open_sources(cfg)
     info, dev = init_distributed(cfg.device)
     seed_everything(cfg.seed + info.rank)
-    mae = _encoder(cfg)
+    mae, norm = _encoder(cfg, train_src)
+    bands = figure_bands(cfg.bands, norm.channels)
     classes = list(train_src.classes)
     head = _head_config(cfg, len(classes), classes)
     model: nn.Module = segmentor_from_mae(mae, head)
@@ -110,7 +116,7 @@ def segment(cfg: SegmentConfig, *, stop_at_step: int | None = None) -> dict[str,
     stride = cfg.stride or max(1, cfg.crop_size * 2 // 3)
     transform = TrainTransform(cfg.crop_size, scale=scale, ratio_range=tuple(cfg.ratio_range),
                                cat_max_ratio=cfg.cat_max_ratio, flip=cfg.flip, photometric=cfg.photometric,
-                               ignore_index=cfg.ignore_index)
+                               ignore_index=cfg.ignore_index, norm=norm)
     train_ds = subset(SegDataset(train_src, transform), cfg.train_images)
     loader = _loader(cfg, train_ds, info, dev)
     out = Path(cfg.out)
@@ -123,7 +129,7 @@ def segment(cfg: SegmentConfig, *, stop_at_step: int | None = None) -> dict[str,
 
     def run_eval(save_dir: str | None = None, keep: int = 0) -> dict[str, Any]:
         return evaluate(model, val_src, scale=scale, mode=cfg.mode, crop=cfg.crop_size, stride=stride,
-                        device=dev, save_dir=save_dir, keep=keep, progress=cfg.progress)
+                        device=dev, save_dir=save_dir, keep=keep, progress=cfg.progress, norm=norm)
 
     def on_step_end(step: int) -> None:
         if cfg.val_every and step % cfg.val_every == 0 and step < total:
@@ -133,7 +139,8 @@ def segment(cfg: SegmentConfig, *, stop_at_step: int | None = None) -> dict[str,
                           f"aAcc {res['aAcc']:.2f}")
 
     payload = {"kind": "segment", "config": saved_config(cfg), "model_config": model_config(mae.config, head),
-               "classes": classes, "ignore_index": cfg.ignore_index}
+               "classes": classes, "ignore_index": cfg.ignore_index,
+               "data": data_payload(norm, norm_pix_loss=mae.config.norm_pix_loss, img_size=cfg.crop_size)}
     result = job.fit(model, loader, _seg_step(cfg, dev), optimizer, schedule, on_step_end=on_step_end,
                      payload=payload)
     res = run_eval(save_dir=cfg.save_predictions, keep=cfg.figure)
@@ -145,7 +152,8 @@ def segment(cfg: SegmentConfig, *, stop_at_step: int | None = None) -> dict[str,
         if cfg.figure and samples:
             from colormae.viz.segment import segment_figure
 
-            segment_figure(samples, classes, out / "segment.png", ignore_index=cfg.ignore_index)
+            segment_figure(samples, classes, out / "segment.png", ignore_index=cfg.ignore_index, norm=norm,
+                           bands=bands)
     return final
 
 

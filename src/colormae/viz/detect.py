@@ -3,7 +3,9 @@
 Boxes and masks are drawn with torchvision's ``draw_bounding_boxes`` / ``draw_segmentation_masks`` on
 the image enlarged to at least :data:`MIN_SIDE` px (nearest neighbour, so small scenes stay legible);
 predictions are an image's ``top`` highest-scoring COCO results (``detections_val.json`` records) that
-score at least ``min_score``, each labelled with its score.
+score at least ``min_score``, each labelled with its score. Images of other than 3 channels (or with
+``bands`` chosen) are shown as :func:`colormae.viz.display.display_images` shows them: three bands as
+RGB or one as grey, stretched per band unless ImageNet-normalised.
 """
 
 from __future__ import annotations
@@ -47,20 +49,37 @@ def _xyxy(boxes: list[list[float]]) -> torch.Tensor:
     return torch.cat([t[:, :2], t[:, :2] + t[:, 2:]], 1)
 
 
+def display_uint8(image: torch.Tensor, norm: Any = None, bands: tuple[int, ...] | None = None
+                  ) -> torch.Tensor:
+    """A detector input ``(C, H, W)`` in [0, 1] as uint8 ``(3, H, W)`` for drawing: an RGB image as it is
+    (``bands`` unset or 1,2,3), else ``bands`` through :func:`~colormae.viz.display.display_images` with the
+    run's normalisation ``norm`` (default: ImageNet RGB)."""
+    from colormae.data.normalization import imagenet
+    from colormae.viz.display import display_images
+
+    if image.shape[0] == 3 and bands in (None, (1, 2, 3)):
+        return (image * 255).round().clamp(0, 255).to(torch.uint8)
+    norm = norm or imagenet(image.shape[0])
+    mean, std = (torch.tensor(v, dtype=torch.float32).view(-1, 1, 1) for v in (norm.mean, norm.std))
+    default = (1, 2, 3) if image.shape[0] >= 3 else (1,)
+    shown = display_images(((image.float() - mean) / std)[None], norm, bands or default)[0]
+    return (torch.from_numpy(np.ascontiguousarray(shown)).permute(2, 0, 1) * 255).round().to(torch.uint8)
+
+
 def plot_detections(dataset: Any, results: Sequence[dict[str, Any]], out_path: str | Path, *, count: int = 6,
-                    class_names: list[str] | None = None, min_score: float = 0.05, top: int = 3) -> Path:
+                    class_names: list[str] | None = None, min_score: float = 0.05, top: int = 3,
+                    norm: Any = None, bands: tuple[int, ...] | None = None) -> Path:
     """Draw the first ``count`` images of a :class:`~colormae.dense.detect.coco.CocoDetection` split with
-    their ground truth (top row) and the ``results`` for them (bottom row) into ``out_path``."""
+    their ground truth (top row) and the ``results`` for them (bottom row) into ``out_path``; ``norm`` and
+    ``bands``: how to show images of other than 3 channels (:func:`display_uint8`)."""
     mask_util = require("pycocotools.mask", extra="dense", feature="drawing detections")
-    from torchvision.transforms.functional import pil_to_tensor
 
     count = min(count, len(dataset))
     names = class_names or dataset.class_names
     label_of = dataset.label_of
     fig, axes = image_grid(2, count)
     for col in range(count):
-        img = dataset.load_image(col)
-        image = pil_to_tensor(img)
+        image = display_uint8(dataset.load_image(col), norm, bands)
         image_id = dataset.ids[col]
         gt = [a for a in dataset.coco.imgToAnns.get(image_id, []) if not a.get("iscrowd", 0)]
         gt_boxes = _xyxy([a["bbox"] for a in gt])

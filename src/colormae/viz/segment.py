@@ -10,7 +10,8 @@ import torch
 import torch.nn.functional as F
 
 from colormae.extras import require
-from colormae.viz.style import denormalize, image_grid, save_figure
+from colormae.viz.display import display_images
+from colormae.viz.style import image_grid, save_figure
 
 #: Brightness of the photo under the class colours.
 DIM = 0.35
@@ -37,19 +38,25 @@ def overlay(image: np.ndarray, labels: np.ndarray, colours: np.ndarray,
 
 
 def segment_figure(samples: Sequence[tuple[torch.Tensor, torch.Tensor, torch.Tensor]], classes: Sequence[str],
-                   out_path: str | Path, *, ignore_index: int = 255) -> Path:
+                   out_path: str | Path, *, ignore_index: int = 255, norm=None,
+                   bands: tuple[int, ...] | None = None) -> Path:
     """Rows: val images; columns: image, ground truth overlay, prediction overlay.
 
-    ``samples``: ``(normalised image (3, h, w), labels (H, W), prediction (H, W))``; the image is resized
-    to the labels' size for display.
+    ``samples``: ``(normalised image (C, h, w), labels (H, W), prediction (H, W))``; the image is resized
+    to the labels' size for display. ``norm``: the images' normalisation (default ImageNet RGB);
+    ``bands``: 1-based bands shown as RGB (three) or grey (one), as
+    :func:`colormae.viz.display.display_images` (default: RGB, grey, or the first three bands).
     """
+    channels = samples[0][0].shape[0] if samples else 3
+    if bands is None and channels > 3:
+        bands = (1, 2, 3)
     fig, axes = image_grid(len(samples), 3)
     colours = palette(len(classes))
     for row, (image, labels, pred) in enumerate(samples):
         if tuple(image.shape[-2:]) != tuple(labels.shape):
             image = F.interpolate(image[None], size=tuple(labels.shape), mode="bilinear",
                                   align_corners=False)[0]
-        rgb = denormalize(image[None])[0]
+        rgb = display_images(image[None], norm, bands)[0]
         panels = (rgb, overlay(rgb, labels.numpy(), colours, ignore_index),
                   overlay(rgb, pred.numpy(), colours, ignore_index))
         for col, panel in enumerate(panels):

@@ -10,9 +10,15 @@ ignore regions; COCOeval treats them as "ignore" when scoring); images without a
 split for evaluation (they score false positives) but are left out of training batches, as mmdet's
 ``filter_empty_gt`` does. Masks may be polygons or RLE (compressed or not): ``COCO.annToMask``.
 
+Images are read by the pretraining readers (:mod:`colormae.data.readers`): 8/16-bit PNG, multi-band and
+16-bit TIFF, ``.npy``, as float ``(C, H, W)`` tensors in [0, 1] (scaled by bit depth) at
+:attr:`CocoDetection.read_channels` channels (default: what most files have; grey -> RGB and the like
+convert as :func:`colormae.data.readers.adapt_channels` does).
+
 Bad input is refused at load time with one line naming the file and the first offending entry: image
 files the JSON lists but the folder lacks, boxes of zero or negative width or height, annotations whose
-category id is not among the JSON's categories, annotations of unknown images.
+category id is not among the JSON's categories, annotations of unknown images, image files that are not
+readable or whose channel count or bit depth differs from the others'.
 """
 
 from __future__ import annotations
@@ -33,6 +39,8 @@ from colormae.errors import UserError
 from colormae.extras import require
 
 SPLITS = ("train", "val")
+#: At most this many image headers (evenly spaced) are read to find a split's channel count.
+SCAN_IMAGES = 2000
 
 
 @dataclass(frozen=True)
@@ -112,17 +120,21 @@ def check_coco(coco: Any, name: str, image_dir: Path) -> None:
 
 
 class CocoDetection(torch.utils.data.Dataset):
-    """``ds[i] -> (image float (3, H, W) in [0, 1], target)`` for torchvision's detection models.
+    """``ds[i] -> (image float (C, H, W) in [0, 1], target)`` for torchvision's detection models.
 
     ``target``: ``boxes`` float ``(N, 4)`` xyxy in pixels, ``labels`` int64 ``(N,)`` in ``1..K``,
     ``masks`` uint8 ``(N, H, W)`` (when ``masks``), ``image_id`` (the COCO id). Crowd annotations are
     dropped. ``train=True`` keeps only images with at least one non-crowd annotation. ``transform``
     (e.g. :class:`~colormae.dense.detect.transforms.LargeScaleJitter`) maps ``(image, target)`` pairs.
+    ``channels``: the channel count ``C`` images are read at (:attr:`read_channels`; default: the files').
     """
 
     def __init__(self, split: CocoSplit, *, train: bool, masks: bool = True, transform: Any = None,
-                 cat_ids: list[int] | None = None) -> None:
+                 cat_ids: list[int] | None = None, channels: int | None = None) -> None:
         self.split = split
+        self.name = str(split.images)
+        self._channels: int | None = None
+        self.read_channels = channels
         self.coco = read_coco(split.json)
         check_coco(self.coco, str(split.json), split.images)
         self.cat_ids = sorted(self.coco.cats) if cat_ids is None else list(cat_ids)
@@ -153,11 +165,48 @@ class CocoDetection(torch.utils.data.Dataset):
         """Category names in label order."""
         return [str(self.coco.cats[c].get("name", c)) for c in self.cat_ids]
 
-    def load_image(self, index: int) -> Image.Image:
-        """The RGB image of sample ``index``."""
-        info = self.coco.imgs[self.ids[index]]
-        with Image.open(self.split.images / info["file_name"]) as img:
-            return img.convert("RGB")
+    @property
+    def images(self) -> list[Path]:
+        """The image files, in sample order."""
+        return [self.split.images / self.coco.imgs[i]["file_name"] for i in self.ids]
+
+    @property
+    def channels(self) -> int:
+        """The images' channel count (what most of up to :data:`SCAN_IMAGES` evenly spaced files have, from
+        their headers); one line naming a file that is unreadable or differs."""
+        if self._channels is None:
+            from colormae.data.folder import check_formats
+            from colormae.data.readers import UnreadableImage, probe
+            from colormae.data.subset import evenly_spaced
+
+            files = self.images
+            try:
+                infos = [(str(files[i]), probe(files[i])) for i in evenly_spaced(len(files), SCAN_IMAGES)]
+            except UnreadableImage as err:
+                raise UserError(f"{err} (not a readable image)") from None
+            self._channels = check_formats(infos, None, self.split.images)[0]
+        return self._channels
+
+    def image(self, index: int) -> Image.Image | Tensor:
+        """Sample ``index``'s image as :func:`colormae.data.readers.read_image` reads it."""
+        from colormae.data.readers import UnreadableImage, read_image
+
+        try:
+            return read_image(self.split.images / self.coco.imgs[self.ids[index]]["file_name"])
+        except UnreadableImage as err:
+            raise UserError(f"{err} (not a readable image)") from None
+
+    def load_image(self, index: int) -> Tensor:
+        """The image of sample ``index`` as float ``(C, H, W)`` in [0, 1], ``C`` = :attr:`read_channels`
+        (an 8-bit image exactly its pixel values / 255)."""
+        from torchvision.transforms.functional import pil_to_tensor
+
+        from colormae.data.readers import adapt_channels
+
+        image = adapt_channels(self.image(index), self.read_channels or self.channels)
+        if isinstance(image, Image.Image):
+            return pil_to_tensor(image).float() / 255.0
+        return image.float()
 
     def target(self, index: int, size: tuple[int, int]) -> dict[str, Tensor]:
         """The target of sample ``index`` for an image of ``size = (H, W)`` (see the class docstring)."""
@@ -182,11 +231,8 @@ class CocoDetection(torch.utils.data.Dataset):
         return target
 
     def __getitem__(self, index: int) -> tuple[Tensor, dict[str, Tensor]]:
-        from torchvision.transforms.functional import pil_to_tensor
-
-        img = self.load_image(index)
-        image = pil_to_tensor(img).float() / 255.0
-        target = self.target(index, (img.height, img.width))
+        image = self.load_image(index)
+        target = self.target(index, (int(image.shape[-2]), int(image.shape[-1])))
         if self.transform is not None:
             image, target = self.transform(image, target)
         return image, target

@@ -45,6 +45,9 @@ class DetectorConfig:
     roi_batch: int = 512
     class_names: list[str] = field(default_factory=list)
     cat_ids: list[int] = field(default_factory=list)
+    #: Per-channel normalisation the detector applies to its [0, 1] inputs (``None``: ImageNet RGB).
+    image_mean: list[float] | None = None
+    image_std: list[float] | None = None
 
     def __post_init__(self) -> None:
         if isinstance(self.global_blocks, list):
@@ -82,8 +85,9 @@ def build_detector(encoder: MAEConfig, det: DetectorConfig) -> nn.Module:
     levels = [str(i) for i in range(len(det.pyramid_scales))]
     n = det.num_classes + 1  # + background
     common: dict[str, Any] = dict(
-        num_classes=None, min_size=det.img_size, max_size=det.img_size, image_mean=list(MEAN),
-        image_std=list(STD), rpn_anchor_generator=anchors,
+        num_classes=None, min_size=det.img_size, max_size=det.img_size,
+        image_mean=list(det.image_mean or MEAN), image_std=list(det.image_std or STD),
+        rpn_anchor_generator=anchors,
         rpn_head=RPNHead(c, len(ASPECT_RATIOS), conv_depth=2),
         box_roi_pool=MultiScaleRoIAlign(levels, output_size=7, sampling_ratio=0),
         box_head=FastRCNNConvFCHead((c, 7, 7), [c] * 4, [1024], norm_layer=LayerNorm2d),

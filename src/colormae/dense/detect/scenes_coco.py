@@ -2,7 +2,8 @@
 
 One instance per pasted digit that stays visible: its box, its visible stroke pixels as an RLE mask, its
 area in pixels; categories ``digit 0`` ... ``digit 9`` with ids 1..10. Layout:
-``ROOT/annotations/instances_{train,val}.json`` + ``ROOT/images/{train,val}/*.png``, which
+``ROOT/annotations/instances_{train,val}.json`` + ``ROOT/images/{train,val}/*.png`` (multispectral
+scenes: ``*.npy`` arrays ``(H, W, N)`` uint8), which
 :func:`colormae.dense.detect.coco.find_split` reads like any COCO folder. Writing is deterministic and
 skipped when ``ROOT/scenes.json`` says the same scenes are already there.
 """
@@ -18,27 +19,36 @@ from colormae.dense.detect.evaluate import encode_mask
 CATEGORIES = [{"id": d + 1, "name": f"digit {d}", "supercategory": "digit"} for d in range(10)]
 
 
-def export_scenes(root: str | Path, *, size: int, seed: int = 0, lengths: dict[str, int] | None = None
-                  ) -> Path:
-    """Write the scenes of ``size`` px (``lengths`` per split, default the built-in ones) under ``root``."""
+def export_scenes(root: str | Path, *, size: int, seed: int = 0, lengths: dict[str, int] | None = None,
+                  bands: int = 3) -> Path:
+    """Write the scenes of ``size`` px and ``bands`` bands (``lengths`` per split, default the built-in
+    ones) under ``root``."""
+    import numpy as np
+
     from colormae.dense.scenes import LENGTHS, SPLITS, DigitScenes
 
     root = Path(root)
     lengths = {s: (lengths or {}).get(s, LENGTHS[s]) for s in SPLITS}
-    stamp = {"size": size, "seed": seed, "lengths": lengths, "version": 1}
+    stamp: dict = {"size": size, "seed": seed, "lengths": lengths, "version": 1}
+    if bands != 3:
+        stamp["bands"] = bands
     marker = root / "scenes.json"
     if marker.is_file() and json.loads(marker.read_text()) == stamp:
         return root
     (root / "annotations").mkdir(parents=True, exist_ok=True)
     for split in SPLITS:
-        source = DigitScenes(split, seed=seed, size=size, length=lengths[split])
+        source = DigitScenes(split, seed=seed, size=size, length=lengths[split], bands=bands)
         folder = root / "images" / split
         folder.mkdir(parents=True, exist_ok=True)
         images, annotations = [], []
         for i in range(len(source)):
             scene = source.scene(i)
-            name = f"{source.stem(i)}.png"
-            scene.image.save(folder / name)
+            if bands == 3:
+                name = f"{source.stem(i)}.png"
+                scene.image.save(folder / name)
+            else:
+                name = f"{source.stem(i)}.npy"
+                np.save(folder / name, np.asarray(scene.image))
             images.append({"id": i + 1, "file_name": name, "height": size, "width": size})
             for inst in scene.instances:
                 x0, y0, x1, y1 = inst.box

@@ -3,9 +3,9 @@
 mmdet's ViTDet pipeline (``lsj-100e_coco-instance.py``): horizontal flip (p 0.5); resize keeping the
 aspect ratio so the image fits a ``size x ratio`` square, ``ratio ~ U(0.1, 2.0)``; random crop of
 ``size x size`` (smaller images are not cropped); boxes clipped to the crop and those left thinner than
-0.01 px dropped; pad to ``size x size`` with grey 114 at the bottom and right. torchvision's detection
-transforms (``transforms.v2``) could do the pieces but not the crop rule with an RNG the resumable
-loader seeds, so the few lines are here. Evaluation needs no transform: the detector's own
+0.01 px dropped; pad to ``size x size`` with grey 114 (every band) at the bottom and right. torchvision's
+detection transforms (``transforms.v2``) could do the pieces but not the crop rule with an RNG the
+resumable loader seeds, so the few lines are here. Evaluation needs no transform: the detector's own
 ``GeneralizedRCNNTransform`` resizes the longer side to ``size`` and maps detections back.
 """
 
@@ -22,7 +22,7 @@ MIN_BOX = 1e-2
 
 
 class LargeScaleJitter:
-    """``(image (3, H, W) in [0, 1], target) -> (image (3, size, size), target)``; see the module docstring.
+    """``(image (C, H, W) in [0, 1], target) -> (image (C, size, size), target)``; see the module docstring.
 
     Draws from the global torch RNG (the training loader seeds it per sample for exact resume).
     """
@@ -60,7 +60,7 @@ class LargeScaleJitter:
         boxes[:, 0::2] = boxes[:, 0::2].clamp(0, cw)
         boxes[:, 1::2] = boxes[:, 1::2].clamp(0, ch)
         keep = ((boxes[:, 2] - boxes[:, 0]) > MIN_BOX) & ((boxes[:, 3] - boxes[:, 1]) > MIN_BOX)
-        out = torch.full((3, self.size, self.size), self.pad_value, dtype=image.dtype)
+        out = torch.full((image.shape[0], self.size, self.size), self.pad_value, dtype=image.dtype)
         out[:, :ch, :cw] = image
         target["boxes"] = boxes[keep]
         target["labels"] = target["labels"][keep]
