@@ -226,12 +226,14 @@ def finetune(cfg: FinetuneConfig, *, stop_at_step: int | None = None) -> dict[st
     info, dev = init_distributed(cfg.device)
     seed_everything(cfg.seed + info.rank)
     loaded = load_for_data(cfg.ckpt, cfg.data, init_channels=cfg.init_channels, seed=cfg.seed,
-                           progress=info.is_main and cfg.progress, say=info.is_main)
+                           progress=info.is_main and cfg.progress, say=info.is_main,
+                           stats_file=cfg.stats_file)
     if loaded.kind == "finetune":
         raise UserError(f"{cfg.ckpt}: already a fine-tuned classifier; pass the pretraining checkpoint")
     mae = loaded.mae()
     img = loaded.img_size
-    norm = eval_normalization(loaded, cfg.data, cfg.normalize, progress=info.is_main and cfg.progress)
+    norm = eval_normalization(loaded, cfg.data, cfg.normalize, progress=info.is_main and cfg.progress,
+                              stats_file=cfg.stats_file)
     # the training transform is set once the recipe knows the data set's size
     train_ds = build_dataset(cfg.data, split="train", channels=norm.channels)
     val_ds = build_dataset(cfg.data, split="val", transform=eval_transform(img, norm), channels=norm.channels)

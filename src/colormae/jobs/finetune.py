@@ -6,7 +6,15 @@ from dataclasses import dataclass
 from typing import Literal
 
 from colormae.config import setting
-from colormae.jobs.common import CKPT_HELP, DATA_HELP, INIT_CHANNELS_HELP, RunFolder, Runtime, TrainLoop
+from colormae.jobs.common import (
+    CKPT_HELP,
+    DATA_HELP,
+    INIT_CHANNELS_HELP,
+    STATS_FILE_HELP,
+    RunFolder,
+    Runtime,
+    TrainLoop,
+)
 
 #: A setting that ``colormae.eval.recipe.finetune_recipe`` fills in from the data, model and batch.
 Auto = Literal["auto"]
@@ -72,6 +80,7 @@ class FinetuneConfig(RunFolder, TrainLoop, Runtime):
                                              "0.35 on small sets)", min=0.0, max=1.0)
     normalize: Literal["auto", "imagenet", "dataset", "none"] = setting(
         "auto", "input normalisation; auto: the statistics the checkpoint was trained with")
+    stats_file: str | None = setting(None, STATS_FILE_HELP)
     ema_decay: float | None = setting(None, "keep an EMA of the weights with this decay (e.g. 0.9999) and "
                                             "report it too", min=0.0, below=1.0)
     global_pool: Literal["avg", "token"] = setting("avg", "avg: mean of patch tokens + fc_norm (MAE); "
