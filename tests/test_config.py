@@ -6,8 +6,8 @@ from pathlib import Path
 import pytest
 
 from colormae.config import config_yaml, load_config
-from colormae.files import atomic_write_text
 from colormae.errors import UserError
+from colormae.files import atomic_write_text
 from colormae.jobs.pretrain import PretrainConfig
 
 REPO = Path(__file__).resolve().parents[1]

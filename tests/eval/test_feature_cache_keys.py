@@ -18,7 +18,8 @@ def test_data_key_of_specs_and_paths(tmp_path, monkeypatch):
     assert data_key("imgs") == str(tmp_path / "imgs") == data_key(tmp_path / "imgs")
     assert data_key("hf:sets/tiny?image_column=img") == f"hf:{tmp_path / 'sets' / 'tiny'}?image_column=img"
     assert data_key(f"hf:{tmp_path}/sets/tiny") == f"hf:{tmp_path / 'sets' / 'tiny'}"
-    assert data_key("shards/train-{000000..000003}.tar") == str(tmp_path / "shards" / "train-{000000..000003}.tar")
+    pattern = "shards/train-{000000..000003}.tar"
+    assert data_key(pattern) == str(tmp_path / pattern)
 
 
 def test_weights_fingerprint_never_reads_a_spec_as_a_path(tmp_path, monkeypatch):

@@ -83,7 +83,8 @@ def test_a_killed_rank_ends_the_job_in_one_line_and_resume_is_exact(tmp_path, fr
     assert float(left_at) - float((tmp_path / "killed_at.txt").read_text()) < 60  # COLORMAE_DIST_TIMEOUT=30
     assert "\n" not in message
     assert message.startswith("rank 0 of 2 at step "), message
-    assert ": rank 1 died (killed, out of host memory or its machine lost: its heartbeat stopped); " in message
+    died = ": rank 1 died (killed, out of host memory or its machine lost: its heartbeat stopped); "
+    assert died in message, message
     assert "the last good checkpoint is " in message and message.endswith("restart the job with --resume")
     mp.start_processes(_resumed, args=(2, free_port(), out), nprocs=2, join=True, start_method="spawn")
     for rank in (0, 1):

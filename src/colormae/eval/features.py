@@ -22,12 +22,12 @@ import re
 from pathlib import Path
 
 import torch
-from safetensors.torch import load_file, save
+from safetensors.torch import load_file, save_file
 from torch import Tensor, nn
 from torch.utils.data import Dataset
 
 from colormae.errors import UserError
-from colormae.files import atomic_write
+from colormae.files import atomic_path
 from colormae.progress import progress as progress_bar
 from colormae.ranks import rank_world
 from colormae.train.knn import TOKEN_FEATURES, encode
@@ -168,6 +168,7 @@ def cached_features(model: nn.Module, dataset: Dataset, *, cache_dir: str | Path
             return blob["features"], blob["labels"]
     feats, labels = extract_features(model, dataset, **kwargs)  # type: ignore[arg-type]
     if rank_world()[0] == 0:  # atomically, with the umask's permissions (safetensors' save_file: 0600)
-        blob = save({"features": feats.contiguous(), "labels": labels.contiguous()}, metadata={"key": key})
-        atomic_write(path, lambda fh: fh.write(blob))
+        with atomic_path(path) as tmp:
+            save_file({"features": feats.contiguous(), "labels": labels.contiguous()}, str(tmp),
+                      metadata={"key": key})
     return feats, labels

@@ -18,8 +18,8 @@ INIT_CHANNELS_HELP = ("when the data's images have another channel count than th
                       "auto (names when some band is so named, else mean) or BAND:R,BAND:G,BAND:B (others "
                       "start at zero); none: a channel mismatch is refused")
 #: The help of ``stats_file`` (every job whose normalisation can be the data set's).
-STATS_FILE_HELP = ("normalize=dataset: read the statistics from this file (`colormae data stats DIR -o FILE`, "
-                   "for a read-only DIR) instead of DIR's own or the per-user cache's")
+STATS_FILE_HELP = ("normalize=dataset: read the statistics from this file (`colormae data stats DIR -o "
+                   "FILE`, for a read-only DIR) instead of DIR's own or the per-user cache's")
 #: What every job that reads images accepts as DATA.
 DATA_HELP = ("built-in data set (mnist5k, photos, natural: the last needs the Debian package "
              "gcompris-qt-data), an ImageFolder path (evaluation: with train/ and val/ class folders), "

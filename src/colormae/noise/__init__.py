@@ -11,8 +11,9 @@ The names below are imported on first use (PEP 562), so ``colormae.noise.colors`
 
 from __future__ import annotations
 
-import importlib
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
+
+from colormae.lazy import lazy_exports
 
 if TYPE_CHECKING:
     from colormae.noise.bank import FORMAT_VERSION, PatternBank, PatternFileError
@@ -33,17 +34,25 @@ _HOMES = {
     "radial_power_spectrum": "spectrum",
 }
 
-__all__ = sorted(_HOMES)
+__all__ = [
+    "COLORS",
+    "FORMAT_VERSION",
+    "NoiseFilter",
+    "SIGMA1",
+    "SIGMA2",
+    "SIGMA_RANGE",
+    "PatternBank",
+    "PatternFileError",
+    "apply_transfer",
+    "color_transfer",
+    "gaussian_response",
+    "gaussian_transfer",
+    "generate_patterns",
+    "parse_filter",
+    "radial_power_spectrum",
+    "sample_filter",
+    "sample_patterns",
+]
 
 
-def __getattr__(name: str) -> Any:
-    home = _HOMES.get(name)
-    if home is None:
-        raise AttributeError(f"module 'colormae.noise' has no attribute {name!r}")
-    value = getattr(importlib.import_module(f"colormae.noise.{home}"), name)
-    globals()[name] = value
-    return value
-
-
-def __dir__() -> list[str]:
-    return sorted({*globals(), *_HOMES})
+__getattr__, __dir__ = lazy_exports(__name__, _HOMES, globals())
