@@ -114,13 +114,13 @@ WRITERS = {"results.json": _results, "figure.png": _figure, "labels.png": _label
 def test_a_refused_write_is_one_line_and_keeps_the_old_file(tmp_path, name, request):
     path = tmp_path / "out" / name
     path.parent.mkdir()
-    path.write_bytes(b"the previous file")
+    path.write_bytes(b"{\"previous\": 1}\n")
     request.getfixturevalue("full_disk")
     with pytest.raises(WriteFailed) as info:
         WRITERS[name](path)
     assert str(info.value).startswith(f"cannot write {path}: no space left on device (")
     assert "\n" not in str(info.value)
-    assert path.read_bytes() == b"the previous file"
+    assert path.read_bytes() == b"{\"previous\": 1}\n"
     assert [p.name for p in path.parent.iterdir()] == [name]  # no temporary left behind
 
 
