@@ -80,6 +80,15 @@ def test_a_store_that_stopped_answering_names_rank_0_which_held_it(monkeypatch):
     assert "rank 0" not in Heartbeat(_info(1, 2), _DeadStore()).describe()
 
 
+def test_the_collective_error_is_its_first_sentence():
+    from colormae.train.distributed import collective_error_line
+
+    gloo = RuntimeError("[/__w/pytorch/pytorch/third_party/gloo/gloo/transport/tcp/pair.cc:561] Connection "
+                        "closed by peer [127.0.0.1]:41349. This is typically caused by a remote worker\nmore")
+    assert collective_error_line(gloo) == "Connection closed by peer [127.0.0.1]:41349"
+    assert collective_error_line(RuntimeError("")) == "RuntimeError"
+
+
 def test_one_process_has_no_heartbeat():
     beat = Heartbeat.start(DistInfo())
     assert beat.gone() is None

@@ -30,6 +30,7 @@ from colormae.train.distributed import (
     RankVote,
     all_gather_object,
     barrier,
+    collective_error_line,
     is_lost_peer,
 )
 from colormae.train.finite import NonFiniteTracker, TrainingDiverged, weights_finite
@@ -366,10 +367,9 @@ class TrainRun:
         naming the rank that is gone (:meth:`colormae.train.heartbeat.Heartbeat.describe`)."""
         good = f"the last good checkpoint is {self.good_ckpt}" if self.good_ckpt is not None else \
             "no checkpoint was saved yet"
-        first = str(err).strip().splitlines()[0][:160] if str(err).strip() else type(err).__name__
         return LostRank(f"rank {self.dist.rank} of {self.dist.world_size} at step {self.step + 1}: "
-                        f"{self.heartbeat.describe()}; the collective failed with: {first}; {good}; "
-                        "restart the job with --resume")
+                        f"{self.heartbeat.describe()}; the collective failed with: "
+                        f"{collective_error_line(err)}; {good}; restart the job with --resume")
 
     def out_of_memory(self) -> OutOfMemory:
         """The one-line error of a step that ran out of device memory: the peak and what to lower."""
