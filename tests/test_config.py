@@ -5,8 +5,9 @@ from pathlib import Path
 
 import pytest
 
-from colormae.config import load_config, write_config
+from colormae.config import config_yaml, load_config
 from colormae.errors import UserError
+from colormae.files import atomic_write_text
 from colormae.jobs.pretrain import PretrainConfig
 
 REPO = Path(__file__).resolve().parents[1]
@@ -67,7 +68,7 @@ def test_unknown_key_in_yaml(tmp_path):
 
 def test_write_and_read_back(tmp_path):
     cfg = load_config(PretrainConfig, overrides=["mask_schedule=[[0, green], [3, red]]", "grad_clip=1.0"])
-    write_config(cfg, tmp_path / "config.yaml")
+    atomic_write_text(tmp_path / "config.yaml", config_yaml(cfg))
     assert load_config(PretrainConfig, tmp_path / "config.yaml") == cfg
 
 

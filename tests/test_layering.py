@@ -11,7 +11,7 @@ from pathlib import Path
 SRC = Path(__file__).resolve().parents[1] / "src"
 #: Layer of each top-level package or module of colormae; imports point to a strictly lower layer.
 LAYERS: dict[str, int] = {
-    "errors": 0, "ranks": 0,                    # ranks: imports nothing of colormae
+    "errors": 0, "ranks": 0, "lazy": 0,         # ranks, lazy: import nothing of colormae
     "files": 1, "progress": 1, "config": 1, "extras": 1,  # extras: the optional packages, lazily
     "jobs": 2,                                   # config dataclasses: leaves
     "noise": 3, "models": 3,

@@ -377,10 +377,8 @@ def config_from_args(cls: type[T], args: argparse.Namespace, overrides: Iterable
     return cfg
 
 
-def write_config(cfg: Any, path: str | Path) -> Path:
-    """Write a config (dataclass or dict) as YAML."""
+def config_yaml(cfg: Any) -> str:
+    """A config (dataclass or dict) as the YAML text ``--config`` reads back (a run's ``config.yaml``,
+    written with :func:`colormae.files.atomic_write_text`)."""
     data = cfg if isinstance(cfg, dict) else config_to_dict(cfg)
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    path.write_text(yaml.safe_dump(data, sort_keys=False, default_flow_style=None), encoding="utf-8")
-    return path
+    return yaml.safe_dump(data, sort_keys=False, default_flow_style=None)

@@ -245,13 +245,13 @@ def adapt_channels(loaded: Loaded, channels: int, mode: str = "mean", *,
 
 
 def load_for_data(spec: str | Path, data: str, *, init_channels: str | None = None, seed: int = 0,
-                  progress: bool = True, say: bool = True) -> Loaded:
+                  progress: bool = True, say: bool = True, stats_file: str | Path | None = None) -> Loaded:
     """:func:`load` for a job on ``data``: with ``init_channels`` set and a data folder whose images have
     another channel count than the checkpoint, the model is mapped to them (:func:`adapt_channels`, band
     names from the folder's stats file) and its recorded normalisation replaced by the data's
     (``normalize=auto``: ImageNet for 3 channels, else the stats file), since the checkpoint's no longer
     applies. The mapping line is written (with ``say``: on the main rank) and kept in ``notes``;
-    ``progress`` shows the folder scan."""
+    ``progress`` shows the folder scan; ``stats_file``: the data's stats file (``data stats -o FILE``)."""
     from colormae.data import build_dataset, data_payload, is_builtin, resolve_normalization
 
     loaded = load(spec, seed=seed)
@@ -260,7 +260,7 @@ def load_for_data(spec: str | Path, data: str, *, init_channels: str | None = No
     channels = int(build_dataset(data, split="train").channels)
     if channels == loaded.in_chans:
         return loaded
-    norm = resolve_normalization("auto", channels, data, progress=progress)
+    norm = resolve_normalization("auto", channels, data, progress=progress, stats_file=stats_file)
     line = adapt_channels(loaded, channels, init_channels, band_names=norm.channel_names).channel_map
     loaded.checkpoint["data"] = data_payload(norm, norm_pix_loss=loaded.config.norm_pix_loss,
                                              img_size=loaded.img_size)

@@ -1,5 +1,7 @@
 """Transforms: any channel count, (H, W) outputs, the given normalisation; square output as before."""
 
+import math
+
 import numpy as np
 import torch
 from PIL import Image
@@ -29,9 +31,9 @@ def test_eval_transform_covers_the_crop_for_every_aspect():
 
 
 def test_square_eval_transform_of_a_photo_is_unchanged():
-    """The square path is MAE / timm's: short side to size / 0.875, centre crop, ToTensor, ImageNet."""
+    """The square path is MAE / timm's: short side to floor(size / 0.875), centre crop, ToTensor, ImageNet."""
     image = Image.fromarray(np.random.default_rng(0).integers(0, 256, (60, 80, 3), dtype=np.uint8))
-    reference = T.Compose([T.Resize(int(round(32 / CROP_PCT)), interpolation=T.InterpolationMode.BICUBIC),
+    reference = T.Compose([T.Resize(math.floor(32 / CROP_PCT), interpolation=T.InterpolationMode.BICUBIC),
                            T.CenterCrop(32), T.ToTensor(), T.Normalize(MEAN, STD)])
     assert torch.equal(eval_transform(32)(image), reference(image))
 
@@ -55,3 +57,21 @@ def test_to_rgb_gives_pil_pipelines_an_8bit_rgb_image_of_a_16bit_one():
     assert image.mode == "RGB" and image.size == (5, 6) and np.asarray(image).max() == 127
     with pytest.raises(UserError, match="6 channels"):
         to_rgb(torch.rand(6, 6, 5))
+
+
+def test_square_resize_is_timms_floor_of_size_over_crop_pct():
+    """timm's eval transform (``transforms_imagenet_eval``) resizes the short side to
+    ``floor(size / crop_pct)``: 36 for 32 px (not 37), 256 for 224; ours gives the same pixels."""
+    from timm.data import create_transform
+
+    from colormae.data.transforms import ResizeToCover
+
+    photo = Image.fromarray(np.random.default_rng(1).integers(0, 256, (300, 400, 3), dtype=np.uint8))
+    for size in (32, 48, 64, 96, 224):
+        timm_tf = create_transform(input_size=(3, size, size), is_training=False, interpolation="bicubic",
+                                   crop_pct=CROP_PCT, mean=MEAN, std=STD)
+        (resize,) = [t for t in timm_tf.transforms if isinstance(t, T.Resize)]
+        side = resize.size if isinstance(resize.size, int) else resize.size[0]
+        assert side == math.floor(size / CROP_PCT) and min(ResizeToCover((size, size))(photo).size) == side
+        torch.testing.assert_close(eval_transform(size)(photo), timm_tf(photo), rtol=0, atol=1e-6)
+    assert math.floor(32 / CROP_PCT) == 36 and math.floor(224 / CROP_PCT) == 256

@@ -56,9 +56,9 @@ def _timm_model(export: Path):
 
 
 def _reference_inputs(root: Path, names: list[str], mean, std) -> torch.Tensor:
-    """The listed files through torchvision's resize (short side round(32 / 0.875) = 37, bicubic) + centre
+    """The listed files through torchvision's resize (short side floor(32 / 0.875) = 36, as timm) + centre
     crop + normalisation with the export's mean / std."""
-    tf = T.Compose([T.Resize(37, interpolation=T.InterpolationMode.BICUBIC, antialias=True), T.CenterCrop(32),
+    tf = T.Compose([T.Resize(36, interpolation=T.InterpolationMode.BICUBIC, antialias=True), T.CenterCrop(32),
                     T.ToTensor(), T.Normalize(mean, std)])
     return torch.stack([tf(Image.open(root / n).convert("RGB")) for n in names])
 

@@ -1,5 +1,6 @@
-"""A killed torchrun rank: the other leaves within the collective timeout with one line, and a resume from
-the last checkpoint reaches the weights of an uninterrupted run."""
+"""A killed torchrun rank: the other leaves within the collective timeout with one line naming it, and a
+resume from the last checkpoint reaches the weights of an uninterrupted run; a rank that stops on an error of
+its own is named with that error."""
 
 from __future__ import annotations
 
@@ -81,10 +82,46 @@ def test_a_killed_rank_ends_the_job_in_one_line_and_resume_is_exact(tmp_path, fr
     left_at, message = (tmp_path / "lost0.txt").read_text().split("\n", 1)
     assert float(left_at) - float((tmp_path / "killed_at.txt").read_text()) < 60  # COLORMAE_DIST_TIMEOUT=30
     assert "\n" not in message
-    assert message.startswith("rank 0 of 2: another process of the job died or stopped answering at step ")
+    assert message.startswith("rank 0 of 2 at step "), message
+    died = ": rank 1 died (killed, out of host memory or its machine lost: its heartbeat stopped); "
+    assert died in message, message
     assert "the last good checkpoint is " in message and message.endswith("restart the job with --resume")
     mp.start_processes(_resumed, args=(2, free_port(), out), nprocs=2, join=True, start_method="spawn")
     for rank in (0, 1):
         a = torch.load(tmp_path / "a" / f"rank{rank}.pt", weights_only=True)
         b = torch.load(tmp_path / "b" / f"rank{rank}.pt", weights_only=True)
         assert all(torch.equal(a[k], b[k]) for k in a), rank
+
+
+def _failing(rank: int, world: int, port: int, out: str) -> None:
+    _env(rank, world, port)
+    if rank == 1:
+        real, calls = torch.optim.AdamW.step, {"n": 0}
+
+        def step_then_fail(self, *args, **kwargs):
+            calls["n"] += 1
+            if calls["n"] == 3:
+                raise ValueError("bad batch on this rank")
+            return real(self, *args, **kwargs)
+
+        torch.optim.AdamW.step = step_then_fail
+    from colormae.train.distributed import LostRank
+
+    try:
+        _pretrain(os.path.join(out, "c"), resume=False)
+    except LostRank as err:
+        with open(os.path.join(out, f"lost{rank}.txt"), "w") as fh:
+            fh.write(str(err))
+    except ValueError:
+        pass
+
+
+def test_a_rank_that_stops_on_its_own_error_is_named_with_it(tmp_path, free_port):
+    ctx = mp.start_processes(_failing, args=(2, free_port(), str(tmp_path)), nprocs=2, join=False,
+                             start_method="spawn")
+    for proc in ctx.processes:
+        proc.join(timeout=120)
+        assert not proc.is_alive()
+    message = (tmp_path / "lost0.txt").read_text()
+    assert "\n" not in message and message.startswith("rank 0 of 2 at step "), message
+    assert "rank 1 stopped on an error of its own (ValueError: bad batch on this rank)" in message

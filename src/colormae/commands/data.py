@@ -11,7 +11,7 @@ size, scaled to [0, 1] by its bit depth; an evenly spaced sample of --max-images
 and write them to DIR/colormae_stats.json, where `pretrain normalize=dataset` (and normalize=auto for data
 that is not 3-channel) reads them. A folder with train/ and val/ is measured on train/. A read-only DIR (a
 shared data set) gets a per-user file in ~/.cache/colormae/stats instead, found the same way; -o FILE
-writes anywhere, and `pretrain stats_file=FILE` reads it.
+writes anywhere, and stats_file=FILE (pretrain, finetune, linprobe, knn) reads it.
 """
 
 EXAMPLES = """\

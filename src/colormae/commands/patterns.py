@@ -7,7 +7,7 @@ import argparse
 import re
 
 from colormae.errors import UserError
-from colormae.noise.generate import COLORS, SIGMA1, SIGMA2, SIGMA_RANGE
+from colormae.noise.colors import COLORS, SIGMA1, SIGMA2, SIGMA_RANGE  # no torch: --help stays quick
 
 _GENERATE_HELP = f"""\
 Draw a bank of noise patterns and save it as an .npz (ColorMAE supplement, Sec. 1; W = white noise,

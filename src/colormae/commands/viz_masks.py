@@ -22,7 +22,7 @@ def parse_grid_arg(text: str) -> tuple[int, int]:
 
 def register(sub: argparse._SubParsersAction) -> None:
     """Add ``colormae viz masks``."""
-    from colormae.masking import NAMES
+    from colormae.masking.names import NAMES  # no torch: --help stays quick
 
     parser = sub.add_parser(
         "masks", help="example masks of every masking strategy side by side",

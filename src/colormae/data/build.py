@@ -111,6 +111,19 @@ def is_builtin(name_or_path: str | Path) -> bool:
     return str(name_or_path) in BUILTIN
 
 
+def data_key(name_or_path: str | Path) -> str:
+    """What names a data set in a cache key, the same from any working directory: a built-in name as it
+    is, ``hf:PATH[?options]`` with PATH made absolute (the spec itself is no path), any other path (a
+    folder, shard files, their brace pattern) made absolute."""
+    name = str(name_or_path)
+    if is_builtin(name):
+        return name
+    if is_hf(name):
+        path, mark, options = name[len("hf:"):].partition("?")
+        return f"hf:{Path(path).expanduser().resolve()}{mark}{options}"
+    return str(Path(name).expanduser().resolve())
+
+
 def data_channels(name_or_path: str | Path) -> int | None:
     """Channels of a folder's images (what most files have; its ``train`` split when it has one);
     ``None`` for built-in data sets, which take any of 1 or 3."""

@@ -238,8 +238,9 @@ def export_image_folder(out_dir: str | Path, *, size: int = 32) -> dict[str, int
         view = seen.get(int(photo), 0)
         seen[int(photo)] = view + 1
         folder = out / split / CLASSES[int(label)]
-        folder.mkdir(parents=True, exist_ok=True)
-        Image.fromarray(image).save(folder / f"{int(photo):03d}_{stem}_{view}.png")
+        picture = Image.fromarray(image)
+        atomic_write(folder / f"{int(photo):03d}_{stem}_{view}.png",
+                     lambda fh, im=picture: im.save(fh, format="PNG"), sync=False)
         counts[split] += 1
     return counts
 

@@ -89,8 +89,10 @@ class ToFloatTensor:
 
 class ResizeToCover:
     """Resize (bicubic, antialiased) so that the image covers ``size / crop_pct`` in both directions,
-    keeping its aspect ratio; for square outputs the short side becomes ``round(size / crop_pct)``,
-    exactly as ``T.Resize(int)`` in the MAE / timm evaluation transform."""
+    keeping its aspect ratio; for square outputs the short side becomes ``floor(size / crop_pct)``,
+    exactly as the MAE / timm evaluation transform (timm's ``transforms_imagenet_eval``: ``scale_size =
+    math.floor(img_size / crop_pct)``, then ``T.Resize(scale_size)``; MAE: ``int(input_size / crop_pct)``),
+    so 32 px crops come from a 36 px short side, 224 px ones from 256."""
 
     def __init__(self, size: tuple[int, int], crop_pct: float = CROP_PCT) -> None:
         self.size, self.crop_pct = size, crop_pct
@@ -98,14 +100,14 @@ class ResizeToCover:
     def __call__(self, image: Image.Image | torch.Tensor) -> Image.Image | torch.Tensor:
         th, tw = self.size
         if th == tw:
-            return TF.resize(image, int(round(th / self.crop_pct)), interpolation=BICUBIC, antialias=True)
+            return TF.resize(image, math.floor(th / self.crop_pct), interpolation=BICUBIC, antialias=True)
         w, h = image.size if isinstance(image, Image.Image) else (image.shape[-1], image.shape[-2])
         s = max(th / h, tw / w) / self.crop_pct
         new = [max(th, math.ceil(h * s - 1e-6)), max(tw, math.ceil(w * s - 1e-6))]
         return TF.resize(image, new, interpolation=BICUBIC, antialias=True)
 
     def __repr__(self) -> str:
-        return f"ResizeToCover(size={self.size}, crop_pct={self.crop_pct})"
+        return f"ResizeToCover(size={self.size}, crop_pct={self.crop_pct}, short_side=floor)"  # cache keys
 
 
 def _norm(norm: Normalization | None, channels: int | None) -> Normalization:

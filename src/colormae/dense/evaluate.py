@@ -13,18 +13,19 @@ from torch import nn
 from colormae.dense.augment import EvalTransform
 from colormae.dense.infer import predict
 from colormae.dense.metrics import ConfusionMatrix
+from colormae.files import atomic_write
 from colormae.progress import progress as progress_bar
 from colormae.ranks import rank_world
 
 
 def save_label_png(labels: torch.Tensor, path: Path) -> None:
-    """Write a label map ``(H, W)`` as an 8-bit (or 16-bit, for ids above 255) grey PNG."""
+    """Write a label map ``(H, W)`` as an 8-bit (or 16-bit, for ids above 255) grey PNG (atomically)."""
     array = labels.cpu().numpy()
-    path.parent.mkdir(parents=True, exist_ok=True)
     if array.max(initial=0) > 255:
-        Image.fromarray(array.astype(np.uint16)).save(path)
+        image = Image.fromarray(array.astype(np.uint16))
     else:
-        Image.fromarray(array.astype(np.uint8), mode="L").save(path)
+        image = Image.fromarray(array.astype(np.uint8), mode="L")
+    atomic_write(path, lambda fh: image.save(fh, format="PNG"), sync=False)
 
 
 @torch.no_grad()

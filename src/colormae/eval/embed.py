@@ -225,6 +225,7 @@ def _assemble(out: Path, files: list[Path], images: Images, meta: dict[str, str]
 
 def embed(cfg: EmbedConfig, *, device: str | torch.device = "cpu") -> EmbedResult:
     """Encode every image of ``cfg.data`` with ``cfg.ckpt`` and write ``cfg.out`` (module docstring)."""
+    from colormae.data.build import data_key
     from colormae.eval.features import feature_cache_key, weights_fingerprint
     from colormae.eval.probes import eval_normalization
     from colormae.loading import load
@@ -240,7 +241,7 @@ def embed(cfg: EmbedConfig, *, device: str | torch.device = "cpu") -> EmbedResul
     model = loaded.model.to(device)
     transform = images.dataset.datasets[0].transform  # type: ignore[attr-defined]
     base = feature_cache_key(weights=weights_fingerprint(loaded.name, cfg.seed), model=loaded.name,
-                             data=str(cfg.data), names=images.names, transform=repr(transform),
+                             data=data_key(cfg.data), names=images.names, transform=repr(transform),
                              feature=cfg.feature, seed=cfg.seed)
     parts = out.with_name(out.name + ".parts")
     files, reused = _encode_chunks(cfg, model, images, base, parts, torch.device(device))

@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import re
 from pathlib import Path
 
 import torch
@@ -26,6 +27,7 @@ from torch import Tensor, nn
 from torch.utils.data import Dataset
 
 from colormae.errors import UserError
+from colormae.files import atomic_path
 from colormae.progress import progress as progress_bar
 from colormae.ranks import rank_world
 from colormae.train.knn import TOKEN_FEATURES, encode
@@ -105,10 +107,17 @@ def feature_cache_key(**parts: object) -> str:
     return hashlib.sha256(blob).hexdigest()[:16]
 
 
+#: A model spec that names no file: ``random:``, ``hf:``, ``timm:`` ... (lower-case scheme, then a colon).
+SCHEME = re.compile(r"^[a-z][a-z0-9_+.-]*:")
+
+
 def weights_fingerprint(name: str | Path, seed: int = 0) -> str:
     """What identifies a model's weights for the feature cache: ``path:size:mtime_ns`` of the checkpoint
     file (of every file of a folder such as a Hugging Face ``save_pretrained`` one), so a rewritten
-    checkpoint is a new key; ``random:<preset>`` (or anything that is not a file) with its seed."""
+    checkpoint is a new key; a spec (``random:<preset>``, ``hf:...``, ``timm:...``: a scheme before a colon)
+    or anything that is not a file: the text as given, with its seed."""
+    if SCHEME.match(str(name)):
+        return f"{name}:seed={seed}"
     p = Path(name).expanduser()
     if not p.exists():
         return f"{name}:seed={seed}"
@@ -164,8 +173,8 @@ def cached_features(model: nn.Module, dataset: Dataset, *, cache_dir: str | Path
         if _valid_cache(blob, meta, key, dataset):
             return blob["features"], blob["labels"]
     feats, labels = extract_features(model, dataset, **kwargs)  # type: ignore[arg-type]
-    if rank_world()[0] == 0:
-        path.parent.mkdir(parents=True, exist_ok=True)
-        save_file({"features": feats.contiguous(), "labels": labels.contiguous()}, str(path),
-                  metadata={"key": key})
+    if rank_world()[0] == 0:  # atomically, with the umask's permissions (safetensors' save_file: 0600)
+        with atomic_path(path) as tmp:
+            save_file({"features": feats.contiguous(), "labels": labels.contiguous()}, str(tmp),
+                      metadata={"key": key})
     return feats, labels

@@ -236,12 +236,14 @@ def finetune(cfg: FinetuneConfig, *, stop_at_step: int | None = None) -> dict[st
     info, dev = init_distributed(cfg.device)
     seed_everything(cfg.seed + info.rank)
     loaded = load_for_data(cfg.ckpt, cfg.data, init_channels=cfg.init_channels, seed=cfg.seed,
-                           progress=info.is_main and cfg.progress, say=info.is_main)
+                           progress=info.is_main and cfg.progress, say=info.is_main,
+                           stats_file=cfg.stats_file)
     if loaded.kind == "finetune":
         raise UserError(f"{cfg.ckpt}: already a fine-tuned classifier; pass the pretraining checkpoint")
     mae = loaded.mae()
     img = loaded.img_size
-    norm = eval_normalization(loaded, cfg.data, cfg.normalize, progress=info.is_main and cfg.progress)
+    norm = eval_normalization(loaded, cfg.data, cfg.normalize, progress=info.is_main and cfg.progress,
+                              stats_file=cfg.stats_file)
     train_ds, val_ds, n_cls = _splits(cfg.data, table, img, norm)
     out = Path(cfg.out)
     resume_path = resolve_resume(cfg.resume, out)

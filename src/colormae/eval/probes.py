@@ -83,17 +83,17 @@ def at_image_size(loaded: Loaded, img_size: int | tuple[int, int] | list[int] | 
 
 
 def eval_normalization(loaded: Loaded, data: str, normalize: str = "auto", *,
-                       progress: bool = True) -> Normalization:
+                       progress: bool = True, stats_file: str | Path | None = None) -> Normalization:
     """The normalisation evaluation uses: with ``normalize="auto"`` the one the model was trained with
     (stored in its checkpoint; ImageNet for checkpoints without it and for foreign ones), else
     ``normalize`` resolved for ``data``. ``random:<preset>`` has no training statistics: ``auto`` is
-    ImageNet for 3 channels, the data set's statistics otherwise."""
+    ImageNet for 3 channels, the data set's statistics otherwise (from ``stats_file`` when given)."""
     from colormae.data import is_builtin, normalization_from_checkpoint, resolve_normalization
 
     if normalize == "auto" and loaded.kind != "random":
         return normalization_from_checkpoint(loaded.checkpoint, loaded.in_chans)
     return resolve_normalization(normalize, loaded.in_chans, data, builtin=is_builtin(data),
-                                 progress=progress)
+                                 progress=progress, stats_file=stats_file)
 
 
 def _datasets(data: str, img_size: tuple[int, int], norm: Normalization | None = None,
@@ -122,7 +122,7 @@ def _datasets(data: str, img_size: tuple[int, int], norm: Normalization | None =
 def encode_splits(loaded: Loaded, data: str, *, feature: str = "cls", batch_size: int = 256,
                   device: str | torch.device = "cpu", num_workers: int | None = 0, limit: int | None = None,
                   cache_dir: str | Path | None = None, progress: bool = True, normalize: str = "auto",
-                  seed: int = 0, table: Any = None) -> FeatureSet:
+                  seed: int = 0, table: Any = None, stats_file: str | Path | None = None) -> FeatureSet:
     """Encode the train and val splits of ``data`` once (optionally cached on disk under ``cache_dir``).
 
     ``table``: a :class:`~colormae.data.labels.LabelTable` whose images and ``(N, C)`` targets are used
@@ -134,10 +134,12 @@ def encode_splits(loaded: Loaded, data: str, *, feature: str = "cls", batch_size
     the feature kind, the seed and the row count; :func:`~colormae.eval.features.cached_features` also
     checks a cached file's stored key, dtype and labels before reusing it.
     """
-    norm = eval_normalization(loaded, data, normalize, progress=progress)
+    from colormae.data.build import data_key
+
+    norm = eval_normalization(loaded, data, normalize, progress=progress, stats_file=stats_file)
     train, val, n_cls = _datasets(data, loaded.img_size, norm, limit=limit, table=table)
     model = loaded.model.to(device)
-    data_id = data if _is_builtin(data) else str(Path(data).expanduser().resolve())
+    data_id = data_key(data)
     if table is not None:  # the images the label file lists
         data_id += f"|labels:{feature_cache_key(train=table.train.paths, val=table.val.paths)}"
     weights = weights_fingerprint(loaded.name, seed)
@@ -172,23 +174,18 @@ def _report_skipped(data: str, splits: Any, enabled: bool) -> None:
                                      for split, bad, n in counts if bad))
 
 
-def _is_builtin(data: str) -> bool:
-    from colormae.data import is_builtin
-
-    return is_builtin(data)
-
-
 def _load(cfg: EvalConfig) -> Loaded:
     main = rank_world()[0] == 0
     loaded = load_for_data(cfg.ckpt, cfg.data, init_channels=cfg.init_channels, seed=cfg.seed,
-                           progress=cfg.progress and main, say=main)
+                           progress=cfg.progress and main, say=main, stats_file=cfg.stats_file)
     return at_image_size(loaded, cfg.img_size)
 
 
 def _features(cfg: EvalConfig, loaded: Loaded, device: str | torch.device, table: Any) -> FeatureSet:
     return encode_splits(loaded, cfg.data, feature=cfg.feature, batch_size=cfg.batch_size, device=device,
                          num_workers=cfg.num_workers, limit=cfg.limit, cache_dir=cfg.cache_dir,
-                         progress=cfg.progress, normalize=cfg.normalize, seed=cfg.seed, table=table)
+                         progress=cfg.progress, normalize=cfg.normalize, seed=cfg.seed, table=table,
+                         stats_file=cfg.stats_file)
 
 
 def _header(cfg: EvalConfig, loaded: Loaded, fs: FeatureSet) -> dict[str, Any]:
@@ -239,7 +236,7 @@ def linprobe(cfg: LinprobeConfig, *, device: str | torch.device = "cpu", feature
     if cfg.augment:
         from colormae.data import mae_transform
 
-        norm = eval_normalization(loaded, cfg.data, cfg.normalize, progress=False)
+        norm = eval_normalization(loaded, cfg.data, cfg.normalize, progress=False, stats_file=cfg.stats_file)
         aug_train = _datasets(cfg.data, loaded.img_size, norm, limit=cfg.limit, table=table,
                               train_transform=mae_transform(loaded.img_size, norm))[0]
         model = loaded.model.to(device)

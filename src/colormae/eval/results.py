@@ -21,6 +21,7 @@ from typing import Any
 import torch
 from torch import Tensor
 
+from colormae.files import atomic_write_text
 from colormae.ranks import all_reduce
 from colormae.train.confusion import ConfusionMatrix, balanced_accuracy, confusion_matrix
 
@@ -164,11 +165,8 @@ def warn_if_collapsed(results: dict[str, Any]) -> None:
 
 
 def write_results(path: str | Path, results: dict[str, Any]) -> Path:
-    """Write ``results`` as indented JSON (parent folders created); returns the path."""
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    path.write_text(json.dumps(results, indent=2, sort_keys=True) + "\n")
-    return path
+    """Write ``results`` as indented JSON (atomically, parent folders created); returns the path."""
+    return atomic_write_text(path, json.dumps(results, indent=2, sort_keys=True) + "\n")
 
 
 def read_results(path: str | Path) -> dict[str, Any]:

@@ -78,7 +78,7 @@ def step_probes(ctx: DemoContext) -> None:
     table = probes.pop("table")
     ctx.results["probes"] = table
     ctx.summary.update(probes)
-    (ctx.out / "probes.md").write_text(table + "\n")
+    atomic_write_text(ctx.out / "probes.md", table + "\n")
     print(table)
     ctx.artifacts.append(("probe table (also eval/probes.json in the run)", ctx.out / "probes.md"))
 

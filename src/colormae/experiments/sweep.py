@@ -300,7 +300,7 @@ def _check_same_settings(path: Path, cfg: SweepConfig) -> None:
             k = changed[0]
             raise UserError(f"{path.parent} holds a sweep with {k}={before[k]!r}, not {now[k]!r}; "
                             "use another --out (or the same settings to resume)")
-    path.write_text(json.dumps(now, indent=2) + "\n")
+    atomic_write_text(path, json.dumps(now, indent=2) + "\n")
 
 
 def run_sweep(cfg: SweepConfig, *, echo: Callable[[str], None] | None = None) -> list[dict[str, Any]]:
@@ -347,7 +347,7 @@ def run_sweep(cfg: SweepConfig, *, echo: Callable[[str], None] | None = None) ->
     write_csv(out / RESULTS_CSV, with_differences(rows, cfg.reference))
     write_csv(out / COMPARISONS_CSV, comparisons, COMPARISON_FIELDS)
     table = markdown_table(rows, budget=cfg.budget, data=cfg.data, model=cfg.model, comparisons=comparisons)
-    (out / "table.md").write_text(table + "\n")
+    atomic_write_text(out / "table.md", table + "\n")
     if any(r["group"] in ("ratio", "patterns") for r in rows):
         fig1(aggregate(rows), out / "fig1.png")
     if any(c["low"] is not None for c in comparisons):

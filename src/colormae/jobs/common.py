@@ -25,6 +25,9 @@ DENSE_NORMALIZE_HELP = ("input normalisation: imagenet (3 channels; grey equival
 #: The help of ``bands`` in the dense jobs' figures.
 BANDS_HELP = ("bands shown in the figure: three 1-based band numbers as RGB (e.g. 4,2,1) or one as grey "
               "(default: the first three, or band 1 of 1- and 2-band images)")
+#: The help of ``stats_file`` (every job whose normalisation can be the data set's).
+STATS_FILE_HELP = ("normalize=dataset: read the statistics from this file (`colormae data stats DIR -o "
+                   "FILE`, for a read-only DIR) instead of DIR's own or the per-user cache's")
 #: What every job that reads images accepts as DATA.
 DATA_HELP = ("built-in data set (mnist5k, photos, natural: the last needs the Debian package "
              "gcompris-qt-data), an ImageFolder path (evaluation: with train/ and val/ class folders), "

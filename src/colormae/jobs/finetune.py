@@ -11,6 +11,7 @@ from colormae.jobs.common import (
     DATA_HELP,
     INIT_CHANNELS_HELP,
     LabelFiles,
+    STATS_FILE_HELP,
     RunFolder,
     Runtime,
     TrainLoop,
@@ -80,6 +81,7 @@ class FinetuneConfig(LabelFiles, RunFolder, TrainLoop, Runtime):
                                              "0.35 on small sets)", min=0.0, max=1.0)
     normalize: Literal["auto", "imagenet", "dataset", "none"] = setting(
         "auto", "input normalisation; auto: the statistics the checkpoint was trained with")
+    stats_file: str | None = setting(None, STATS_FILE_HELP)
     ema_decay: float | None = setting(None, "keep an EMA of the weights with this decay (e.g. 0.9999) and "
                                             "report it too", min=0.0, below=1.0)
     global_pool: Literal["avg", "token"] = setting("avg", "avg: mean of patch tokens + fc_norm (MAE); "

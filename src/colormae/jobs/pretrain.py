@@ -6,7 +6,7 @@ from dataclasses import dataclass
 from typing import Literal
 
 from colormae.config import setting
-from colormae.jobs.common import DATA_HELP, INIT_CHANNELS_HELP, RunFolder, Runtime, TrainLoop
+from colormae.jobs.common import DATA_HELP, INIT_CHANNELS_HELP, STATS_FILE_HELP, RunFolder, Runtime, TrainLoop
 
 EXAMPLES = """\
 examples:
@@ -52,9 +52,7 @@ class PretrainConfig(RunFolder, TrainLoop, Runtime):
         "auto", "input normalisation: imagenet (3 channels; grey equivalent for 1), dataset (DIR/"
                 "colormae_stats.json from `colormae data stats DIR`), none; auto: imagenet for 3-channel "
                 "and built-in data, else dataset")
-    stats_file: str | None = setting(None, "normalize=dataset: read the statistics from this file "
-                                           "(`colormae data stats DIR -o FILE`, for a read-only DIR) instead "
-                                           "of DIR's own")
+    stats_file: str | None = setting(None, STATS_FILE_HELP)
     data_backend: Literal["cpu", "gpu"] = setting(
         "cpu", "where images are decoded and augmented: cpu (loader workers) or gpu (workers read JPEG "
                "bytes; nvJPEG decoding, crop, flip and normalisation on the device; same crops as cpu)")

@@ -6,7 +6,7 @@ from dataclasses import dataclass
 from typing import Literal
 
 from colormae.config import setting
-from colormae.jobs.common import CKPT_HELP, DATA_HELP, INIT_CHANNELS_HELP, LabelFiles, Runtime
+from colormae.jobs.common import CKPT_HELP, DATA_HELP, INIT_CHANNELS_HELP, STATS_FILE_HELP, LabelFiles, Runtime
 
 DATA_NOTE = """
 DATA: mnist5k (5,000 shipped digits; per class the first 400 are train and the last 100 val: 4,000 /
@@ -36,6 +36,7 @@ class EvalConfig(LabelFiles, Runtime):
     normalize: Literal["auto", "imagenet", "dataset", "none"] = setting(
         "auto", "input normalisation; auto: the statistics the checkpoint was trained with (random:<preset>: "
                 "imagenet for 3 channels, else dataset)")
+    stats_file: str | None = setting(None, STATS_FILE_HELP)
     img_size: int | tuple[int, int] | None = setting(
         None, "evaluate at this size, one side or [H, W] (default: the checkpoint's; position embeddings "
               "are resampled)", min=1)

@@ -9,13 +9,9 @@ from colormae.errors import UserError
 from colormae.masking.base import MaskingStrategy
 from colormae.masking.block import BlockMasking
 from colormae.masking.color import BANK_SIZE, PATTERN_SIZE, ColorNoiseMasking
+from colormae.masking.names import NAMES
 from colormae.masking.random import RandomMasking
 from colormae.masking.schedule import MaskingSchedule
-
-#: Names :func:`build_masking` understands: MAE's random masking (uniform, white noise), BEiT's blocks and
-#: the colour-noise masks.
-NAMES = ("random", "random-white", "block", "red", "blue", "green", "purple", "white")
-COLOR_NAMES = ("red", "blue", "green", "purple", "white")
 
 
 def build_masking(name: str, ratio: float = 0.75, *, bank: str | Path | None = None,

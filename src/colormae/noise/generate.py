@@ -48,15 +48,10 @@ import scipy.fft
 import torch
 
 from colormae.errors import UserError
+from colormae.noise.colors import COLORS, SIGMA1, SIGMA2, SIGMA_RANGE
 from colormae.noise.filters import color_transfer
 from colormae.progress import progress as progress_bar
 
-#: Noise colours, in the paper's order of baselines first.
-COLORS = ("white", "uniform", "red", "blue", "green", "purple")
-#: σ range of red / blue noise, drawn per pattern (supplement Sec. 1).
-SIGMA_RANGE = (0.5, 2.0)
-#: σ1, σ2 of green / purple noise (supplement Sec. 1).
-SIGMA1, SIGMA2 = 0.5, 2.0
 #: Complex pixels per chunk: 2**23 complex64 values = 64 MiB per spectrum buffer.
 CHUNK_PIXELS = 1 << 23
 

@@ -8,6 +8,7 @@ we run as a single process. Backend: NCCL on CUDA, gloo on CPU.
 from __future__ import annotations
 
 import random
+import re
 from dataclasses import dataclass
 from datetime import timedelta
 from typing import Any
@@ -106,6 +107,17 @@ def is_lost_peer(err: BaseException) -> bool:
     text = str(err)
     return isinstance(err, RuntimeError) and any(s in text for s in (
         "Connection closed by peer", "Connection reset by peer", "gloo", "NCCL", "Timed out", "timed out"))
+
+
+def collective_error_line(err: BaseException) -> str:
+    """What a failed collective said, short: its first sentence without the C++ source location (gloo's
+    ``[.../pair.cc:561] Connection closed by peer [127.0.0.1]:41349. This is ...`` -> ``Connection closed
+    by peer [127.0.0.1]:41349``)."""
+    text = str(err).strip()
+    if not text:
+        return type(err).__name__
+    first = re.sub(r"^\[[^\]]*\]\s*", "", text.splitlines()[0])
+    return first.split(". ")[0].rstrip(".")[:160] or type(err).__name__
 
 
 def cleanup_distributed() -> None:

@@ -19,7 +19,7 @@ import torch
 from torch import nn
 
 from colormae.errors import UserError
-from colormae.files import WriteFailed
+from colormae.files import WriteFailed, atomic_write_text
 from colormae.progress import progress as progress_bar
 from colormae.progress import warn, write
 from colormae.ranks import all_reduce
@@ -30,9 +30,11 @@ from colormae.train.distributed import (
     RankVote,
     all_gather_object,
     barrier,
+    collective_error_line,
     is_lost_peer,
 )
 from colormae.train.finite import NonFiniteTracker, TrainingDiverged, weights_finite
+from colormae.train.heartbeat import Heartbeat
 from colormae.train.metrics import MetricsLogger, peak_memory_mb
 from colormae.train.recover import Recovery, Snapshot, describe
 from colormae.train.rng import capture_rng, restore_rng
@@ -208,9 +210,9 @@ class TrainRun:
         shield_loader_workers(self.loader)
         config = (self.payload or {}).get("config")
         if self.out_dir is not None and dist.is_main and config is not None:
-            from colormae.config import write_config
+            from colormae.config import config_yaml
 
-            write_config(config, self.out_dir / "config.yaml")
+            atomic_write_text(self.out_dir / "config.yaml", config_yaml(config))
         self.open_logger(self.step)
         self.bar = progress_bar(total=self.total_steps, initial=self.step, desc=self.s.desc, unit="step",
                                 enabled=self.s.progress and dist.is_main)
@@ -361,13 +363,13 @@ class TrainRun:
             raise WriteFailed(f"{err}; {keep}", err.path, err.code) from err
 
     def lost_rank(self, err: BaseException) -> LostRank:
-        """The one-line error of a process whose peers died or stopped answering (within the timeout)."""
+        """The one-line error of a process whose peers died or stopped answering (within the timeout),
+        naming the rank that is gone (:meth:`colormae.train.heartbeat.Heartbeat.describe`)."""
         good = f"the last good checkpoint is {self.good_ckpt}" if self.good_ckpt is not None else \
             "no checkpoint was saved yet"
-        first = str(err).strip().splitlines()[0][:160] if str(err).strip() else type(err).__name__
-        return LostRank(f"rank {self.dist.rank} of {self.dist.world_size}: another process of the job died "
-                        f"or stopped answering at step {self.step + 1} ({first}); {good}; restart the job "
-                        "with --resume")
+        return LostRank(f"rank {self.dist.rank} of {self.dist.world_size} at step {self.step + 1}: "
+                        f"{self.heartbeat.describe()}; the collective failed with: "
+                        f"{collective_error_line(err)}; {good}; restart the job with --resume")
 
     def out_of_memory(self) -> OutOfMemory:
         """The one-line error of a step that ran out of device memory: the peak and what to lower."""
@@ -481,6 +483,7 @@ class TrainRun:
         stop_at = self.s.stop_at_step
         end_step = self.total_steps if stop_at is None else min(self.total_steps, stop_at)
         self.signals = StopSignals().install()
+        self.heartbeat = Heartbeat.start(self.dist)  # lets a rank whose peer is lost name it
         try:
             self.watch()
             self.train_to(end_step)
@@ -493,15 +496,22 @@ class TrainRun:
             self.stop_vote.finish()
             raise
         except torch.OutOfMemoryError as err:
-            raise self.out_of_memory() from err
+            oom = self.out_of_memory()
+            self.heartbeat.leave(oom)
+            raise oom from err
         except (RuntimeError, OSError) as err:  # a collective whose peer is gone: leave with one line
             if not (self.dist.distributed and is_lost_peer(err)):
+                self.heartbeat.leave(err)
                 raise
             raise self.lost_rank(err) from err
         except KeyboardInterrupt as err:  # raised by the job's own code (or a forced quit), not by a signal
             self.quit_by_keyboard(err)
             raise
+        except Exception as err:  # this rank's own error: the others name it in their lost-rank line
+            self.heartbeat.leave(err)
+            raise
         finally:
+            self.heartbeat.stop()
             self.signals.restore()
             self.bar.close()
             self.logger.close()

@@ -106,8 +106,9 @@ def _write_outputs(cfg: DetectConfig, out: Path, final: dict[str, Any], results:
                    val_ds: Any, class_names: list[str], norm: Any, bands: tuple[int, ...]) -> None:
     """Rank 0's files: the COCO results, ``detect.json`` and the figure."""
     from colormae.eval.results import write_results
+    from colormae.files import atomic_write_text
 
-    (out / RESULTS_FILE).write_text(json.dumps(results))
+    atomic_write_text(out / RESULTS_FILE, json.dumps(results))
     write_results(out / "detect.json", final)
     if cfg.figure_images:
         from colormae.viz.detect import plot_detections

@@ -15,7 +15,7 @@ import torch
 
 from colormae.masking import build_masking, parse_grid, visible_neighbours
 from colormae.masking.base import Grid, MaskingStrategy
-from colormae.masking.build import COLOR_NAMES
+from colormae.masking.names import COLOR_NAMES
 from colormae.viz.style import image_grid, save_figure
 
 #: Masks drawn for each row's statistic.

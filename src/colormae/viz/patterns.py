@@ -14,7 +14,7 @@ from pathlib import Path
 import torch
 
 from colormae.noise import PatternBank, radial_power_spectrum
-from colormae.viz.style import CELL_INCHES, DPI, pyplot
+from colormae.viz.style import CELL_INCHES, DPI, pyplot, save_figure
 
 #: Line colour of each noise colour in the spectrum panel.
 LINE_COLORS = {"white": "0.55", "uniform": "black", "red": "tab:red", "blue": "tab:blue",
@@ -113,8 +113,4 @@ def pattern_sheet(banks: Sequence[PatternBank], out_path: str | Path, *, n_examp
                  "values)", fontsize=9)
     ax.grid(True, which="both", alpha=0.3)
     ax.legend(fontsize=8)
-    out_path = Path(out_path)
-    out_path.parent.mkdir(parents=True, exist_ok=True)
-    fig.savefig(out_path, dpi=DPI)
-    plt.close(fig)
-    return out_path
+    return save_figure(fig, out_path)

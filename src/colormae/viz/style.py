@@ -15,6 +15,7 @@ import torch
 from timm.data import IMAGENET_DEFAULT_MEAN, IMAGENET_DEFAULT_STD
 
 from colormae.extras import require
+from colormae.files import atomic_write
 
 #: Dots per inch of every saved figure.
 DPI = 100
@@ -65,11 +66,13 @@ def image_grid(rows: int, cols: int, cell: float = CELL_INCHES):
 
 
 def save_figure(fig, out_path: str | Path) -> Path:
-    """Save ``fig`` as ``out_path`` at :data:`DPI` (size unchanged), close it, return the path."""
+    """Save ``fig`` as ``out_path`` at :data:`DPI` (size unchanged; atomically, the format from the suffix),
+    close it, return the path."""
     out = Path(out_path)
-    out.parent.mkdir(parents=True, exist_ok=True)
-    fig.savefig(out, dpi=DPI)
-    pyplot().close(fig)
+    try:
+        atomic_write(out, lambda fh: fig.savefig(fh, format=out.suffix[1:] or None, dpi=DPI))
+    finally:
+        pyplot().close(fig)
     return out
 
 

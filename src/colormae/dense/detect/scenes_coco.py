@@ -14,6 +14,7 @@ import json
 from pathlib import Path
 
 from colormae.dense.detect.evaluate import encode_mask
+from colormae.files import atomic_write, atomic_write_text
 
 #: Digit ``d`` is category ``d + 1``.
 CATEGORIES = [{"id": d + 1, "name": f"digit {d}", "supercategory": "digit"} for d in range(10)]
@@ -45,10 +46,10 @@ def export_scenes(root: str | Path, *, size: int, seed: int = 0, lengths: dict[s
             scene = source.scene(i)
             if bands == 3:
                 name = f"{source.stem(i)}.png"
-                scene.image.save(folder / name)
+                atomic_write(folder / name, lambda fh, im=scene.image: im.save(fh, format="PNG"), sync=False)
             else:
                 name = f"{source.stem(i)}.npy"
-                np.save(folder / name, np.asarray(scene.image))
+                atomic_write(folder / name, lambda fh, im=scene.image: np.save(fh, np.asarray(im)), sync=False)
             images.append({"id": i + 1, "file_name": name, "height": size, "width": size})
             for inst in scene.instances:
                 x0, y0, x1, y1 = inst.box
@@ -56,6 +57,6 @@ def export_scenes(root: str | Path, *, size: int, seed: int = 0, lengths: dict[s
                                     "bbox": [x0, y0, x1 - x0, y1 - y0], "area": int(inst.mask.sum()),
                                     "segmentation": encode_mask(inst.mask), "iscrowd": 0})
         data = {"images": images, "annotations": annotations, "categories": CATEGORIES}
-        (root / "annotations" / f"instances_{split}.json").write_text(json.dumps(data))
-    marker.write_text(json.dumps(stamp))
+        atomic_write_text(root / "annotations" / f"instances_{split}.json", json.dumps(data))
+    atomic_write_text(marker, json.dumps(stamp))  # last: the set is whole
     return root
