@@ -161,6 +161,25 @@ class _Validation:
             self(step // steps_per_epoch if step % steps_per_epoch == 0 else round(step / steps_per_epoch, 3))
 
 
+def freeze_classifier(model: nn.Module, blocks: int | None, encoder: bool, *, say: bool = True) -> int:
+    """``--freeze-blocks N`` / ``--freeze-encoder`` on a classifier
+    (:func:`colormae.models.freeze.freeze_vit`: the stem and the first N blocks, or all but the head);
+    returns the number of trainable parameter elements and, when something is frozen and ``say``, prints
+    what trains."""
+    from colormae.models.freeze import freeze_vit, trainable_fraction
+    from colormae.progress import write
+
+    if encoder and blocks is not None:
+        raise UserError("give --freeze-encoder or --freeze-blocks N, not both")
+    if encoder or blocks is not None:
+        freeze_vit(model, None if encoder else blocks)
+    trainable, total = trainable_fraction(model)
+    if say and trainable < total:
+        what = "the head" if encoder else f"blocks {blocks}..{len(model.blocks) - 1}, the norms and the head"
+        write(f"frozen encoder: {what} train ({trainable:,} of {total:,} parameters)")
+    return trainable
+
+
 def _attach_ema(model: nn.Module, decay: float | None, device: torch.device, resume_path: Path | None,
                 payload: dict[str, Any]) -> tuple[Any, Callable[[int], None]]:
     """``(ema or None, on_step_end)``: timm's ``ModelEmaV3`` of ``model`` (restored from ``resume_path``),
@@ -254,6 +273,7 @@ def finetune(cfg: FinetuneConfig, *, stop_at_step: int | None = None) -> dict[st
                                          reprob=chosen["reprob"], crop_min=chosen["crop_min"], norm=norm)
     model = classifier_from_mae(mae, n_cls, global_pool=cfg.global_pool,
                                 drop_path_rate=chosen["drop_path"]).to(dev)
+    trainable = freeze_classifier(model, cfg.freeze_blocks, cfg.freeze_encoder, say=info.is_main)
     schedule, peak, warmup = build_schedule(cfg, chosen, job.effective_batch, steps_per_epoch, total)
     optimizer = finetune_optimizer(model, peak, weight_decay=cfg.weight_decay,
                                    layer_decay=chosen["layer_decay"])
@@ -271,7 +291,8 @@ def finetune(cfg: FinetuneConfig, *, stop_at_step: int | None = None) -> dict[st
                      on_epoch_start=validate.on_epoch_start, on_step_end=on_step_end, payload=payload)
     validate.finish(result.step, steps_per_epoch)
     history = job.evals.history
-    final = job.report("finetune", cfg, result, recipe=resolved, **history[-1], history=history)
+    final = job.report("finetune", cfg, result, recipe=resolved, trainable_params=trainable, **history[-1],
+                       history=history)
     if info.is_main:
         warn_if_collapsed(final)
         write_results(out / "finetune.json", final)

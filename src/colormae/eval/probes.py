@@ -27,6 +27,7 @@ from colormae.eval.results import write_results
 from colormae.jobs.probes import EvalConfig, KnnConfig, LinprobeConfig
 from colormae.loading import Loaded, load_for_data
 from colormae.ranks import rank_world
+from colormae.train.knn import encoder_layer
 
 
 @dataclass
@@ -40,6 +41,7 @@ class FeatureSet:
     val_y: Tensor
     num_classes: int
     class_names: list[str] | None = None  #: names of the class indices, when the data set has them
+    layer: int | None = None  #: the 0-based encoder block the features come from (None: unknown)
 
 
 def check_splits(data: str) -> None:
@@ -110,18 +112,22 @@ def _datasets(data: str, img_size: tuple[int, int], norm: Normalization | None =
 def encode_splits(loaded: Loaded, data: str, *, feature: str = "cls", batch_size: int = 256,
                   device: str | torch.device = "cpu", num_workers: int | None = 0, limit: int | None = None,
                   cache_dir: str | Path | None = None, progress: bool = True, normalize: str = "auto",
-                  seed: int = 0) -> FeatureSet:
-    """Encode the train and val splits of ``data`` once (optionally cached on disk under ``cache_dir``).
+                  seed: int = 0, layer: int | None = None) -> FeatureSet:
+    """Encode the train and val splits of ``data`` once (optionally cached on disk under ``cache_dir``),
+    after encoder block ``layer`` (:func:`colormae.train.knn.block_tokens`; ``None``: the last).
 
     ``limit``: at most that many evenly spaced images of each split. The cache key covers the weights
     (:func:`~colormae.eval.features.weights_fingerprint`: file path, size and modification time, or
     ``random:<preset>`` and its seed), the data, the split, the transform (image size, normalisation),
-    the feature kind, the seed and the row count; :func:`~colormae.eval.features.cached_features` also
+    the feature kind, the block (when not the last), the seed and the row count;
+    :func:`~colormae.eval.features.cached_features` also
     checks a cached file's stored key, dtype and labels before reusing it.
     """
     norm = eval_normalization(loaded, data, normalize, progress=progress)
     train, val, n_cls = _datasets(data, loaded.img_size, norm, limit=limit)
     model = loaded.model.to(device)
+    block = encoder_layer(model, layer)
+    last = block == encoder_layer(model, None)  # the default features: the cache keys they always had
     data_id = data if _is_builtin(data) else str(Path(data).expanduser().resolve())
     weights = weights_fingerprint(loaded.name, seed)
     out = []
@@ -129,13 +135,14 @@ def encode_splits(loaded: Loaded, data: str, *, feature: str = "cls", batch_size
         transform = getattr(getattr(ds, "dataset", ds), "transform", None)
         model_id = loaded.name if loaded.channel_map is None else f"{loaded.name} [{loaded.channel_map}]"
         key = feature_cache_key(model=model_id, weights=weights, data=data_id, split=split,
-                                feature=feature, transform=repr(transform), seed=seed, n=len(ds))
-        out += cached_features(model, ds, cache_dir=cache_dir, key=key, feature=feature,
+                                feature=feature, transform=repr(transform), seed=seed, n=len(ds),
+                                **({} if last else {"layer": block}))
+        out += cached_features(model, ds, cache_dir=cache_dir, key=key, feature=feature, layer=block,
                                batch_size=batch_size, device=device, num_workers=num_workers,
                                desc=f"{split} features", progress=progress)
     names = getattr(getattr(train, "dataset", train), "classes", None)
     _report_skipped(data, (("train", train), ("val", val)), progress)
-    return FeatureSet(*out, num_classes=n_cls, class_names=list(names) if names else None)
+    return FeatureSet(*out, num_classes=n_cls, class_names=list(names) if names else None, layer=block)
 
 
 def _report_skipped(data: str, splits: Any, enabled: bool) -> None:
@@ -166,12 +173,13 @@ def _load(cfg: EvalConfig) -> Loaded:
 def _features(cfg: EvalConfig, loaded: Loaded, device: str | torch.device) -> FeatureSet:
     return encode_splits(loaded, cfg.data, feature=cfg.feature, batch_size=cfg.batch_size, device=device,
                          num_workers=cfg.num_workers, limit=cfg.limit, cache_dir=cfg.cache_dir,
-                         progress=cfg.progress, normalize=cfg.normalize, seed=cfg.seed)
+                         progress=cfg.progress, normalize=cfg.normalize, seed=cfg.seed, layer=cfg.layer)
 
 
 def _header(cfg: EvalConfig, loaded: Loaded, fs: FeatureSet) -> dict[str, Any]:
     return {"checkpoint": loaded.name, "source": loaded.kind if loaded.source_format == "colormae"
             else f"{loaded.kind}:{loaded.source_format}", "data": cfg.data, "feature": cfg.feature,
+            "layer": fs.layer if fs.layer is not None else encoder_layer(loaded.model, cfg.layer),
             "train_size": len(fs.train_y), "val_size": len(fs.val_y)}
 
 
@@ -206,7 +214,7 @@ def linprobe(cfg: LinprobeConfig, *, device: str | torch.device = "cpu", feature
                               train_transform=mae_transform(loaded.img_size, norm), limit=cfg.limit)[0]
         model = loaded.model.to(device)
         train = partial(_epoch_features, model, aug_train, feature=cfg.feature, batch_size=cfg.batch_size,
-                        device=device, num_workers=cfg.num_workers, progress=cfg.progress)
+                        device=device, num_workers=cfg.num_workers, progress=cfg.progress, layer=cfg.layer)
     result = train_linear_probe(train, (fs.val_x, fs.val_y), num_classes=fs.num_classes, epochs=cfg.epochs,
                                 batch_size=cfg.batch_size, lr=cfg.lr, base_lr=cfg.base_lr,
                                 optimizer=cfg.optimizer, weight_decay=cfg.weight_decay,

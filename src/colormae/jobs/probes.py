@@ -24,6 +24,8 @@ class EvalConfig(Runtime):
     init_channels: str | None = setting(None, INIT_CHANNELS_HELP)
     feature: Literal["cls", "mean"] = setting("cls", "[CLS] token (as MAE) or the mean of the patch tokens, "
                                                      "after the final norm")
+    layer: int | None = setting(None, "read the tokens after this encoder block (0-based, negative from the "
+                                      "end), normed by the final norm as DINOv2's probes (default: the last)")
     batch_size: int = setting(256, "images per batch", min=1)
     num_workers: int | None = setting(None, "data-loading worker processes (default: from the CPUs "
                                             "available)", role="io", min=0)

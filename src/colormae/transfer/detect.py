@@ -114,6 +114,7 @@ def detect(cfg: DetectConfig, *, stop_at_step: int | None = None) -> dict[str, A
     from colormae.dense.detect.evaluate import evaluate_results, predict
     from colormae.dense.detect.model import detector_from_encoder, vit_lr_scale
     from colormae.loading import load
+    from colormae.models.freeze import freeze, trainable_fraction
     from colormae.train.distributed import barrier, init_distributed, seed_everything
     from colormae.train.engine import resolve_resume
     from colormae.train.job import TrainJob
@@ -136,6 +137,8 @@ def detect(cfg: DetectConfig, *, stop_at_step: int | None = None) -> dict[str, A
     train_ds, val_ds = _datasets(cfg, train_split, val_split)
     det = _detector_config(cfg, train_ds)
     model, notes = detector_from_encoder(mae.config, mae.encoder.state_dict(), det)
+    if cfg.freeze_encoder:  # a frozen ViT: only the simple feature pyramid and the heads learn
+        freeze(model.backbone.vit)
     model = model.to(dev)
     if info.is_main:
         for note in [*loaded.notes, *notes]:
@@ -172,7 +175,7 @@ def detect(cfg: DetectConfig, *, stop_at_step: int | None = None) -> dict[str, A
     last, history = job.evals.history[-1], job.evals.history
     final = job.report("detect", cfg, result, lead={"masks": cfg.masks}, val_images=len(val_ds),
                        detections=len(results), **{k: last[k] for k in ("box", "mask") if k in last},
-                       history=history)
+                       trainable_params=trainable_fraction(model)[0], history=history)
     if info.is_main:
         _write_outputs(cfg, out, final, results, val_ds, train_ds.class_names)
     return final
