@@ -175,7 +175,9 @@ def freeze_classifier(model: nn.Module, blocks: int | None, encoder: bool, *, sa
         freeze_vit(model, None if encoder else blocks)
     trainable, total = trainable_fraction(model)
     if say and trainable < total:
-        what = "the head" if encoder else f"blocks {blocks}..{len(model.blocks) - 1}, the norms and the head"
+        depth = len(model.blocks)
+        top = f"blocks {blocks}..{depth - 1}, " if blocks is not None and blocks < depth else ""
+        what = "the head" if encoder else f"{top}the norms and the head"
         write(f"frozen encoder: {what} train ({trainable:,} of {total:,} parameters)")
     return trainable
 

@@ -120,8 +120,8 @@ def encode_splits(loaded: Loaded, data: str, *, feature: str = "cls", batch_size
     (:func:`~colormae.eval.features.weights_fingerprint`: file path, size and modification time, or
     ``random:<preset>`` and its seed), the data, the split, the transform (image size, normalisation),
     the feature kind, the block (when not the last), the seed and the row count;
-    :func:`~colormae.eval.features.cached_features` also
-    checks a cached file's stored key, dtype and labels before reusing it.
+    :func:`~colormae.eval.features.cached_features` also checks a cached file's stored key, dtype and
+    labels before reusing it.
     """
     norm = eval_normalization(loaded, data, normalize, progress=progress)
     train, val, n_cls = _datasets(data, loaded.img_size, norm, limit=limit)
