@@ -61,11 +61,11 @@ def test_frozen_blocks_run_without_drop_path_and_stay_frozen_in_a_copy():
 
 
 def test_optimizer_skips_frozen_parameters_and_keeps_layer_decay():
-    full = finetune_optimizer(_classifier(), lr=1e-3, layer_decay=0.65)
+    plain = _classifier()
+    reference = lr_scales_by_name(finetune_optimizer(plain, lr=1e-3, layer_decay=0.65), plain)
     clf = _classifier()
     freeze_vit(clf, 2)
     scales = lr_scales_by_name(finetune_optimizer(clf, lr=1e-3, layer_decay=0.65), clf)
-    reference = lr_scales_by_name(full, _classifier())
     assert set(scales) == {n for n, p in clf.named_parameters() if p.requires_grad}
     assert scales == {n: reference[n] for n in scales}  # the unfrozen part keeps its layer-decay scale
     assert scales["blocks.2.mlp.fc1.weight"] == pytest.approx(0.65 ** 2)
