@@ -8,6 +8,9 @@ pooled features (MAE, He et al. 2022, Sec. A.2):
 - ``"mean"``: the mean of the patch tokens after the final LayerNorm ([CLS] excluded).
 
 ``colormae embed`` also takes ``"patch"``: the patch tokens themselves, ``(B, L, D)`` (no pooling).
+``layer=K`` reads the tokens after block ``K`` instead of the last one (0-based, negative from the end),
+normed by the final LayerNorm as DINOv2's intermediate-layer probes
+(:func:`colormae.train.knn.block_tokens`).
 
 Under ``torchrun`` each rank encodes every ``world_size``-th sample and the rows are gathered with
 ``all_gather`` (padded to equal length, then put back in dataset order), so every rank ends up with the
@@ -53,9 +56,10 @@ def gather_rows(local: Tensor, counts: list[int]) -> Tensor:
 @torch.no_grad()
 def extract_features(model: nn.Module, dataset: Dataset, *, feature: str = "cls", batch_size: int = 256,
                      device: str | torch.device = "cpu", num_workers: int | None = 0,
-                     desc: str = "features", progress: bool = True) -> tuple[Tensor, Tensor]:
+                     desc: str = "features", progress: bool = True, layer: int | None = None
+                     ) -> tuple[Tensor, Tensor]:
     """Encode a whole dataset once: ``features: (N, D)`` float32 (``"patch"``: ``(N, L, D)``) and
-    ``labels: (N,)`` int64, on CPU.
+    ``labels: (N,)`` int64, on CPU; ``layer``: after that encoder block (``None``: the last).
 
     The model is put in eval mode for the pass (its previous mode is restored afterwards). Under
     ``torch.distributed`` the work is split over ranks and gathered; every rank returns the full result
@@ -76,7 +80,7 @@ def extract_features(model: nn.Module, dataset: Dataset, *, feature: str = "cls"
     try:
         for images, targets in progress_bar(loader, desc=desc, enabled=rank == 0 and progress, leave=False):
             images = images.to(device, non_blocking=True)
-            feats.append(encode(model, images, feature))
+            feats.append(encode(model, images, feature, layer))
             labels.append(torch.as_tensor(targets).to(device))
     finally:
         model.train(was_training)

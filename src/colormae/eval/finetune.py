@@ -168,6 +168,27 @@ class _Validation:
             self(step // steps_per_epoch if step % steps_per_epoch == 0 else round(step / steps_per_epoch, 3))
 
 
+def freeze_classifier(model: nn.Module, blocks: int | None, encoder: bool, *, say: bool = True) -> int:
+    """``--freeze-blocks N`` / ``--freeze-encoder`` on a classifier
+    (:func:`colormae.models.freeze.freeze_vit`: the stem and the first N blocks, or all but the head);
+    returns the number of trainable parameter elements and, when something is frozen and ``say``, prints
+    what trains."""
+    from colormae.models.freeze import freeze_vit, trainable_fraction
+    from colormae.progress import write
+
+    if encoder and blocks is not None:
+        raise UserError("give --freeze-encoder or --freeze-blocks N, not both")
+    if encoder or blocks is not None:
+        freeze_vit(model, None if encoder else blocks)
+    trainable, total = trainable_fraction(model)
+    if say and trainable < total:
+        depth = len(model.blocks)
+        top = f"blocks {blocks}..{depth - 1}, " if blocks is not None and blocks < depth else ""
+        what = "the head" if encoder else f"{top}the norms and the head"
+        write(f"frozen encoder: {what} train ({trainable:,} of {total:,} parameters)")
+    return trainable
+
+
 def _attach_ema(model: nn.Module, decay: float | None, device: torch.device, resume_path: Path | None,
                 payload: dict[str, Any]) -> tuple[Any, Callable[[int], None]]:
     """``(ema or None, on_step_end)``: timm's ``ModelEmaV3`` of ``model`` (restored from ``resume_path``),
@@ -263,6 +284,7 @@ def finetune(cfg: FinetuneConfig, *, stop_at_step: int | None = None) -> dict[st
                                          reprob=chosen["reprob"], crop_min=chosen["crop_min"], norm=norm)
     model = classifier_from_mae(mae, n_cls, global_pool=cfg.global_pool,
                                 drop_path_rate=chosen["drop_path"]).to(dev)
+    trainable = freeze_classifier(model, cfg.freeze_blocks, cfg.freeze_encoder, say=info.is_main)
     schedule, peak, warmup = build_schedule(cfg, chosen, job.effective_batch, steps_per_epoch, total)
     optimizer = finetune_optimizer(model, peak, weight_decay=cfg.weight_decay,
                                    layer_decay=chosen["layer_decay"])
@@ -284,7 +306,8 @@ def finetune(cfg: FinetuneConfig, *, stop_at_step: int | None = None) -> dict[st
     validate.finish(result.step, steps_per_epoch)
     history = job.evals.history
     last = {**history[-1], **(_target_results(cfg, task, model, validate) if task else {})}
-    final = job.report("finetune", cfg, result, recipe=resolved, **last, history=history)
+    final = job.report("finetune", cfg, result, recipe=resolved, trainable_params=trainable, **last,
+                       history=history)
     if info.is_main:
         _warn(final, task)
         write_results(out / "finetune.json", final)

@@ -28,7 +28,7 @@ from colormae.eval.targets import TargetTask, label_table, scores_file
 from colormae.jobs.probes import EvalConfig, KnnConfig, LinprobeConfig
 from colormae.loading import Loaded, load_for_data
 from colormae.ranks import rank_world
-from colormae.train.knn import knn_votes
+from colormae.train.knn import encoder_layer, knn_votes
 
 
 @dataclass
@@ -45,6 +45,7 @@ class FeatureSet:
     #: with a label file: ``"multilabel"`` / ``"regression"``; the ``*_y`` are then ``(N, C)`` targets
     task: str | None = None
     val_paths: list[str] | None = None    #: the val images' paths (label files)
+    layer: int | None = None  #: the 0-based encoder block the features come from (None: unknown)
 
 
 def check_splits(data: str) -> None:
@@ -122,8 +123,10 @@ def _datasets(data: str, img_size: tuple[int, int], norm: Normalization | None =
 def encode_splits(loaded: Loaded, data: str, *, feature: str = "cls", batch_size: int = 256,
                   device: str | torch.device = "cpu", num_workers: int | None = 0, limit: int | None = None,
                   cache_dir: str | Path | None = None, progress: bool = True, normalize: str = "auto",
-                  seed: int = 0, table: Any = None, stats_file: str | Path | None = None) -> FeatureSet:
-    """Encode the train and val splits of ``data`` once (optionally cached on disk under ``cache_dir``).
+                  seed: int = 0, table: Any = None, stats_file: str | Path | None = None,
+                  layer: int | None = None) -> FeatureSet:
+    """Encode the train and val splits of ``data`` once (optionally cached on disk under ``cache_dir``),
+    after encoder block ``layer`` (:func:`colormae.train.knn.block_tokens`; ``None``: the last).
 
     ``table``: a :class:`~colormae.data.labels.LabelTable` whose images and ``(N, C)`` targets are used
     instead of the class folders (the cache key then covers its image paths).
@@ -131,14 +134,17 @@ def encode_splits(loaded: Loaded, data: str, *, feature: str = "cls", batch_size
     ``limit``: at most that many evenly spaced images of each split. The cache key covers the weights
     (:func:`~colormae.eval.features.weights_fingerprint`: file path, size and modification time, or
     ``random:<preset>`` and its seed), the data, the split, the transform (image size, normalisation),
-    the feature kind, the seed and the row count; :func:`~colormae.eval.features.cached_features` also
-    checks a cached file's stored key, dtype and labels before reusing it.
+    the feature kind, the block (when not the last), the seed and the row count;
+    :func:`~colormae.eval.features.cached_features` also checks a cached file's stored key, dtype and
+    labels before reusing it.
     """
     from colormae.data.build import data_key
 
     norm = eval_normalization(loaded, data, normalize, progress=progress, stats_file=stats_file)
     train, val, n_cls = _datasets(data, loaded.img_size, norm, limit=limit, table=table)
     model = loaded.model.to(device)
+    block = encoder_layer(model, layer)
+    last = block == encoder_layer(model, None)  # the default features: the cache keys they always had
     data_id = data_key(data)
     if table is not None:  # the images the label file lists
         data_id += f"|labels:{feature_cache_key(train=table.train.paths, val=table.val.paths)}"
@@ -148,18 +154,20 @@ def encode_splits(loaded: Loaded, data: str, *, feature: str = "cls", batch_size
         transform = getattr(getattr(ds, "dataset", ds), "transform", None)
         model_id = loaded.name if loaded.channel_map is None else f"{loaded.name} [{loaded.channel_map}]"
         key = feature_cache_key(model=model_id, weights=weights, data=data_id, split=split,
-                                feature=feature, transform=repr(transform), seed=seed, n=len(ds))
-        out += cached_features(model, ds, cache_dir=cache_dir, key=key, feature=feature,
+                                feature=feature, transform=repr(transform), seed=seed, n=len(ds),
+                                **({} if last else {"layer": block}))
+        out += cached_features(model, ds, cache_dir=cache_dir, key=key, feature=feature, layer=block,
                                batch_size=batch_size, device=device, num_workers=num_workers,
                                desc=f"{split} features", progress=progress)
     names = getattr(getattr(train, "dataset", train), "classes", None)
     _report_skipped(data, (("train", train), ("val", val)), progress)
     if table is None:
-        return FeatureSet(*out, num_classes=n_cls, class_names=list(names) if names else None)
+        return FeatureSet(*out, num_classes=n_cls, class_names=list(names) if names else None, layer=block)
     from colormae.data.labelled import paths_of, targets_of
 
     return FeatureSet(out[0], targets_of(train, out[1]), out[2], targets_of(val, out[3]), num_classes=n_cls,
-                      class_names=list(table.names), task=table.task, val_paths=paths_of(val, out[3]))
+                      class_names=list(table.names), task=table.task, val_paths=paths_of(val, out[3]),
+                      layer=block)
 
 
 def _report_skipped(data: str, splits: Any, enabled: bool) -> None:
@@ -185,7 +193,7 @@ def _features(cfg: EvalConfig, loaded: Loaded, device: str | torch.device, table
     return encode_splits(loaded, cfg.data, feature=cfg.feature, batch_size=cfg.batch_size, device=device,
                          num_workers=cfg.num_workers, limit=cfg.limit, cache_dir=cfg.cache_dir,
                          progress=cfg.progress, normalize=cfg.normalize, seed=cfg.seed, table=table,
-                         stats_file=cfg.stats_file)
+                         stats_file=cfg.stats_file, layer=cfg.layer)
 
 
 def _header(cfg: EvalConfig, loaded: Loaded, fs: FeatureSet) -> dict[str, Any]:
@@ -193,6 +201,7 @@ def _header(cfg: EvalConfig, loaded: Loaded, fs: FeatureSet) -> dict[str, Any]:
                 "classes": fs.class_names} if fs.task else {}
     return {"checkpoint": loaded.name, "source": loaded.kind if loaded.source_format == "colormae"
             else f"{loaded.kind}:{loaded.source_format}", "data": cfg.data, "feature": cfg.feature,
+            "layer": fs.layer if fs.layer is not None else encoder_layer(loaded.model, cfg.layer),
             "train_size": len(fs.train_y), "val_size": len(fs.val_y), **labelled}
 
 
@@ -241,7 +250,7 @@ def linprobe(cfg: LinprobeConfig, *, device: str | torch.device = "cpu", feature
                               train_transform=mae_transform(loaded.img_size, norm))[0]
         model = loaded.model.to(device)
         train = partial(_epoch_features, model, aug_train, feature=cfg.feature, batch_size=cfg.batch_size,
-                        device=device, num_workers=cfg.num_workers, progress=cfg.progress)
+                        device=device, num_workers=cfg.num_workers, progress=cfg.progress, layer=cfg.layer)
     result = train_linear_probe(train, (fs.val_x, fs.val_y), num_classes=fs.num_classes, epochs=cfg.epochs,
                                 batch_size=cfg.batch_size, lr=cfg.lr, base_lr=cfg.base_lr,
                                 optimizer=cfg.optimizer, weight_decay=cfg.weight_decay,

@@ -73,6 +73,8 @@ class DetectConfig(RunFolder, TrainLoop, Runtime):
     weight_decay: float = setting(0.1, "AdamW weight decay (ViTDet: 0.1)", min=0.0)
     layer_decay: float = setting(0.7, "layer-wise lr decay of the ViT (ViTDet: 0.7 for ViT-B)", min=0.0,
                                  max=1.0)
+    freeze_encoder: bool = setting(False, "a frozen ViT (no gradient, not in the optimizer, eval mode): only "
+                                          "the feature pyramid and the detection heads learn")
     lr_milestones: tuple[float, ...] = setting((0.889, 0.963), "lr x 0.1 at these fractions of the run "
                                                "(ViTDet: epochs 88 and 96 of 100)")
     scale_range: tuple[float, float] = setting((1.0, 1.0), "large-scale jitter: resize ratio range (ViTDet: "

@@ -10,8 +10,8 @@ from colormae.jobs.common import (
     CKPT_HELP,
     DATA_HELP,
     INIT_CHANNELS_HELP,
-    LabelFiles,
     STATS_FILE_HELP,
+    LabelFiles,
     RunFolder,
     Runtime,
     TrainLoop,
@@ -86,3 +86,9 @@ class FinetuneConfig(LabelFiles, RunFolder, TrainLoop, Runtime):
                                             "report it too", min=0.0, below=1.0)
     global_pool: Literal["avg", "token"] = setting("avg", "avg: mean of patch tokens + fc_norm (MAE); "
                                                           "token: [CLS]")
+    freeze_blocks: int | None = setting(
+        None, "partial fine-tuning: freeze the patch embedding, [CLS], position embedding and the first N "
+              "blocks (no gradient, not in the optimizer, eval mode); 0: the stem only", min=0)
+    freeze_encoder: bool = setting(
+        False, "freeze everything but the classifier head, the final norm / fc_norm included (MAE's linear "
+               "probe convention): only the head learns")

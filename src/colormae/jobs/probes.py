@@ -6,7 +6,14 @@ from dataclasses import dataclass
 from typing import Literal
 
 from colormae.config import setting
-from colormae.jobs.common import CKPT_HELP, DATA_HELP, INIT_CHANNELS_HELP, STATS_FILE_HELP, LabelFiles, Runtime
+from colormae.jobs.common import (
+    CKPT_HELP,
+    DATA_HELP,
+    INIT_CHANNELS_HELP,
+    STATS_FILE_HELP,
+    LabelFiles,
+    Runtime,
+)
 
 DATA_NOTE = """
 DATA: mnist5k (5,000 shipped digits; per class the first 400 are train and the last 100 val: 4,000 /
@@ -24,6 +31,8 @@ class EvalConfig(LabelFiles, Runtime):
     init_channels: str | None = setting(None, INIT_CHANNELS_HELP)
     feature: Literal["cls", "mean"] = setting("cls", "[CLS] token (as MAE) or the mean of the patch tokens, "
                                                      "after the final norm")
+    layer: int | None = setting(None, "read the tokens after this encoder block (0-based, negative from the "
+                                      "end), normed by the final norm as DINOv2's probes (default: the last)")
     batch_size: int = setting(256, "images per batch", min=1)
     num_workers: int | None = setting(None, "data-loading worker processes (default: from the CPUs "
                                             "available)", role="io", min=0)

@@ -75,6 +75,9 @@ class SegmentConfig(RunFolder, TrainLoop, Runtime):
     weight_decay: float = setting(0.05, "AdamW weight decay (not on norms, biases, [CLS], position "
                                         "embeddings)", min=0.0)
     layer_decay: float = setting(0.65, "layer-wise lr decay (paper: 0.65)", min=0.0, max=1.0)
+    freeze_encoder: bool = setting(
+        False, "a dense probe: the encoder is frozen (no gradient, not in the optimizer, eval mode: no drop "
+               "path; layer scale stays 1), only the pyramid and the heads learn")
     drop_path: float = setting(0.1, "stochastic depth rate of the encoder (paper: 0.1)", min=0.0, below=1.0)
     layer_scale: float | None = setting(1.0, "init value of the encoder's per-block layer scale (paper: 1.0; "
                                              "none: off)", min=0.0)

@@ -36,11 +36,41 @@ def pool_tokens(tokens: Tensor, feature: str = "cls", num_prefix_tokens: int = 1
     raise UserError(f"unknown feature {feature!r}; choose one of {', '.join(TOKEN_FEATURES)}")
 
 
+def resolve_layer(layer: int, depth: int) -> int:
+    """Block ``layer`` (0-based, or negative from the end as in Python) of a ``depth``-block encoder as a
+    0-based index; a one-line error outside ``-depth..depth-1``."""
+    if not -depth <= layer < depth:
+        raise UserError(f"--layer {layer}: the encoder has {depth} blocks; give 0..{depth - 1} or "
+                        f"-{depth}..-1 (from the end)")
+    return layer % depth
+
+
+def encoder_layer(model: nn.Module, layer: int | None) -> int:
+    """The 0-based block of ``model``'s encoder that ``layer`` names (``None``: the last)."""
+    depth = len(getattr(model, "encoder", model).blocks)
+    return depth - 1 if layer is None else resolve_layer(layer, depth)
+
+
+def block_tokens(model: nn.Module, images: Tensor, layer: int | None = None) -> Tensor:
+    """Tokens ``(B, P + L, D)`` of ``images: (B, C, H, W)`` after encoder block ``layer`` (0-based or
+    negative from the end), normed by the encoder's final norm (DINOv2's ``get_intermediate_layers(...,
+    norm=True)``: every layer's features on the scale the final norm gives); ``None`` (or the last block):
+    ``model.forward_features(images)`` itself. ``model``: a timm ViT or a module whose ``encoder`` is one."""
+    vit = getattr(model, "encoder", model)
+    index = None if layer is None else encoder_layer(model, layer)
+    if index is None or index == len(vit.blocks) - 1:
+        return model.forward_features(images)
+    out = vit.forward_intermediates(images, indices=[index], norm=True,
+                                    return_prefix_tokens=True, stop_early=True, output_fmt="NLC",
+                                    intermediates_only=True)[0]
+    return torch.cat([out[1], out[0]], dim=1) if isinstance(out, tuple) else out  # [prefix, patches]
+
+
 @torch.no_grad()
-def encode(model: nn.Module, images: Tensor, feature: str = "cls") -> Tensor:
-    """Pooled features ``(B, D)`` (``"patch"``: ``(B, L, D)``) of ``images: (B, C, H, W)`` (caller sets
-    eval mode and device)."""
-    tokens = model.forward_features(images)
+def encode(model: nn.Module, images: Tensor, feature: str = "cls", layer: int | None = None) -> Tensor:
+    """Pooled features ``(B, D)`` (``"patch"``: ``(B, L, D)``) of ``images: (B, C, H, W)`` after block
+    ``layer`` (:func:`block_tokens`; ``None``: the last) (caller sets eval mode and device)."""
+    tokens = block_tokens(model, images, layer)
     prefix = getattr(getattr(model, "encoder", model), "num_prefix_tokens", 1)
     return pool_tokens(tokens, feature, prefix).float()
 

@@ -124,6 +124,7 @@ def detect(cfg: DetectConfig, *, stop_at_step: int | None = None) -> dict[str, A
     from colormae.dense.detect.coco import collate, find_split, read_coco
     from colormae.dense.detect.evaluate import evaluate_results, predict
     from colormae.dense.detect.model import detector_from_encoder, vit_lr_scale
+    from colormae.models.freeze import freeze, trainable_fraction
     from colormae.train.distributed import barrier, init_distributed, seed_everything
     from colormae.train.engine import resolve_resume
     from colormae.train.job import TrainJob
@@ -151,6 +152,8 @@ def detect(cfg: DetectConfig, *, stop_at_step: int | None = None) -> dict[str, A
     bands = figure_bands(cfg.bands, mae.config.in_chans)
     det = _detector_config(cfg, train_ds, norm)
     model, notes = detector_from_encoder(mae.config, mae.encoder.state_dict(), det)
+    if cfg.freeze_encoder:  # a frozen ViT: only the simple feature pyramid and the heads learn
+        freeze(model.backbone.vit)
     model = model.to(dev)
     if info.is_main:
         for note in [*loaded.notes, *notes]:
@@ -188,7 +191,7 @@ def detect(cfg: DetectConfig, *, stop_at_step: int | None = None) -> dict[str, A
     last, history = job.evals.history[-1], job.evals.history
     final = job.report("detect", cfg, result, lead={"masks": cfg.masks}, val_images=len(val_ds),
                        detections=len(results), **{k: last[k] for k in ("box", "mask") if k in last},
-                       history=history)
+                       trainable_params=trainable_fraction(model)[0], history=history)
     if info.is_main:
         _write_outputs(cfg, out, final, results, val_ds, train_ds.class_names, norm, bands)
     return final

@@ -93,6 +93,7 @@ def segment(cfg: SegmentConfig, *, stop_at_step: int | None = None) -> dict[str,
     from colormae.dense.segmentor import model_config, segmentor_from_mae
     from colormae.eval.layer_decay import finetune_optimizer
     from colormae.eval.results import write_results
+    from colormae.models.freeze import freeze, trainable_fraction
     from colormae.train.distributed import init_distributed, seed_everything
     from colormae.train.engine import resolve_resume
     from colormae.train.job import TrainJob
@@ -107,6 +108,8 @@ def segment(cfg: SegmentConfig, *, stop_at_step: int | None = None) -> dict[str,
     classes = list(train_src.classes)
     head = _head_config(cfg, len(classes), classes)
     model: nn.Module = segmentor_from_mae(mae, head)
+    if cfg.freeze_encoder:  # the dense probe: only the pyramid and the heads learn
+        freeze(model.backbone)
     if info.distributed:
         model = nn.SyncBatchNorm.convert_sync_batchnorm(model)
     model = model.to(dev)
@@ -146,7 +149,7 @@ def segment(cfg: SegmentConfig, *, stop_at_step: int | None = None) -> dict[str,
     res = run_eval(save_dir=cfg.save_predictions, keep=cfg.figure)
     samples = res.pop("samples")
     final = job.report("segment", cfg, result, mode=cfg.mode, num_classes=len(classes), **res,
-                       head=asdict(head))
+                       head=asdict(head), trainable_params=trainable_fraction(model)[0])
     if info.is_main:
         write_results(out / "segment.json", final)
         if cfg.figure and samples:

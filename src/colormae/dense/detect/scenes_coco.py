@@ -49,7 +49,8 @@ def export_scenes(root: str | Path, *, size: int, seed: int = 0, lengths: dict[s
                 atomic_write(folder / name, lambda fh, im=scene.image: im.save(fh, format="PNG"), sync=False)
             else:
                 name = f"{source.stem(i)}.npy"
-                atomic_write(folder / name, lambda fh, im=scene.image: np.save(fh, np.asarray(im)), sync=False)
+                atomic_write(folder / name, lambda fh, im=scene.image: np.save(fh, np.asarray(im)),
+                             sync=False)
             images.append({"id": i + 1, "file_name": name, "height": size, "width": size})
             for inst in scene.instances:
                 x0, y0, x1, y1 = inst.box
