@@ -45,10 +45,12 @@ def test_monitors_write_images_and_knn(tmp_path, capsys):
     rows = read_metrics(tmp_path / "run")
     knn = [r for r in rows if "knn_top1" in r]
     assert [r["step"] for r in knn] == [0, 3, 6] and all(r["knn_seconds"] > 0 for r in knn)
+    assert all(r["knn_top1"] == r["knn_top1_cls"] for r in knn)  # default monitor_feature=cls
+    assert [s for s, _ in scalars["monitor/knn_top1_mean"]] == [0, 3, 6]
     assert "knn_share" in knn[1] and "knn_share" not in knn[0]
     assert [r["step"] for r in rows if "loss" in r] == [3, 6]  # the loss records are untouched
     out = capsys.readouterr().out
-    assert "k-NN top-1" in out and "(40 + 40 images)" in out
+    assert "k-NN top-1" in out and "of [CLS] features on mnist5k (40 + 40 images), patch-mean " in out
 
 
 def test_monitors_do_not_change_training(tmp_path):
@@ -58,6 +60,37 @@ def test_monitors_do_not_change_training(tmp_path):
                    monitor_cap=20).model.state_dict()
     for key in plain:
         assert torch.equal(plain[key], watched[key]), key
+
+
+def test_knn_monitor_features_are_the_knn_jobs(capsys):
+    """One encoder pass gives both features; each equals ``train.knn.encode``'s, and ``feature`` picks
+    what ``knn_top1`` / ``knn_balanced_acc`` are of."""
+    from colormae.models import create_mae
+    from colormae.pretrain.monitors import KnnMonitor
+    from colormae.train.knn import encode, knn_accuracy
+
+    torch.manual_seed(0)
+    model = create_mae("mae_vit_micro_32px")
+    x, y = torch.randn(30, 3, 32, 32), torch.arange(30) % 3
+    monitor = KnnMonitor(model, x[:20], y[:20], x[20:], y[20:], 3, 1, "toy", torch.device("cpu"),
+                         feature="mean")
+    features = monitor.features(x)
+    assert model.training  # put back in the mode it was in
+    model.eval()
+    for f in ("cls", "mean"):
+        torch.testing.assert_close(features[f], encode(model, x, f))
+    assert monitor.evaluate()["mean"] == knn_accuracy(
+        features["mean"][:20], y[:20], features["mean"][20:], y[20:], num_classes=3)
+    records: list[dict] = []
+
+    class Logger:
+        def log(self, record, prefix=""):
+            records.append(record)
+
+    monitor(0, Logger())
+    (record,) = records
+    assert record["knn_top1"] == record["knn_top1_mean"] and "knn_top1_cls" in record
+    assert "of patch-mean features on toy (20 + 10 images), [CLS] " in capsys.readouterr().out
 
 
 def test_knn_monitor_rejects_unlabelled_data(tmp_path):
