@@ -166,12 +166,16 @@ def test_wandb_offline_holds_the_same_scalars(tmp_path, monkeypatch):
 
 
 @pytest.mark.slow
-@pytest.mark.xfail(reason="measured once: [CLS] k-NN 40.6 / 38.5 / 32.5 % at steps 0 / 50 / 100; it dips "
-                          "over the first ~100 steps and rises later (full demo, cap 500: 34.4 at 0, 65.4 "
-                          "at 500)", strict=False)
 def test_knn_monitor_of_a_100_step_demo_run(tmp_path):
     """The issue's run: cpu_demo for 100 steps, viz_every=50, monitor_knn=mnist5k, monitor_every=50;
-    TensorBoard holds the reconstruction image and the k-NN scalars at steps 0, 50 and 100."""
+    TensorBoard holds the reconstruction image and the k-NN scalars of both features at steps 0, 50, 100.
+
+    The issue also asks for k-NN at step 100 above step 0. Measured (seed 0, cap 1,000): it is not, for
+    either feature, and not because of the squeezed schedule: [CLS] 40.6 / 38.6 / 32.5 %, patch mean
+    37.9 / 36.9 / 34.2 % at steps 0 / 50 / 100 with max_steps=100; [CLS] 37.3 %, mean 36.4 % at step 50
+    of the full 620-step schedule. The spread over subsets of 1,000 training images is about 1.5 points,
+    so the dip is not noise. That part is an expected failure until a 100-step run that learns is found.
+    """
     from colormae.config import recipe
 
     cfg = load_config(PretrainConfig, path=recipe("cpu_demo"),
@@ -180,7 +184,11 @@ def test_knn_monitor_of_a_100_step_demo_run(tmp_path):
     pretrain(cfg)
     scalars, images = _events(tmp_path / "run")
     assert [s for s, _ in images["monitor/recon"]] == [0, 50, 100]
+    for tag in ("monitor/knn_top1", "monitor/knn_top1_cls", "monitor/knn_top1_mean"):
+        assert [s for s, _ in scalars[tag]] == [0, 50, 100], tag
     top1 = dict(scalars["monitor/knn_top1"])
-    assert sorted(top1) == [0, 50, 100]
-    print("k-NN top-1 by step:", top1)
-    assert top1[100] > top1[0]
+    assert top1 == dict(scalars["monitor/knn_top1_cls"])  # the default feature
+    print("k-NN top-1 by step:", top1, dict(scalars["monitor/knn_top1_mean"]))
+    if not top1[100] > top1[0]:
+        pytest.xfail(f"k-NN top-1 {top1[0]:.1f} % at step 0, {top1[100]:.1f} % at step 100: pooled features "
+                     "dip over the first ~100 steps (see the docstring)")
