@@ -45,10 +45,12 @@ def test_monitors_write_images_and_knn(tmp_path, capsys):
     rows = read_metrics(tmp_path / "run")
     knn = [r for r in rows if "knn_top1" in r]
     assert [r["step"] for r in knn] == [0, 3, 6] and all(r["knn_seconds"] > 0 for r in knn)
+    assert all(r["knn_top1"] == r["knn_top1_cls"] for r in knn)  # default monitor_feature=cls
+    assert [s for s, _ in scalars["monitor/knn_top1_mean"]] == [0, 3, 6]
     assert "knn_share" in knn[1] and "knn_share" not in knn[0]
     assert [r["step"] for r in rows if "loss" in r] == [3, 6]  # the loss records are untouched
     out = capsys.readouterr().out
-    assert "k-NN top-1" in out and "(40 + 40 images)" in out
+    assert "k-NN top-1" in out and "of [CLS] features on mnist5k (40 + 40 images), patch-mean " in out
 
 
 def test_monitors_do_not_change_training(tmp_path):
@@ -58,6 +60,37 @@ def test_monitors_do_not_change_training(tmp_path):
                    monitor_cap=20).model.state_dict()
     for key in plain:
         assert torch.equal(plain[key], watched[key]), key
+
+
+def test_knn_monitor_features_are_the_knn_jobs(capsys):
+    """One encoder pass gives both features; each equals ``train.knn.encode``'s, and ``feature`` picks
+    what ``knn_top1`` / ``knn_balanced_acc`` are of."""
+    from colormae.models import create_mae
+    from colormae.pretrain.monitors import KnnMonitor
+    from colormae.train.knn import encode, knn_accuracy
+
+    torch.manual_seed(0)
+    model = create_mae("mae_vit_micro_32px")
+    x, y = torch.randn(30, 3, 32, 32), torch.arange(30) % 3
+    monitor = KnnMonitor(model, x[:20], y[:20], x[20:], y[20:], 3, 1, "toy", torch.device("cpu"),
+                         feature="mean")
+    features = monitor.features(x)
+    assert model.training  # put back in the mode it was in
+    model.eval()
+    for f in ("cls", "mean"):
+        torch.testing.assert_close(features[f], encode(model, x, f))
+    assert monitor.evaluate()["mean"] == knn_accuracy(
+        features["mean"][:20], y[:20], features["mean"][20:], y[20:], num_classes=3)
+    records: list[dict] = []
+
+    class Logger:
+        def log(self, record, prefix=""):
+            records.append(record)
+
+    monitor(0, Logger())
+    (record,) = records
+    assert record["knn_top1"] == record["knn_top1_mean"] and "knn_top1_cls" in record
+    assert "of patch-mean features on toy (20 + 10 images), [CLS] " in capsys.readouterr().out
 
 
 def test_knn_monitor_rejects_unlabelled_data(tmp_path):
@@ -133,12 +166,16 @@ def test_wandb_offline_holds_the_same_scalars(tmp_path, monkeypatch):
 
 
 @pytest.mark.slow
-@pytest.mark.xfail(reason="measured once: [CLS] k-NN 40.6 / 38.5 / 32.5 % at steps 0 / 50 / 100; it dips "
-                          "over the first ~100 steps and rises later (full demo, cap 500: 34.4 at 0, 65.4 "
-                          "at 500)", strict=False)
 def test_knn_monitor_of_a_100_step_demo_run(tmp_path):
     """The issue's run: cpu_demo for 100 steps, viz_every=50, monitor_knn=mnist5k, monitor_every=50;
-    TensorBoard holds the reconstruction image and the k-NN scalars at steps 0, 50 and 100."""
+    TensorBoard holds the reconstruction image and the k-NN scalars of both features at steps 0, 50, 100.
+
+    The issue also asks for k-NN at step 100 above step 0. Measured (seed 0, cap 1,000): it is not, for
+    either feature, and not because of the squeezed schedule: [CLS] 40.6 / 38.6 / 32.5 %, patch mean
+    37.9 / 36.9 / 34.2 % at steps 0 / 50 / 100 with max_steps=100; [CLS] 37.3 %, mean 36.4 % at step 50
+    of the full 620-step schedule. The spread over subsets of 1,000 training images is about 1.5 points,
+    so the dip is not noise. That part is an expected failure until a 100-step run that learns is found.
+    """
     from colormae.config import recipe
 
     cfg = load_config(PretrainConfig, path=recipe("cpu_demo"),
@@ -147,7 +184,11 @@ def test_knn_monitor_of_a_100_step_demo_run(tmp_path):
     pretrain(cfg)
     scalars, images = _events(tmp_path / "run")
     assert [s for s, _ in images["monitor/recon"]] == [0, 50, 100]
+    for tag in ("monitor/knn_top1", "monitor/knn_top1_cls", "monitor/knn_top1_mean"):
+        assert [s for s, _ in scalars[tag]] == [0, 50, 100], tag
     top1 = dict(scalars["monitor/knn_top1"])
-    assert sorted(top1) == [0, 50, 100]
-    print("k-NN top-1 by step:", top1)
-    assert top1[100] > top1[0]
+    assert top1 == dict(scalars["monitor/knn_top1_cls"])  # the default feature
+    print("k-NN top-1 by step:", top1, dict(scalars["monitor/knn_top1_mean"]))
+    if not top1[100] > top1[0]:
+        pytest.xfail(f"k-NN top-1 {top1[0]:.1f} % at step 0, {top1[100]:.1f} % at step 100: pooled features "
+                     "dip over the first ~100 steps (see the docstring)")

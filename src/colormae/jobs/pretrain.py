@@ -96,7 +96,12 @@ class PretrainConfig(RunFolder, TrainLoop, Runtime):
     monitor_knn: str | None = setting(None, "online k-NN monitor: a labelled data set with train and val "
                                             "splits (a folder or built-in set, e.g. mnist5k); every "
                                             "monitor_every steps log k-NN top-1 / balanced accuracy of the "
-                                            "[CLS] features", role="run")
+                                            "encoder's features (monitor_feature)", role="run")
+    monitor_feature: Literal["cls", "mean"] = setting(
+        "cls", "k-NN monitor: the features of knn_top1 / knn_balanced_acc: cls ([CLS] token, as MAE's "
+               "probes) or mean (of the patch tokens); the top-1 of both is logged too (knn_top1_cls, "
+               "knn_top1_mean). Either stays near its random-init value for the first few hundred steps "
+               "(docs/training.md)", role="run")
     monitor_every: int = setting(1000, "steps between two k-NN evaluations (and one at the start)",
                                  role="run", min=1)
     monitor_cap: int = setting(1000, "k-NN monitor: at most this many images of each split, evenly spaced",

@@ -13,9 +13,10 @@ mode it was in.
   with the visible patches pasted, norm-pix predictions un-normalised with the statistics of the visible
   patches around each masked one (:func:`colormae.models.recon.unnormalize_prediction`); and the
   scalar ``monitor/mask_coverage`` (fraction of patches masked in those masks).
-- :class:`KnnMonitor` (``monitor_knn``, ``monitor_every``): [CLS] features of at most ``monitor_cap``
-  evenly spaced images of each of the train and val splits of a labelled set, weighted k-NN (k=20,
-  T=0.07, :func:`colormae.train.knn.knn_accuracy`), logged as ``knn_top1`` / ``knn_balanced_acc`` /
+- :class:`KnnMonitor` (``monitor_knn``, ``monitor_every``): the [CLS] and patch-mean features (one
+  encoder pass) of at most ``monitor_cap`` evenly spaced images of each of the train and val splits of a
+  labelled set, weighted k-NN (k=20, T=0.07, :func:`colormae.train.knn.knn_accuracy`), logged as
+  ``knn_top1`` / ``knn_balanced_acc`` (of ``monitor_feature``'s), ``knn_top1_cls`` / ``knn_top1_mean``,
   ``knn_seconds`` / ``knn_share`` (percent of the wall time since the previous evaluation) to
   ``metrics.jsonl`` and ``monitor/*`` in TensorBoard / W&B, and one printed line with its cost.
 """
@@ -33,10 +34,12 @@ from torch import Tensor, nn
 from colormae.errors import UserError
 from colormae.models.recon import unnormalize_prediction
 from colormae.progress import write
-from colormae.train.knn import encode, knn_accuracy
+from colormae.train.knn import FEATURES, knn_accuracy, pool_tokens
 
 #: Batch size of the monitors' forward passes.
 MONITOR_BATCH = 256
+#: How the k-NN monitor's line names each feature.
+LABELS = {"cls": "[CLS]", "mean": "patch-mean"}
 
 
 class eval_mode:  # noqa: N801 - used as a context manager, like torch.no_grad
@@ -104,10 +107,11 @@ class ReconMonitor:
 
 @dataclass
 class KnnMonitor:
-    """Online k-NN of the encoder's [CLS] features on fixed labelled images, every ``every`` steps.
+    """Online k-NN of the encoder's features on fixed labelled images, every ``every`` steps.
 
-    ``train_x: (N, C, H, W)``, ``train_y: (N,)``, ``val_x: (M, C, H, W)``, ``val_y: (M,)`` (CPU,
-    normalised); ``name``: the data set, for the log line.
+    ``feature`` (``"cls"`` | ``"mean"``): what ``knn_top1`` / ``knn_balanced_acc`` are of; both features'
+    top-1 is logged as ``knn_top1_cls`` / ``knn_top1_mean``. ``train_x: (N, C, H, W)``, ``train_y: (N,)``,
+    ``val_x: (M, C, H, W)``, ``val_y: (M,)`` (CPU, normalised); ``name``: the data set, for the log line.
     """
 
     model: nn.Module
@@ -119,36 +123,48 @@ class KnnMonitor:
     every: int
     name: str
     device: torch.device
+    feature: str = "cls"
     k: int = 20
     temperature: float = 0.07
     last: float | None = field(default=None, init=False)  #: when the previous evaluation ended
 
-    def features(self, images: Tensor) -> Tensor:
-        """[CLS] features ``(N, D)`` of ``images``, :data:`MONITOR_BATCH` at a time."""
+    def features(self, images: Tensor) -> dict[str, Tensor]:
+        """``{feature: (N, D)}`` for every feature of :data:`~colormae.train.knn.FEATURES` ([CLS] and patch
+        mean) of ``images``, from one encoder pass, :data:`MONITOR_BATCH` images at a time."""
+        prefix = self.model.encoder.num_prefix_tokens
+        parts: dict[str, list[Tensor]] = {f: [] for f in FEATURES}
         with eval_mode(self.model):
-            return torch.cat([encode(self.model, images[i:i + MONITOR_BATCH].to(self.device), "cls")
-                              for i in range(0, images.shape[0], MONITOR_BATCH)])
+            for i in range(0, images.shape[0], MONITOR_BATCH):
+                tokens = self.model.forward_features(images[i:i + MONITOR_BATCH].to(self.device)).float()
+                for f in FEATURES:
+                    parts[f].append(pool_tokens(tokens, f, prefix))
+        return {f: torch.cat(p) for f, p in parts.items()}
 
-    def evaluate(self) -> dict[str, float]:
-        """``top1`` and ``balanced_acc`` (percent) of k-NN with the model's current weights."""
-        return knn_accuracy(self.features(self.train_x), self.train_y, self.features(self.val_x), self.val_y,
-                            num_classes=self.num_classes, k=self.k, temperature=self.temperature)
+    def evaluate(self) -> dict[str, dict[str, float]]:
+        """``{feature: {"top1", "balanced_acc"}}`` (percent) of k-NN with the model's current weights, for
+        every feature of :data:`~colormae.train.knn.FEATURES`."""
+        train, val = self.features(self.train_x), self.features(self.val_x)
+        return {f: knn_accuracy(train[f], self.train_y, val[f], self.val_y, num_classes=self.num_classes,
+                                k=self.k, temperature=self.temperature) for f in FEATURES}
 
     def __call__(self, step: int, logger: Any) -> None:
         if self.every <= 0 or step % self.every:
             return
         t0 = time.perf_counter()
-        acc = self.evaluate()
+        every = self.evaluate()
         seconds = time.perf_counter() - t0
+        acc = every[self.feature]
         record = {"step": step, "knn_top1": acc["top1"], "knn_balanced_acc": acc["balanced_acc"],
-                  "knn_seconds": seconds}
+                  **{f"knn_top1_{f}": every[f]["top1"] for f in FEATURES}, "knn_seconds": seconds}
         share = ""
         if self.last is not None:
             record["knn_share"] = 100.0 * seconds / max(time.perf_counter() - self.last, 1e-9)
             share = f", {record['knn_share']:.1f} % of the time since the last one"
         logger.log(record, prefix="monitor")
-        write(f"step {step}: k-NN top-1 {acc['top1']:.1f} % (balanced {acc['balanced_acc']:.1f} %) on "
-              f"{self.name} ({len(self.train_y)} + {len(self.val_y)} images), {seconds:.1f} s{share}")
+        others = ", ".join(f"{LABELS[f]} {every[f]['top1']:.1f} %" for f in FEATURES if f != self.feature)
+        write(f"step {step}: k-NN top-1 {acc['top1']:.1f} % (balanced {acc['balanced_acc']:.1f} %) of "
+              f"{LABELS[self.feature]} features on {self.name} ({len(self.train_y)} + {len(self.val_y)} "
+              f"images), {others}, {seconds:.1f} s{share}")
         self.last = time.perf_counter()
 
 
@@ -195,7 +211,7 @@ def build_monitors(cfg: Any, model: nn.Module, norm: Any, strategy: Any, device:
         train_x, train_y, classes = load_labelled(cfg.monitor_knn, "train", hw, norm, cfg.monitor_cap)
         val_x, val_y, _ = load_labelled(cfg.monitor_knn, "val", hw, norm, cfg.monitor_cap)
         monitors.append(KnnMonitor(model, train_x, train_y, val_x, val_y, classes, cfg.monitor_every,
-                                   cfg.monitor_knn, device))
+                                   cfg.monitor_knn, device, feature=cfg.monitor_feature))
     if not monitors:
         return None
 
