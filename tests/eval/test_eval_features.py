@@ -8,6 +8,7 @@ import torch
 import torch.multiprocessing as mp
 from torch import nn
 from torch.utils.data import TensorDataset
+from two_ranks import as_two_ranks
 
 from colormae.errors import UserError
 from colormae.eval.features import cached_features, extract_features
@@ -90,25 +91,8 @@ def test_gather_interleaves_shards_back_into_dataset_order(monkeypatch):
     """Two simulated ranks (patched rank / all_gather): every rank ends with the one-process result."""
     import colormae.eval.features as F
 
-    sent: dict[int, list[torch.Tensor]] = {0: [], 1: []}
-    state = {"rank": 0, "call": 0, "record": True}
-
-    def all_gather(parts, padded):
-        if state["record"]:
-            sent[state["rank"]].append(padded.clone())
-            parts[:] = [padded.clone() for _ in parts]
-        else:
-            parts[:] = [sent[r][state["call"]] for r in range(len(parts))]
-            state["call"] += 1
-
-    monkeypatch.setattr(F, "rank_world", lambda: (state["rank"], 2))
-    monkeypatch.setattr(torch.distributed, "all_gather", all_gather)
-    for rank in (0, 1):  # each simulated rank encodes its shard; record what it sends
-        state["rank"] = rank
-        F.extract_features(_Toy(), _data(), batch_size=2, feature="mean", progress=False)
-    state.update(record=False, rank=1)
-    feats, labels = F.extract_features(_Toy(), _data(), batch_size=2, feature="mean", progress=False)
-    monkeypatch.undo()
+    feats, labels = as_two_ranks(monkeypatch, (F,), lambda: F.extract_features(
+        _Toy(), _data(), batch_size=2, feature="mean", progress=False))
     ref, ref_y = extract_features(_Toy(), _data(), batch_size=3, feature="mean", progress=False)
     torch.testing.assert_close(feats, ref)
     assert torch.equal(labels, ref_y)

@@ -17,6 +17,7 @@ from sklearn.metrics import (
     mean_squared_error,
     r2_score,
 )
+from two_ranks import as_two_ranks
 
 from colormae.config import load_config
 from colormae.eval.targets import TargetTask, load_scores, multilabel_metrics, regression_metrics
@@ -292,7 +293,7 @@ def test_the_printed_line_shows_the_map(colours, capsys):
 
 
 def test_evaluate_targets_under_two_ranks_equals_one_process(colours, monkeypatch):
-    """Two simulated ranks (patched rank / all_gather, as the feature gather's test): each scores its shard
+    """Two simulated ranks (two_ranks.as_two_ranks): each scores its shard
     and every rank ends with the one-process scores, in data-set order."""
     import colormae.eval.features as F
     import colormae.ranks as R
@@ -308,26 +309,8 @@ def test_evaluate_targets_under_two_ranks_equals_one_process(colours, monkeypatc
     table = read_labels(colours / "labels.csv")
     val = LabelledImages(table, "val", eval_transform(32))
     task = TargetTask.fit("multilabel", table.names, table.train.targets)
-    sent: dict[int, list[torch.Tensor]] = {0: [], 1: []}
-    state = {"rank": 0, "call": 0, "record": True}
-
-    def all_gather(parts, padded):
-        if state["record"]:
-            sent[state["rank"]].append(padded.clone())
-            parts[:] = [padded.clone() for _ in parts]
-        else:
-            parts[:] = [sent[r][state["call"]] for r in range(len(parts))]
-            state["call"] += 1
-
-    for module in (F, R):
-        monkeypatch.setattr(module, "rank_world", lambda: (state["rank"], 2))
-    monkeypatch.setattr(torch.distributed, "all_gather", all_gather)
-    for rank in (0, 1):
-        state["rank"] = rank
-        evaluate_targets(Mean(), val, task, batch_size=3)
-    state.update(record=False, rank=1)
-    metrics, scores, rows = evaluate_targets(Mean(), val, task, batch_size=3)
-    monkeypatch.undo()
+    metrics, scores, rows = as_two_ranks(monkeypatch, (F, R), lambda: evaluate_targets(
+        Mean(), val, task, batch_size=3))
     ref_metrics, ref_scores, ref_rows = evaluate_targets(Mean(), val, task, batch_size=5)
     assert torch.equal(rows, torch.arange(16)) and torch.equal(ref_rows, rows)
     torch.testing.assert_close(scores, ref_scores)

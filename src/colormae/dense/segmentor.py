@@ -1,4 +1,5 @@
-"""UperNet on a ViT: backbone -> pyramid adapter -> UperNet head (+ FCN auxiliary head in training).
+"""UperNet on a ViT: backbone -> pyramid adapter -> UperNet head (+ FCN auxiliary head in training); or,
+with ``head="linear"``, the linear dense probe: backbone -> :class:`~colormae.dense.linear_head.LinearHead`.
 
 :class:`Segmentor` maps ``images (B, 3, H, W)`` to logits ``(B, K, H, W)`` at the input size (inputs are
 zero-padded to a multiple of the patch size and the padding cropped off again); in training mode it
@@ -15,9 +16,13 @@ import torch.nn.functional as F
 from torch import Tensor, nn
 
 from colormae.dense.backbone import ViTBackbone, backbone_from_mae, default_out_indices
+from colormae.dense.linear_head import LinearHead
 from colormae.dense.pyramid import RESCALES, Feature2Pyramid
 from colormae.dense.upernet import fcn_head, head_forward, upernet_head
 from colormae.models import MAEConfig
+
+#: The decode heads: ``"upernet"`` (pyramid + UperNet + FCN auxiliary, the paper's) or ``"linear"``.
+HEADS = ("upernet", "linear")
 
 
 @dataclass
@@ -35,10 +40,20 @@ class HeadConfig:
     layer_scale: float | None = 1.0
     aux: bool = True
     classes: list[str] = field(default_factory=list)
+    head: str = "upernet"
 
     def __post_init__(self) -> None:
         self.out_indices = tuple(self.out_indices)
         self.pool_scales = tuple(self.pool_scales)
+        if self.head not in HEADS:
+            raise ValueError(f"head {self.head!r} is not one of {HEADS}")  # the job's Literal checks it
+        if self.head == "linear":
+            self.aux = False
+
+    def default_out_indices(self, depth: int) -> None:
+        """Fill empty ``out_indices``: the protocol's four blocks for UperNet, the last for a linear head."""
+        if not self.out_indices:
+            self.out_indices = (depth - 1,) if self.head == "linear" else default_out_indices(depth)
 
 
 class Segmentor(nn.Module):
@@ -47,14 +62,19 @@ class Segmentor(nn.Module):
     def __init__(self, encoder_config: MAEConfig, head: HeadConfig,
                  backbone: ViTBackbone | None = None) -> None:
         super().__init__()
-        if not head.out_indices:
-            head.out_indices = default_out_indices(encoder_config.depth)
+        head.default_out_indices(encoder_config.depth)
         self.encoder_config, self.head_config = encoder_config, head
         crop = (head.crop, head.crop)
         self.backbone = backbone or ViTBackbone(encoder_config, crop, head.out_indices,
                                                 drop_path=head.drop_path,
                                                 layer_scale=head.layer_scale)
         dim = encoder_config.embed_dim
+        if head.head == "linear":  # the patch grid itself, no pyramid, no auxiliary head
+            self.neck: nn.Module = nn.Identity()
+            self.decode_head: nn.Module = LinearHead([dim] * len(head.out_indices), head.num_classes,
+                                                     dropout=head.dropout)
+            self.auxiliary_head: nn.Module | None = None
+            return
         self.neck = Feature2Pyramid(dim, RESCALES)
         levels = [dim] * len(RESCALES)
         self.decode_head = upernet_head(levels, head.num_classes, channels=head.channels,
@@ -94,8 +114,7 @@ class Segmentor(nn.Module):
 
 def segmentor_from_mae(mae: nn.Module, head: HeadConfig) -> Segmentor:
     """A :class:`Segmentor` whose backbone holds ``mae.encoder``'s weights (fresh adapter and heads)."""
-    if not head.out_indices:
-        head.out_indices = default_out_indices(mae.config.depth)
+    head.default_out_indices(mae.config.depth)
     backbone = backbone_from_mae(mae, (head.crop, head.crop), head.out_indices, drop_path=head.drop_path,
                                  layer_scale=head.layer_scale)
     return Segmentor(mae.config, head, backbone)

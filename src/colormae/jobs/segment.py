@@ -44,7 +44,8 @@ class SegmentConfig(RunFolder, TrainLoop, Runtime):
     The encoder's blocks ``out_indices`` feed a 4-level pyramid (x4, x2, x1, x0.5), an UperNet head and an
     FCN auxiliary head; AdamW with layer-wise lr decay, linear warm-up then poly decay, iteration-based.
     Defaults are sized for the built-in scenes and a 32 px demo encoder on a CPU; the paper's ViT-B /
-    ADE20K values are in the help texts and in configs/segment_upernet_vit_base_ade20k.yaml.
+    ADE20K values are in the help texts and in configs/segment_upernet_vit_base_ade20k.yaml. ``head=linear``
+    with ``freeze_encoder`` is the linear dense probe (DINOv2's protocol).
     """
 
     ckpt: str = setting("", CKPT_HELP, positional=True, required=True)
@@ -78,12 +79,18 @@ class SegmentConfig(RunFolder, TrainLoop, Runtime):
     freeze_encoder: bool = setting(
         False, "a dense probe: the encoder is frozen (no gradient, not in the optimizer, eval mode: no drop "
                "path; layer scale stays 1), only the pyramid and the heads learn")
+    head: Literal["upernet", "linear"] = setting(
+        "upernet", "decode head: upernet (the paper's: the blocks' maps as a 4-level pyramid, UperNet and "
+                   "an FCN auxiliary head) or linear (the linear dense probe of DINOv2: BatchNorm and a 1x1 "
+                   "conv on the concatenated patch tokens of out_indices, logits upsampled bilinearly; no "
+                   "pyramid, no auxiliary head; with --freeze-encoder it reads only what each token holds)")
     drop_path: float = setting(0.1, "stochastic depth rate of the encoder (paper: 0.1)", min=0.0, below=1.0)
     layer_scale: float | None = setting(1.0, "init value of the encoder's per-block layer scale (paper: 1.0; "
                                              "none: off)", min=0.0)
-    out_indices: tuple[int, ...] | None = setting(None, "encoder blocks (0-based) that feed the pyramid "
+    out_indices: tuple[int, ...] | None = setting(None, "encoder blocks (0-based) that feed the head "
                                                         "(paper: [3, 5, 7, 11]; default: those scaled "
-                                                        "to the encoder's depth)")
+                                                        "to the encoder's depth; head=linear: the last "
+                                                        "block)")
     channels: int = setting(32, "UperNet channels (paper: 768)", min=1)
     aux_channels: int = setting(16, "auxiliary FCN head channels (paper: 256)", min=1)
     aux_weight: float = setting(0.4, "loss weight of the auxiliary head (paper: 0.4; 0: no auxiliary head)",

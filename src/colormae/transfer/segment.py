@@ -32,7 +32,7 @@ def _head_config(cfg: SegmentConfig, num_classes: int, classes: list[str]) -> An
                       channels=cfg.channels, aux_channels=cfg.aux_channels,
                       pool_scales=tuple(cfg.pool_scales),
                       dropout=cfg.dropout, drop_path=cfg.drop_path, layer_scale=cfg.layer_scale,
-                      aux=cfg.aux_weight > 0, classes=list(classes))
+                      aux=cfg.aux_weight > 0, classes=list(classes), head=cfg.head)
 
 
 def _open_sources(cfg: SegmentConfig) -> tuple[Any, Any]:
