@@ -166,30 +166,30 @@ def test_wandb_offline_holds_the_same_scalars(tmp_path, monkeypatch):
 
 
 @pytest.mark.slow
-def test_knn_monitor_of_a_100_step_demo_run(tmp_path):
-    """The issue's run: cpu_demo for 100 steps, viz_every=50, monitor_knn=mnist5k, monitor_every=50;
-    TensorBoard holds the reconstruction image and the k-NN scalars of both features at steps 0, 50, 100.
+def test_knn_monitor_sees_the_demo_run_learn(tmp_path):
+    """The issue's run (cpu_demo, viz_every=50, monitor_knn=mnist5k, monitor_every=50) taken to 300 steps:
+    TensorBoard holds the reconstruction image and the k-NN scalars of both features every 50 steps, and
+    both features' k-NN top-1 at step 300 is above step 0 by more than twice the subset spread (1.5 points).
 
-    The issue also asks for k-NN at step 100 above step 0. Measured (seed 0, cap 1,000): it is not, for
-    either feature, and not because of the squeezed schedule: [CLS] 40.6 / 38.6 / 32.5 %, patch mean
-    37.9 / 36.9 / 34.2 % at steps 0 / 50 / 100 with max_steps=100; [CLS] 37.3 / 33.1 %, mean 36.4 / 34.3 %
-    at steps 50 / 100 of the full 620-step schedule. The spread over subsets of 1,000 training images is
-    about 1.5 points, so the dip is not noise. That part is an expected failure until a 100-step run that
-    learns is found.
+    300 steps, not the issue's 100: MAE's pooled features first get worse than a random encoder's. Measured
+    (seed 0, cap 1,000, [CLS] / patch mean): 40.0 / 37.3 % at step 0, 33.5 / 32.7 % at step 100, 34.4 /
+    35.7 % at 150, 41.5 / 40.0 % at 200, 48.4 / 47.8 % at 300. None of 13 variants of the recipe run for
+    100 steps (lr 3e-4 to 5e-3, batch 16 to 512, random masking, mask ratio 0.5, no norm-pix loss, no weight
+    decay, the micro model) ends above its step 0 by more than that spread (docs/training.md).
     """
     from colormae.config import recipe
 
     cfg = load_config(PretrainConfig, path=recipe("cpu_demo"),
-                      values={"out": str(tmp_path / "run"), "progress": False, "max_steps": 100,
+                      values={"out": str(tmp_path / "run"), "progress": False, "max_steps": 300,
                               "viz_every": 50, "monitor_knn": "mnist5k", "monitor_every": 50})
     pretrain(cfg)
     scalars, images = _events(tmp_path / "run")
-    assert [s for s, _ in images["monitor/recon"]] == [0, 50, 100]
+    steps = list(range(0, 301, 50))
+    assert [s for s, _ in images["monitor/recon"]] == steps
     for tag in ("monitor/knn_top1", "monitor/knn_top1_cls", "monitor/knn_top1_mean"):
-        assert [s for s, _ in scalars[tag]] == [0, 50, 100], tag
-    top1 = dict(scalars["monitor/knn_top1"])
-    assert top1 == dict(scalars["monitor/knn_top1_cls"])  # the default feature
-    print("k-NN top-1 by step:", top1, dict(scalars["monitor/knn_top1_mean"]))
-    if not top1[100] > top1[0]:
-        pytest.xfail(f"k-NN top-1 {top1[0]:.1f} % at step 0, {top1[100]:.1f} % at step 100: pooled features "
-                     "dip over the first ~100 steps (see the docstring)")
+        assert [s for s, _ in scalars[tag]] == steps, tag
+    assert dict(scalars["monitor/knn_top1"]) == dict(scalars["monitor/knn_top1_cls"])  # the default feature
+    for tag in ("monitor/knn_top1_cls", "monitor/knn_top1_mean"):
+        top1 = dict(scalars[tag])
+        print(tag, top1)
+        assert top1[300] > top1[0] + 3.0, (tag, top1)
