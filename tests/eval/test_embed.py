@@ -193,3 +193,50 @@ def test_two_process_gloo_equals_one_process(tmp_path, ckpt, free_port):
     torch.testing.assert_close(load_file(str(two))["features"], load_file(str(one))["features"], atol=1e-5,
                                rtol=0)
     assert (tmp_path / "two.files.txt").read_text() == (tmp_path / "one.files.txt").read_text()
+
+
+def test_layer_gives_the_tokens_of_that_block_and_its_own_chunks(tmp_path, ckpt):
+    """``layer=0``: the rows are the encoder's tokens after block 0 with the final norm applied (as the
+    probes' ``--layer``), differ from the last block's, the metadata names the block, and a rerun with
+    another layer re-encodes instead of keeping chunks written for the other block."""
+    from colormae.eval.embed import embed
+    from colormae.loading import load
+    from colormae.train.knn import encode
+
+    root = _images(tmp_path / "imgs")
+    res = embed(_config(ckpt, root, tmp_path / "b0.safetensors", layer=0, feature="mean"))
+    last = embed(_config(ckpt, root, tmp_path / "last.safetensors", layer=-1, feature="mean"))
+    got, got_last = load_file(str(res.out))["features"], load_file(str(last.out))["features"]
+    names = res.files.read_text().split()
+    model = load(ckpt).model.eval()
+    x = _reference_inputs(root, names, list(NORM.mean), list(NORM.std))
+    vit = model.encoder
+    with torch.no_grad():
+        tokens = vit.norm(vit.blocks[0](vit._pos_embed(vit.patch_embed(x))))   # (N, 1 + L, D), block 0
+    torch.testing.assert_close(got, tokens[:, 1:].mean(1), atol=1e-4, rtol=0)
+    torch.testing.assert_close(got, encode(model, x, "mean", 0), atol=1e-4, rtol=0)
+    torch.testing.assert_close(got_last, encode(model, x, "mean"), atol=1e-4, rtol=0)
+    assert not torch.allclose(got, got_last, atol=1e-3)
+    with safe_open(str(res.out), "pt") as f:
+        assert f.metadata()["layer"] == "0"
+    with safe_open(str(last.out), "pt") as f:
+        assert f.metadata()["layer"] == "1"  # -1 of the micro model's two blocks
+    # chunks left by an interrupted run of block 0 are not kept by a run of the last block
+    from colormae.eval import features
+
+    real, calls = features.extract_features, []
+
+    def dies_on_second(*a, **k):
+        calls.append(1)
+        if len(calls) == 2:
+            raise KeyboardInterrupt
+        return real(*a, **k)
+
+    out = tmp_path / "again.safetensors"
+    with pytest.MonkeyPatch.context() as mp:
+        mp.setattr(features, "extract_features", dies_on_second)
+        with pytest.raises(KeyboardInterrupt):
+            embed(_config(ckpt, root, out, layer=0, feature="mean"))
+    assert len(list((tmp_path / "again.safetensors.parts").glob("chunk-*"))) == 1
+    again = embed(_config(ckpt, root, out, feature="mean"))
+    assert again.reused_chunks == 0 and torch.equal(load_file(str(out))["features"], got_last)

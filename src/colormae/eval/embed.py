@@ -12,9 +12,13 @@ normalisation, :func:`colormae.eval.probes.eval_normalization`; its image size t
   norm and an ``fc_norm`` after the mean instead (MAE's fine-tuning head): a different layer;
 - ``patch``: the patch tokens ``(L, D)`` per image after the final norm.
 
+``layer=K`` takes them after encoder block ``K`` instead, with the final norm applied as DINOv2's
+``get_intermediate_layers(..., norm=True)`` (:func:`colormae.train.knn.block_tokens`); the file's metadata
+names the block.
+
 Resumable: rows are written in chunks of ``chunk_size`` images to ``OUT.parts/chunk-NNNNN.safetensors``,
 each stamped with a key of everything that changes its rows (weights, data and file list, transform,
-feature, chunk bounds); a rerun keeps the chunks whose key matches. When all are there, rank 0 writes
+feature, block, chunk bounds); a rerun keeps the chunks whose key matches. When all are there, rank 0 writes
 OUT (atomically), ``<stem>.files.txt`` (one image a line, the rows' order) and ``<stem>.skipped.txt``
 (the unreadable images: dropped by the folder's scan or failing while loading) and removes the parts.
 """
@@ -146,8 +150,9 @@ def _barrier() -> None:
 
 
 def _encode_chunks(cfg: EmbedConfig, model: torch.nn.Module, images: Images, base: str, parts: Path,
-                   device: torch.device) -> tuple[list[Path], int]:
-    """Encode every chunk not already written; ``(chunk files in order, chunks reused)``."""
+                   device: torch.device, layer: int) -> tuple[list[Path], int]:
+    """Encode every chunk not already written (tokens after encoder block ``layer``, 0-based);
+    ``(chunk files in order, chunks reused)``."""
     from colormae.eval.features import extract_features
 
     rank, _ = rank_world()
@@ -161,7 +166,7 @@ def _encode_chunks(cfg: EmbedConfig, model: torch.nn.Module, images: Images, bas
             reused += 1
             continue
         feats, labels = extract_features(model, Subset(images.dataset, range(a, b)), feature=cfg.feature,
-                                         batch_size=cfg.batch_size, device=device,
+                                         layer=layer, batch_size=cfg.batch_size, device=device,
                                          num_workers=cfg.num_workers, desc=f"chunk {i + 1}/{len(bounds)}",
                                          progress=cfg.progress)
         ok = ~failed_rows(images.dataset, a, b)
@@ -229,6 +234,7 @@ def embed(cfg: EmbedConfig, *, device: str | torch.device = "cpu") -> EmbedResul
     from colormae.eval.features import feature_cache_key, weights_fingerprint
     from colormae.eval.probes import eval_normalization
     from colormae.loading import load
+    from colormae.train.knn import encoder_layer
 
     out = Path(cfg.out).expanduser()
     if out.suffix not in SUFFIXES:
@@ -239,16 +245,18 @@ def embed(cfg: EmbedConfig, *, device: str | torch.device = "cpu") -> EmbedResul
     norm = eval_normalization(loaded, cfg.data, "auto", progress=cfg.progress)
     images = load_images(cfg.data, cfg.split, loaded.img_size, norm)
     model = loaded.model.to(device)
+    block = encoder_layer(model, cfg.layer)
+    last = block == encoder_layer(model, None)  # the last block's chunks keep the keys they always had
     transform = images.dataset.datasets[0].transform  # type: ignore[attr-defined]
     base = feature_cache_key(weights=weights_fingerprint(loaded.name, cfg.seed), model=loaded.name,
                              data=data_key(cfg.data), names=images.names, transform=repr(transform),
-                             feature=cfg.feature, seed=cfg.seed)
+                             feature=cfg.feature, seed=cfg.seed, **({} if last else {"layer": block}))
     parts = out.with_name(out.name + ".parts")
-    files, reused = _encode_chunks(cfg, model, images, base, parts, torch.device(device))
+    files, reused = _encode_chunks(cfg, model, images, base, parts, torch.device(device), block)
     rank, _ = rank_world()
-    meta = {"checkpoint": str(loaded.name), "feature": cfg.feature, "data": str(cfg.data),
-            "img_size": json.dumps(list(loaded.img_size)), "normalization": json.dumps(norm.to_dict()),
-            "classes": json.dumps(images.classes), "key": base}
+    meta = {"checkpoint": str(loaded.name), "feature": cfg.feature, "layer": str(block),
+            "data": str(cfg.data), "img_size": json.dumps(list(loaded.img_size)),
+            "normalization": json.dumps(norm.to_dict()), "classes": json.dumps(images.classes), "key": base}
     rows, shape, skipped = (0, (), [])
     if rank == 0:
         rows, shape, skipped = _assemble(out, files, images, meta)

@@ -28,6 +28,9 @@ BANDS_HELP = ("bands shown in the figure: three 1-based band numbers as RGB (e.g
 #: The help of ``stats_file`` (every job whose normalisation can be the data set's).
 STATS_FILE_HELP = ("normalize=dataset: read the statistics from this file (`colormae data stats DIR -o "
                    "FILE`, for a read-only DIR) instead of DIR's own or the per-user cache's")
+#: The help of ``layer`` (the jobs that read frozen features: linprobe, knn, embed).
+LAYER_HELP = ("read the tokens after this encoder block (0-based, negative from the end), normed by the "
+              "final norm as DINOv2's probes (default: the last)")
 #: What every job that reads images accepts as DATA.
 DATA_HELP = ("built-in data set (mnist5k, photos, natural: the last needs the Debian package "
              "gcompris-qt-data), an ImageFolder path (evaluation: with train/ and val/ class folders), "

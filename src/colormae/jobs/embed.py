@@ -6,7 +6,7 @@ from dataclasses import dataclass
 from typing import Literal
 
 from colormae.config import setting
-from colormae.jobs.common import CKPT_HELP, Runtime
+from colormae.jobs.common import CKPT_HELP, LAYER_HELP, Runtime
 
 
 @dataclass
@@ -30,6 +30,7 @@ class EmbedConfig(Runtime):
     feature: Literal["cls", "mean", "patch"] = setting(
         "cls", "[CLS] token, mean of the patch tokens (both after the final norm) or the patch tokens "
                "(N, L, D)")
+    layer: int | None = setting(None, LAYER_HELP)
     split: Literal["all", "train", "val"] = setting(
         "all", "which images: all, or only the train / val split (built-in sets; folders with train/ "
                "and val/)")
@@ -46,5 +47,6 @@ examples:
   colormae embed runs/demo/pretrain /data/photos -o feats.safetensors
   colormae embed colormae-green-epoch_300.pth /data/photos -o feats.npy --feature mean
   colormae embed runs/vitb /data/big -o patches.safetensors --feature patch --device cuda
+  colormae embed runs/vitb /data/photos -o block8.safetensors --layer 8         # after block 8 of 12
   torchrun --nproc_per_node=4 -m colormae embed runs/vitb /data/big -o feats.safetensors --device cuda
 """

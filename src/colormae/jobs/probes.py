@@ -10,6 +10,7 @@ from colormae.jobs.common import (
     CKPT_HELP,
     DATA_HELP,
     INIT_CHANNELS_HELP,
+    LAYER_HELP,
     STATS_FILE_HELP,
     LabelFiles,
     Runtime,
@@ -31,8 +32,7 @@ class EvalConfig(LabelFiles, Runtime):
     init_channels: str | None = setting(None, INIT_CHANNELS_HELP)
     feature: Literal["cls", "mean"] = setting("cls", "[CLS] token (as MAE) or the mean of the patch tokens, "
                                                      "after the final norm")
-    layer: int | None = setting(None, "read the tokens after this encoder block (0-based, negative from the "
-                                      "end), normed by the final norm as DINOv2's probes (default: the last)")
+    layer: int | None = setting(None, LAYER_HELP)
     batch_size: int = setting(256, "images per batch", min=1)
     num_workers: int | None = setting(None, "data-loading worker processes (default: from the CPUs "
                                             "available)", role="io", min=0)
