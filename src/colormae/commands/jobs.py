@@ -58,6 +58,12 @@ class Job:
     #: Extras of :data:`colormae.extras.EXTRAS` the job needs beyond the core; checked before it starts
     #: and named in its ``--help``.
     extras: tuple[str, ...] = ()
+    #: The extras a given config needs, when not all of ``extras`` (``demo --no-dense``: no [dense]).
+    extras_of: Callable[[Any], tuple[str, ...]] | None = None
+
+    def needs(self, cfg: Any) -> tuple[str, ...]:
+        """The extras this run of the job needs."""
+        return self.extras if self.extras_of is None else self.extras_of(cfg)
 
 
 # -- runners: the implementation, then one line of results on rank 0 --------------------------------------
@@ -197,7 +203,7 @@ JOBS: tuple[Job, ...] = (
     Job("pretrain", PretrainConfig, run_pretrain, "pretrain an MAE (random, block or colour-noise masks); "
         "torchrun for many GPUs", PRETRAIN_EXAMPLES),
     Job("demo", DemoConfig, run_demo, "pretrain a small ColorMAE-G on built-in data and draw the results",
-        extras=("viz", "dense")),
+        extras=("viz", "dense"), extras_of=lambda cfg: ("viz", "dense") if cfg.dense else ("viz",)),
     Job("linprobe", LinprobeConfig, run_linprobe, "linear probe of a frozen encoder (Top-1 / Top-5)",
         LINPROBE_EXAMPLES),
     Job("knn", KnnConfig, run_knn, "weighted k-NN on frozen features (Top-1 / Top-5)", KNN_EXAMPLES),
@@ -294,7 +300,7 @@ def run_job(job: Job, cfg: Any) -> int:
     out = Path(cfg.out) if _has(type(cfg), "out") and getattr(cfg, "out", None) else None
     fresh = out is not None and not out.exists()
     try:
-        for extra in job.extras:
+        for extra in job.needs(cfg):
             require_extra(extra, feature=f"colormae {job.name}")
         if _has(type(cfg), "threads"):
             from colormae.train.distributed import local_world_size

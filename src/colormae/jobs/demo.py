@@ -17,5 +17,6 @@ class DemoConfig:
     out: str = setting("runs/demo", "output folder", role="io", metavar="DIR")
     quick: bool = setting(False, "a few training steps only (smoke test)", role="io")
     dense: bool = setting(True, "fine-tune segmentation and detection on the built-in digit scenes, "
-                                "pretrained vs random init (--no-dense: skip them)", role="io")
+                                "pretrained vs random init (--no-dense: skip them; the [dense] extra is "
+                                "then not needed)", role="io")
     device: str | None = setting(None, "cpu, cuda or auto (default)", role="io")
