@@ -118,6 +118,17 @@ def test_npy_output_and_unreadable_images_are_skipped_and_listed(tmp_path, ckpt,
     np.testing.assert_allclose(feats, ref.numpy(), atol=1e-4, rtol=0)
 
 
+def _dies_on(n: int, real, calls: list[int]):
+    """``real`` that raises KeyboardInterrupt (Ctrl-C) on its ``n``-th call; ``calls`` counts them."""
+    def wrapped(*a, **k):
+        calls.append(1)
+        if len(calls) == n:
+            raise KeyboardInterrupt
+        return real(*a, **k)
+
+    return wrapped
+
+
 def test_interrupted_run_keeps_its_chunks_and_continues(tmp_path, ckpt, monkeypatch):
     from colormae.eval import embed as embed_mod
     from colormae.eval import features
@@ -125,15 +136,8 @@ def test_interrupted_run_keeps_its_chunks_and_continues(tmp_path, ckpt, monkeypa
     root = _images(tmp_path / "imgs")
     args = ["embed", str(ckpt), str(root), "--no-progress", "chunk_size=2", "batch_size=2", "num_workers=0"]
     assert main([*args, "-o", str(tmp_path / "straight.safetensors")]) == 0
-    real, calls = features.extract_features, []
-
-    def dies_on_third(*a, **k):
-        calls.append(1)
-        if len(calls) == 3:
-            raise KeyboardInterrupt
-        return real(*a, **k)
-
-    monkeypatch.setattr(features, "extract_features", dies_on_third)
+    calls: list[int] = []
+    monkeypatch.setattr(features, "extract_features", _dies_on(3, features.extract_features, calls))
     out = tmp_path / "resumed.safetensors"
     assert main([*args, "-o", str(out)]) == 130
     assert not out.exists() and len(list((tmp_path / "resumed.safetensors.parts").glob("chunk-*"))) == 2
@@ -224,17 +228,9 @@ def test_layer_gives_the_tokens_of_that_block_and_its_own_chunks(tmp_path, ckpt)
     # chunks left by an interrupted run of block 0 are not kept by a run of the last block
     from colormae.eval import features
 
-    real, calls = features.extract_features, []
-
-    def dies_on_second(*a, **k):
-        calls.append(1)
-        if len(calls) == 2:
-            raise KeyboardInterrupt
-        return real(*a, **k)
-
     out = tmp_path / "again.safetensors"
     with pytest.MonkeyPatch.context() as mp:
-        mp.setattr(features, "extract_features", dies_on_second)
+        mp.setattr(features, "extract_features", _dies_on(2, features.extract_features, []))
         with pytest.raises(KeyboardInterrupt):
             embed(_config(ckpt, root, out, layer=0, feature="mean"))
     assert len(list((tmp_path / "again.safetensors.parts").glob("chunk-*"))) == 1
