@@ -29,7 +29,15 @@ def test_finetune_runs_evaluates_and_resumes_exactly(tmp_path, tiny_folder):
     assert json.loads((tmp_path / "full" / "finetune.json").read_text())["top1"] == lines[-1]["top1"]
 
     finetune(job(tmp_path / "cut", data=data), stop_at_step=4)
-    finetune(job(tmp_path / "cut", data=data, resume="auto"))
+    with open(tmp_path / "cut" / "eval.jsonl", "a") as fh:  # as if validated after the last checkpoint,
+        fh.write(json.dumps({"epoch": 2, "top1": -1.0}) + '\n{"epoch": 2, "to')  # then killed mid-write
+    resumed = finetune(job(tmp_path / "cut", data=data, resume="auto"))
+    # the resumed log and report hold each validation once: the straight run's (epoch 1 from before the
+    # stop) and the stopped run's own last one (step 4 = epoch 1.333), not the dropped record or torn line
+    cut = [json.loads(x) for x in (tmp_path / "cut" / "eval.jsonl").read_text().splitlines()]
+    assert [x["epoch"] for x in cut] == [1, 1.333, 2]
+    assert [x for x in cut if x["epoch"] != 1.333] == lines == full["history"]
+    assert resumed["history"] == cut
     a, b = load_checkpoint(tmp_path / "full"), load_checkpoint(tmp_path / "cut")
     assert a["kind"] == "finetune" and a["model_config"]["num_classes"] == 3 and a["step"] == b["step"] == 6
     for key in ("model", "ema"):

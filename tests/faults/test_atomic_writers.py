@@ -31,7 +31,7 @@ ALLOWED = {
     ("train/arms.py", "Path(result).write_bytes(pickle.dumps(out))"): "its own private temporary folder",
     ("pretrain/plan.py", 'Path("/proc/self/clear_refs").write_text("5")'): "a kernel control file",
     ("train/metrics.py", 'open(run_dir / METRICS_FILE, "a"'): "an append-only log (whole lines)",
-    ("train/job.py", '(self.out / "eval.jsonl").open("a")'): "an append-only log (whole lines)",
+    ("train/job.py", '(self.out / EVAL_FILE).open("a")'): "an append-only log (whole lines)",
     ("pretrain/run.py", 'path.open("a", encoding="utf-8")'): "an append-only log (whole lines)",
     ("commands/patterns.py", "bank.save(args.out"): "PatternBank.save writes atomically",
 }

@@ -166,6 +166,13 @@ def test_truncate_metrics_keeps_records_without_a_step(tmp_path):
     assert truncate_metrics(tmp_path / "missing.jsonl", 0) == 0
 
 
+def test_read_metrics_leaves_out_a_torn_last_line(tmp_path):
+    """A run killed mid-write and never resumed: its records read, the torn one left out."""
+    path = tmp_path / "metrics.jsonl"
+    path.write_text('{"step": 1, "loss": 0.5}\n{"step": 2, "loss": 0.4}\n{"step": 3, "lo')
+    assert read_metrics(path) == [{"step": 1, "loss": 0.5}, {"step": 2, "loss": 0.4}]
+
+
 def test_checkpoints_and_banks_get_ordinary_permissions(tmp_path):
     """Atomic writes go through mkstemp (0600); the files they leave are 0666 & ~umask like any other."""
     import os

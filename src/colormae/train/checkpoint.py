@@ -149,6 +149,11 @@ def load_checkpoint(path_or_run_dir: str | Path, map_location: str | torch.devic
     return ckpt
 
 
+def checkpoint_step(path: str | Path) -> int:
+    """The optimizer step a checkpoint file was saved at (memory-mapped: no tensor is read)."""
+    return int(_read(Path(path), "cpu", mmap=True)["step"])
+
+
 def newest_readable_checkpoint(run_dir: str | Path) -> Path | None:
     """The newest step checkpoint of ``run_dir`` that opens, or ``None`` when there is none.
 

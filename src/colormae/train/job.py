@@ -29,6 +29,10 @@ from colormae.train.plan import effective_batch, plan_steps
 from colormae.train.settings import LoopSettings, resolve_amp
 
 
+#: The evaluations of a run, one JSON record a line.
+EVAL_FILE = "eval.jsonl"
+
+
 class TrainJobConfig(Protocol):
     """What the scaffold reads of a training job's config."""
 
@@ -57,12 +61,33 @@ class EvalLog:
     is_main: bool
     history: list[dict[str, Any]] = field(default_factory=list)
 
+    def resume(self, step: int, steps_per_epoch: int) -> None:
+        """Continue the log of a run resumed from the checkpoint of ``step``: its records up to that step
+        come back into :attr:`history` and later ones (logged after the checkpoint by the attempt that
+        stopped, and a line torn by a crash) leave ``eval.jsonl``, so the resumed run's log and results
+        hold each evaluation once, as a straight run's. A record's step is its ``step``, or its ``epoch``
+        times ``steps_per_epoch``."""
+        from colormae.files import atomic_write_text
+        from colormae.train.metrics import read_metrics
+
+        path = self.out / EVAL_FILE
+        if not path.is_file():
+            return
+
+        def logged_at(record: dict[str, Any]) -> float:
+            return float(record.get("step", record.get("epoch", 0) * steps_per_epoch))
+
+        records = read_metrics(path)
+        self.history = [r for r in records if logged_at(r) <= step + 1e-6]
+        if self.is_main:
+            atomic_write_text(path, "".join(json.dumps(r) + "\n" for r in self.history))
+
     def add(self, record: dict[str, Any], line: str) -> None:
         """Keep ``record``, and on rank 0 append it to ``eval.jsonl`` and print ``line``."""
         self.history.append(record)
         if self.is_main:
             self.out.mkdir(parents=True, exist_ok=True)
-            with (self.out / "eval.jsonl").open("a") as fh:
+            with (self.out / EVAL_FILE).open("a") as fh:
                 fh.write(json.dumps(record) + "\n")
             write(line)
 
@@ -117,10 +142,15 @@ class TrainJob:
             lr_schedule: Callable[[int], float], **hooks: Any) -> FitResult:
         """Run :func:`~colormae.train.engine.fit` with this job's settings; ``hooks``: its other keywords
         (``on_epoch_start``, ``on_step_end``, ``generators``, ``payload``)."""
-        from colormae.train.engine import fit
+        from colormae.train.checkpoint import checkpoint_step
+        from colormae.train.engine import fit, resolve_resume
 
+        resume = resolve_resume(self.settings.resume, self.out)
+        if resume is not None:
+            self.evals.resume(checkpoint_step(resume), self.steps_per_epoch)
+        settings = dataclasses.replace(self.settings, resume=resume)
         return fit(model, loader, step_fn, optimizer, lr_schedule, device=self.device, dist=self.dist,
-                   **self.settings.as_kwargs(), **hooks)
+                   **settings.as_kwargs(), **hooks)
 
     def report(self, kind: str, cfg: Any, result: FitResult, lead: dict[str, Any] | None = None,
                **fields: Any) -> dict[str, Any]:

@@ -117,9 +117,17 @@ class MetricsLogger:
 
 
 def read_metrics(path: str | Path) -> list[dict[str, Any]]:
-    """Records of a ``metrics.jsonl`` file (or of a run directory's), in order."""
+    """Records of a ``metrics.jsonl`` file (or of a run directory's), in order; a line torn by a crash
+    mid-write (the last of a run that was not resumed) is left out, as :func:`truncate_metrics` drops it."""
     path = Path(path)
     if path.is_dir():
         path = path / METRICS_FILE
+    records = []
     with open(path, encoding="utf-8") as fh:
-        return [json.loads(line) for line in fh if line.strip()]
+        for line in fh:
+            if line.strip():
+                try:
+                    records.append(json.loads(line))
+                except json.JSONDecodeError:
+                    continue
+    return records
