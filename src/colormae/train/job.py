@@ -28,7 +28,6 @@ from colormae.train.loop import FitResult, StepFn
 from colormae.train.plan import effective_batch, plan_steps
 from colormae.train.settings import LoopSettings, resolve_amp
 
-
 #: The evaluations of a run, one JSON record a line.
 EVAL_FILE = "eval.jsonl"
 
