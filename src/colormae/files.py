@@ -187,6 +187,35 @@ def atomic_path(path: str | Path) -> Iterator[Path]:
             raise
 
 
+@contextmanager
+def atomic_folder(path: str | Path) -> Iterator[Path]:
+    """A temporary folder next to ``path`` for writers of a whole folder (``save_pretrained``); when the
+    block ends it takes the place of ``path`` (an existing folder there is replaced), its files and itself
+    with umask permissions; on error it is removed and ``path`` is left as it was.
+
+    The swap is two renames (the old folder aside, the new one in): a crash between them leaves the old
+    folder as ``.NAME.*.old`` beside it, never a half-written ``path``.
+    """
+    path = Path(path)
+    with writing(path):
+        path.parent.mkdir(parents=True, exist_ok=True)
+        tmp = Path(tempfile.mkdtemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent))
+        try:
+            yield tmp
+            umask_permissions(tmp)
+            os.chmod(tmp, 0o777 & ~_umask())
+            old = None
+            if path.is_dir():
+                old = Path(tempfile.mkdtemp(prefix=f".{path.name}.", suffix=".old", dir=path.parent))
+                os.replace(path, old)
+            os.replace(tmp, path)
+            if old is not None:
+                shutil.rmtree(old, ignore_errors=True)
+        except BaseException:
+            shutil.rmtree(tmp, ignore_errors=True)
+            raise
+
+
 def umask_permissions(folder: str | Path) -> None:
     """Give the files directly in ``folder`` the mode ``0o666 & ~umask`` (a library wrote them 0600)."""
     mode = 0o666 & ~_umask()

@@ -180,3 +180,42 @@ def test_the_scenes_export_writes_pngs_that_read_back(tmp_path):
     assert len(pngs) == 3 and np.asarray(Image.open(pngs[0])).shape[:2] == (32, 32)
     annotations = json.loads((root / "annotations" / "instances_train.json").read_text())
     assert [im["file_name"] for im in annotations["images"]] == [p.name for p in pngs if "train" in str(p)]
+
+
+def test_the_hf_export_is_written_whole_or_not_at_all(tmp_path, monkeypatch, umask_022):
+    """``export_hf`` (``convert --to hf``): a failure part-way leaves the earlier export as it was and no
+    temporary folder; a success replaces it, files and folder with umask permissions; a folder holding
+    other files is refused in one line."""
+    import colormae.files as files
+    from colormae.convert.api import export_hf
+    from colormae.errors import UserError
+
+    dst = tmp_path / "hf"
+    export_hf(_model(), dst, data={"mean": [0.5] * 3, "std": [0.2] * 3})
+    before = {p.name: p.read_bytes() for p in dst.iterdir()}
+    assert set(before) == {"config.json", "model.safetensors", "preprocessor_config.json"}
+    assert {oct(p.stat().st_mode & 0o777) for p in dst.iterdir()} == {"0o644"}
+    assert oct(dst.stat().st_mode & 0o777) == "0o755"
+
+    real = files.atomic_write
+
+    def refuse_config(path, write, **kw):  # the config rewrite, after the weights are written
+        if Path(path).name == "config.json":
+            raise OSError(errno.ENOSPC, "No space left on device", str(path))
+        return real(path, write, **kw)
+
+    monkeypatch.setattr(files, "atomic_write", refuse_config)
+    with pytest.raises(files.WriteFailed):
+        export_hf(_model(), dst, data={"mean": [0.1] * 3, "std": [0.3] * 3})
+    assert {p.name: p.read_bytes() for p in dst.iterdir()} == before
+    assert [p.name for p in tmp_path.iterdir()] == ["hf"]  # no temporary folder left
+    monkeypatch.undo()
+
+    export_hf(_model(), dst)  # replaced whole: no preprocessor config without data
+    assert {p.name for p in dst.iterdir()} == {"config.json", "model.safetensors"}
+    assert [p.name for p in tmp_path.iterdir()] == ["hf"]
+    (tmp_path / "mine").mkdir()
+    (tmp_path / "mine" / "notes.txt").write_text("keep me")
+    with pytest.raises(UserError, match="a folder with other files in it"):
+        export_hf(_model(), tmp_path / "mine")
+    assert (tmp_path / "mine" / "notes.txt").read_text() == "keep me"

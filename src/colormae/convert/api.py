@@ -274,24 +274,30 @@ def export_hf(model: MaskedAutoencoder, dst: str | Path, *, data: dict[str, Any]
 
     With ``data`` (a checkpoint's ``"data"`` entry) the folder also gets ``preprocessor_config.json``
     (``image_mean`` / ``image_std`` / ``size``, as HF's ``ViTImageProcessor`` reads them) and
-    ``config.json`` keeps the whole entry under ``colormae_data``.
+    ``config.json`` keeps the whole entry under ``colormae_data``. The folder is written whole or not at
+    all (:func:`colormae.files.atomic_folder`); an earlier export there is replaced.
     """
     from colormae.convert import hf_vitmae as hf
-    from colormae.files import atomic_write_text, umask_permissions, writing
+    from colormae.files import atomic_folder, atomic_write_text
 
-    with writing(dst):
-        out = hf.save_hf_folder(model, dst)
-        umask_permissions(out)  # safetensors writes mode 0600
-    if data:
-        h, w = model.config.image_hw
-        processor = {"image_processor_type": "ViTImageProcessor", "do_normalize": True, "do_resize": True,
-                     "do_rescale": True, "rescale_factor": 1 / 255, "image_mean": data.get("mean"),
-                     "image_std": data.get("std"), "size": {"height": h, "width": w}}
-        atomic_write_text(out / "preprocessor_config.json", json.dumps(processor, indent=2) + "\n")
-        config = json.loads((out / "config.json").read_text())
-        config["colormae_data"] = data
-        atomic_write_text(out / "config.json", json.dumps(config, indent=2) + "\n")
-    return out
+    folder = Path(dst)
+    if folder.is_dir() and any(folder.iterdir()) and not (folder / "config.json").is_file():
+        raise UserError(f"-o {folder}: a folder with other files in it; --to hf replaces the folder as a "
+                        "whole, so give a new or empty folder (or an earlier export, with its config.json)")
+    with atomic_folder(dst) as tmp:  # whole or not at all: a failed export leaves any old folder as it was
+        hf.save_hf_folder(model, tmp)
+        if data:
+            h, w = model.config.image_hw
+            processor = {"image_processor_type": "ViTImageProcessor", "do_normalize": True,
+                         "do_resize": True, "do_rescale": True, "rescale_factor": 1 / 255,
+                         "image_mean": data.get("mean"), "image_std": data.get("std"),
+                         "size": {"height": h, "width": w}}
+            atomic_write_text(tmp / "preprocessor_config.json", json.dumps(processor, indent=2) + "\n",
+                              sync=False)
+            config = json.loads((tmp / "config.json").read_text())
+            config["colormae_data"] = data
+            atomic_write_text(tmp / "config.json", json.dumps(config, indent=2) + "\n", sync=False)
+    return Path(dst)
 
 
 def export_colormae(model: MaskedAutoencoder, dst: str | Path, *, source: str = "", layout: str = "",
