@@ -216,6 +216,10 @@ def test_the_hf_export_is_written_whole_or_not_at_all(tmp_path, monkeypatch, uma
     assert [p.name for p in tmp_path.iterdir()] == ["hf"]
     (tmp_path / "mine").mkdir()
     (tmp_path / "mine" / "notes.txt").write_text("keep me")
-    with pytest.raises(UserError, match="a folder with other files in it"):
+    with pytest.raises(UserError, match="holds notes.txt, which an export does not write"):
         export_hf(_model(), tmp_path / "mine")
     assert (tmp_path / "mine" / "notes.txt").read_text() == "keep me"
+    (dst / "README.md").write_text("my model card")  # an earlier export with a file of the user's
+    with pytest.raises(UserError, match="holds README.md, which"):
+        export_hf(_model(), dst)
+    assert (dst / "README.md").read_text() == "my model card"

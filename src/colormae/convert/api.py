@@ -13,6 +13,7 @@ mmdet's and detectron2's ViTDet (:func:`export_dense`) and ``onnx`` (the encoder
 from __future__ import annotations
 
 import json
+import re
 from collections.abc import Sequence
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
@@ -269,6 +270,12 @@ def _encoder_sd(model: MaskedAutoencoder) -> dict[str, Tensor]:
     return {k: v for k, v in model.state_dict().items() if k.startswith("encoder.")}
 
 
+#: The files of a ``--to hf`` folder (``save_pretrained``'s, sharded or not, and the processor config):
+#: an existing folder holding only these is an earlier export, which an export may replace.
+HF_EXPORT_FILE = re.compile(r"config\.json|preprocessor_config\.json|generation_config\.json|"
+                            r"model(-\d+-of-\d+)?\.safetensors(\.index\.json)?")
+
+
 def export_hf(model: MaskedAutoencoder, dst: str | Path, *, data: dict[str, Any] | None = None) -> Path:
     """Save the whole model as a Hugging Face ``ViTMAEForPreTraining`` folder (config.json + safetensors).
 
@@ -281,9 +288,12 @@ def export_hf(model: MaskedAutoencoder, dst: str | Path, *, data: dict[str, Any]
     from colormae.files import atomic_folder, atomic_write_text
 
     folder = Path(dst)
-    if folder.is_dir() and any(folder.iterdir()) and not (folder / "config.json").is_file():
-        raise UserError(f"-o {folder}: a folder with other files in it; --to hf replaces the folder as a "
-                        "whole, so give a new or empty folder (or an earlier export, with its config.json)")
+    others = sorted(p.name for p in folder.iterdir() if not HF_EXPORT_FILE.fullmatch(p.name)) \
+        if folder.is_dir() else []
+    if others:
+        more = f" and {len(others) - 1} more" if others[1:] else ""
+        raise UserError(f"-o {folder}: holds {others[0]}{more}, which an export does not write; --to hf "
+                        "replaces the folder as a whole: give a new or empty folder, or an earlier export")
     with atomic_folder(dst) as tmp:  # whole or not at all: a failed export leaves any old folder as it was
         hf.save_hf_folder(model, tmp)
         if data:
