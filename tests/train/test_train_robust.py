@@ -167,10 +167,14 @@ def test_truncate_metrics_keeps_records_without_a_step(tmp_path):
 
 
 def test_read_metrics_leaves_out_a_torn_last_line(tmp_path):
-    """A run killed mid-write and never resumed: its records read, the torn one left out."""
+    """A run killed mid-write and never resumed: its records read, the torn last one left out."""
     path = tmp_path / "metrics.jsonl"
     path.write_text('{"step": 1, "loss": 0.5}\n{"step": 2, "loss": 0.4}\n{"step": 3, "lo')
     assert read_metrics(path) == [{"step": 1, "loss": 0.5}, {"step": 2, "loss": 0.4}]
+    path.write_text('{"step": 1, "loss": 0.5}\n{"step": 2, "lo\n{"step": 3, "loss": 0.3}\n')
+    with pytest.raises(json.JSONDecodeError):  # a bad line inside is not a crash's torn tail
+        read_metrics(path)
+    assert read_metrics(path, strict=False) == [{"step": 1, "loss": 0.5}, {"step": 3, "loss": 0.3}]
 
 
 def test_checkpoints_and_banks_get_ordinary_permissions(tmp_path):

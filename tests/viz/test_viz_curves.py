@@ -29,7 +29,10 @@ def test_loss_records_skip_non_loss(tmp_path):
 
 
 def test_corrupt_metrics_is_user_error(tmp_path):
-    run = _write_run(tmp_path / "a", [3.0, 2.0], truncated=True)
+    run = _write_run(tmp_path / "a", [3.0, 2.0], truncated=True)  # a crash mid-write: the curve so far
+    assert [r["loss"] for r in loss_records(run)] == [3.0, 2.0]
+    text = (run / "metrics.jsonl").read_text()
+    (run / "metrics.jsonl").write_text("not json\n" + text)  # not a metrics file
     with pytest.raises(UserError, match="JSON"):
         loss_records(run)
 

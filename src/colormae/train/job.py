@@ -76,7 +76,7 @@ class EvalLog:
         def logged_at(record: dict[str, Any]) -> float:
             return float(record.get("step", record.get("epoch", 0) * steps_per_epoch))
 
-        records = read_metrics(path)
+        records = read_metrics(path, strict=False)  # lines an old crash glued together go too
         self.history = [r for r in records if logged_at(r) <= step + 1e-6]
         if self.is_main:
             atomic_write_text(path, "".join(json.dumps(r) + "\n" for r in self.history))

@@ -116,18 +116,24 @@ class MetricsLogger:
         self.backends = []
 
 
-def read_metrics(path: str | Path) -> list[dict[str, Any]]:
-    """Records of a ``metrics.jsonl`` file (or of a run directory's), in order; a line torn by a crash
-    mid-write (the last of a run that was not resumed) is left out, as :func:`truncate_metrics` drops it."""
+def read_metrics(path: str | Path, *, strict: bool = True) -> list[dict[str, Any]]:
+    """Records of a ``metrics.jsonl`` file (or of a run directory's), in order.
+
+    A last line cut short (no newline: a crash mid-write, in a run that was not resumed) is left out, as
+    :func:`truncate_metrics` drops it; any other line that is not JSON raises ``json.JSONDecodeError``
+    (``strict=False``: is left out too, for a log about to be rewritten).
+    """
     path = Path(path)
     if path.is_dir():
         path = path / METRICS_FILE
+    lines = path.read_text(encoding="utf-8").splitlines(keepends=True)
     records = []
-    with open(path, encoding="utf-8") as fh:
-        for line in fh:
-            if line.strip():
-                try:
-                    records.append(json.loads(line))
-                except json.JSONDecodeError:
-                    continue
+    for number, line in enumerate(lines, start=1):
+        if not line.strip():
+            continue
+        try:
+            records.append(json.loads(line))
+        except json.JSONDecodeError:
+            if strict and (number < len(lines) or line.endswith("\n")):
+                raise
     return records
