@@ -57,3 +57,18 @@ def test_eval_log_and_report(tmp_path, capsys):
                         lead={"masks": True}, mode="slide")
     assert list(report) == ["eval", "checkpoint", "source", "data", "masks", "steps", "train_loss", "mode"]
     assert report["steps"] == 9 and report["source"] == "random:mae_vit_micro_32px"
+
+
+def test_eval_log_resume_keeps_what_came_before_the_checkpoint(tmp_path):
+    """Resumed at step 5 of 3-step epochs: the records of epochs 1 and 1.667 (= step 5, logged to three
+    decimals: 5.001 steps) and of step 4 stay, in history and file; epoch 2 and a torn line go."""
+    from colormae.train.job import EvalLog
+
+    path = tmp_path / "eval.jsonl"
+    path.write_text('{"epoch": 1, "top1": 10.0}\n{"step": 4, "mIoU": 1.0}\n{"epoch": 1.667, "top1": 20.0}\n'
+                    '{"epoch": 2, "top1": 30.0}\n{"epoch": 2, "to')
+    log = EvalLog(tmp_path, is_main=True)
+    log.resume(5, steps_per_epoch=3)
+    kept = [{"epoch": 1, "top1": 10.0}, {"step": 4, "mIoU": 1.0}, {"epoch": 1.667, "top1": 20.0}]
+    assert log.history == kept
+    assert [json.loads(line) for line in path.read_text().splitlines()] == kept

@@ -16,7 +16,7 @@ from colormae.cli import main
 from colormae.errors import UserError
 from colormae.train import checkpoint as ckpt_io
 from colormae.train.finite import NonFiniteTracker, TrainingDiverged
-from colormae.train.metrics import read_metrics, truncate_metrics
+from colormae.train.metrics import read_metrics, records_up_to, truncate_metrics
 
 
 def _all_finite(run_dir) -> bool:
@@ -174,7 +174,9 @@ def test_read_metrics_leaves_out_a_torn_last_line(tmp_path):
     path.write_text('{"step": 1, "loss": 0.5}\n{"step": 2, "lo\n{"step": 3, "loss": 0.3}\n')
     with pytest.raises(json.JSONDecodeError):  # a bad line inside is not a crash's torn tail
         read_metrics(path)
-    assert read_metrics(path, strict=False) == [{"step": 1, "loss": 0.5}, {"step": 3, "loss": 0.3}]
+    kept, lines, dropped = records_up_to(path, 3)  # a log about to be rewritten: the bad line goes
+    assert kept == [{"step": 1, "loss": 0.5}, {"step": 3, "loss": 0.3}] and dropped == 1
+    assert lines == ['{"step": 1, "loss": 0.5}\n', '{"step": 3, "loss": 0.3}\n']
 
 
 def test_checkpoints_and_banks_get_ordinary_permissions(tmp_path):

@@ -63,23 +63,26 @@ class EvalLog:
     def resume(self, step: int, steps_per_epoch: int) -> None:
         """Continue the log of a run resumed from the checkpoint of ``step``: its records up to that step
         come back into :attr:`history` and later ones (logged after the checkpoint by the attempt that
-        stopped, and a line torn by a crash) leave ``eval.jsonl``, so the resumed run's log and results
+        stopped, and lines torn by a crash) leave ``eval.jsonl``, so the resumed run's log and results
         hold each evaluation once, as a straight run's. A record's step is its ``step``, or its ``epoch``
         times ``steps_per_epoch``."""
         from colormae.files import atomic_write_text
-        from colormae.train.metrics import read_metrics
+        from colormae.train.metrics import records_up_to
 
         path = self.out / EVAL_FILE
         if not path.is_file():
             return
 
-        def logged_at(record: dict[str, Any]) -> float:
-            return float(record.get("step", record.get("epoch", 0) * steps_per_epoch))
+        def logged_at(record: Any) -> Any:
+            if not isinstance(record, dict):
+                return None
+            if "step" in record:
+                return record["step"]
+            return round(record.get("epoch", 0) * steps_per_epoch)  # epochs are logged to 3 decimals
 
-        records = read_metrics(path, strict=False)  # lines an old crash glued together go too
-        self.history = [r for r in records if logged_at(r) <= step + 1e-6]
-        if self.is_main:
-            atomic_write_text(path, "".join(json.dumps(r) + "\n" for r in self.history))
+        self.history, lines, dropped = records_up_to(path, step, logged_at)
+        if self.is_main and dropped:
+            atomic_write_text(path, "".join(lines))
 
     def add(self, record: dict[str, Any], line: str) -> None:
         """Keep ``record``, and on rank 0 append it to ``eval.jsonl`` and print ``line``."""

@@ -12,6 +12,7 @@ import json
 import math
 import resource
 import sys
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -31,6 +32,35 @@ def peak_memory_mb(device: torch.device) -> float:
     return rss / 2**20 if sys.platform == "darwin" else rss / 1024  # bytes on macOS, KiB on Linux
 
 
+def _step_of(record: Any) -> Any:
+    """A record's ``step`` (None for a record without one, or not a JSON object)."""
+    return record.get("step") if isinstance(record, dict) else None
+
+
+def records_up_to(path: str | Path, step: float, logged_at: Callable[[Any], Any] = _step_of
+                  ) -> tuple[list[Any], list[str], int]:
+    """The records of the JSON-lines log ``path`` logged at or before ``step``, their lines (each ending
+    in a newline), and how many lines went: records logged after ``step`` (``logged_at(record)``, default
+    its ``step``; a record without a number there stays) and lines torn or glued together by a crash."""
+    kept, lines, dropped = [], [], 0
+    with open(path, encoding="utf-8") as fh:
+        for line in fh:
+            if not line.strip():
+                continue
+            try:
+                record = json.loads(line)
+            except json.JSONDecodeError:  # a line torn by a crash mid-write
+                dropped += 1
+                continue
+            at = logged_at(record)
+            if isinstance(at, (int, float)) and at > step:
+                dropped += 1
+                continue
+            kept.append(record)
+            lines.append(line if line.endswith("\n") else line + "\n")
+    return kept, lines, dropped
+
+
 def truncate_metrics(path: str | Path, step: int) -> int:
     """Drop the records of ``path`` logged after ``step`` (and a torn last line); returns how many went.
 
@@ -41,23 +71,9 @@ def truncate_metrics(path: str | Path, step: int) -> int:
     path = Path(path)
     if not path.is_file():
         return 0
-    kept, dropped = [], 0
-    with open(path, encoding="utf-8") as fh:
-        for line in fh:
-            if not line.strip():
-                continue
-            try:
-                record = json.loads(line)
-            except json.JSONDecodeError:  # a line torn by a crash mid-write
-                dropped += 1
-                continue
-            logged_at = record.get("step") if isinstance(record, dict) else None
-            if isinstance(logged_at, (int, float)) and logged_at > step:
-                dropped += 1
-                continue
-            kept.append(line if line.endswith("\n") else line + "\n")
+    _, lines, dropped = records_up_to(path, step)
     if dropped:
-        atomic_write_text(path, "".join(kept))
+        atomic_write_text(path, "".join(lines))
     return dropped
 
 
@@ -116,12 +132,11 @@ class MetricsLogger:
         self.backends = []
 
 
-def read_metrics(path: str | Path, *, strict: bool = True) -> list[dict[str, Any]]:
+def read_metrics(path: str | Path) -> list[dict[str, Any]]:
     """Records of a ``metrics.jsonl`` file (or of a run directory's), in order.
 
     A last line cut short (no newline: a crash mid-write, in a run that was not resumed) is left out, as
-    :func:`truncate_metrics` drops it; any other line that is not JSON raises ``json.JSONDecodeError``
-    (``strict=False``: is left out too, for a log about to be rewritten).
+    :func:`truncate_metrics` drops it; any other line that is not JSON raises ``json.JSONDecodeError``.
     """
     path = Path(path)
     if path.is_dir():
@@ -134,6 +149,6 @@ def read_metrics(path: str | Path, *, strict: bool = True) -> list[dict[str, Any
         try:
             records.append(json.loads(line))
         except json.JSONDecodeError:
-            if strict and (number < len(lines) or line.endswith("\n")):
+            if number < len(lines) or line.endswith("\n"):
                 raise
     return records
