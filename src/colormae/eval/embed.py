@@ -231,7 +231,7 @@ def _assemble(out: Path, files: list[Path], images: Images, meta: dict[str, str]
 def embed(cfg: EmbedConfig, *, device: str | torch.device = "cpu") -> EmbedResult:
     """Encode every image of ``cfg.data`` with ``cfg.ckpt`` and write ``cfg.out`` (module docstring)."""
     from colormae.data.build import data_key
-    from colormae.eval.features import feature_cache_key, weights_fingerprint
+    from colormae.eval.features import feature_cache_key, layer_key, weights_fingerprint
     from colormae.eval.probes import eval_normalization
     from colormae.loading import load
     from colormae.train.knn import encoder_layer
@@ -246,11 +246,10 @@ def embed(cfg: EmbedConfig, *, device: str | torch.device = "cpu") -> EmbedResul
     images = load_images(cfg.data, cfg.split, loaded.img_size, norm)
     model = loaded.model.to(device)
     block = encoder_layer(model, cfg.layer)
-    last = block == encoder_layer(model, None)  # the last block's chunks keep the keys they always had
     transform = images.dataset.datasets[0].transform  # type: ignore[attr-defined]
     base = feature_cache_key(weights=weights_fingerprint(loaded.name, cfg.seed), model=loaded.name,
                              data=data_key(cfg.data), names=images.names, transform=repr(transform),
-                             feature=cfg.feature, seed=cfg.seed, **({} if last else {"layer": block}))
+                             feature=cfg.feature, seed=cfg.seed, **layer_key(model, block))
     parts = out.with_name(out.name + ".parts")
     files, reused = _encode_chunks(cfg, model, images, base, parts, torch.device(device), block)
     rank, _ = rank_world()

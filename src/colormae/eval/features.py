@@ -33,7 +33,7 @@ from colormae.errors import UserError
 from colormae.files import atomic_path
 from colormae.progress import progress as progress_bar
 from colormae.ranks import rank_world
-from colormae.train.knn import TOKEN_FEATURES, encode
+from colormae.train.knn import TOKEN_FEATURES, encode, encoder_layer
 from colormae.train.loader import build_eval_loader
 
 
@@ -101,6 +101,12 @@ def gather_in_order(local: Tensor, n: int) -> Tensor:
     inverse = torch.empty_like(order)
     inverse[order] = torch.arange(n, device=order.device)
     return rows[inverse]
+
+
+def layer_key(model: nn.Module, block: int) -> dict[str, int]:
+    """The cache-key entry of features after encoder block ``block`` (0-based) of ``model``: none for the
+    last block (the keys the default features always had), else ``{"layer": block}``."""
+    return {} if block == encoder_layer(model, None) else {"layer": block}
 
 
 def feature_cache_key(**parts: object) -> str:

@@ -20,7 +20,13 @@ from torch import Tensor
 
 from colormae.data.normalization import Normalization
 from colormae.errors import UserError
-from colormae.eval.features import cached_features, extract_features, feature_cache_key, weights_fingerprint
+from colormae.eval.features import (
+    cached_features,
+    extract_features,
+    feature_cache_key,
+    layer_key,
+    weights_fingerprint,
+)
 from colormae.eval.knn import knn_classify
 from colormae.eval.linprobe import head_outputs, train_linear_probe
 from colormae.eval.results import write_results
@@ -144,7 +150,6 @@ def encode_splits(loaded: Loaded, data: str, *, feature: str = "cls", batch_size
     train, val, n_cls = _datasets(data, loaded.img_size, norm, limit=limit, table=table)
     model = loaded.model.to(device)
     block = encoder_layer(model, layer)
-    last = block == encoder_layer(model, None)  # the default features: the cache keys they always had
     data_id = data_key(data)
     if table is not None:  # the images the label file lists
         data_id += f"|labels:{feature_cache_key(train=table.train.paths, val=table.val.paths)}"
@@ -155,7 +160,7 @@ def encode_splits(loaded: Loaded, data: str, *, feature: str = "cls", batch_size
         model_id = loaded.name if loaded.channel_map is None else f"{loaded.name} [{loaded.channel_map}]"
         key = feature_cache_key(model=model_id, weights=weights, data=data_id, split=split,
                                 feature=feature, transform=repr(transform), seed=seed, n=len(ds),
-                                **({} if last else {"layer": block}))
+                                **layer_key(model, block))
         out += cached_features(model, ds, cache_dir=cache_dir, key=key, feature=feature, layer=block,
                                batch_size=batch_size, device=device, num_workers=num_workers,
                                desc=f"{split} features", progress=progress)
